@@ -2,6 +2,7 @@
 
 use crate::ids::{BackupServerId, TenantId};
 use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 crate::wire_enum! {
@@ -24,7 +25,7 @@ crate::wire_enum! {
 }
 
 /// A cloud tenant account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tenant {
     /// Identifier.
     pub id: TenantId,
@@ -55,7 +56,7 @@ pub struct Tenant {
 }
 
 /// Throttling settings of a tenant.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Throttling {
     /// Whether throttling is on.
     pub enabled: bool,
@@ -66,7 +67,7 @@ pub struct Throttling {
 }
 
 /// Numbers written on the tenant entity.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantCounters {
     pub public_ip_count: i32,
     pub backup_count: i32,
@@ -79,7 +80,7 @@ pub struct TenantCounters {
 }
 
 /// A repository quota (`CloudTenantResource`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepositoryQuota {
     /// Resource id (`Id` attribute).
     pub id: Uuid,
@@ -94,7 +95,7 @@ pub struct RepositoryQuota {
 }
 
 /// A hardware-plan compute resource (`CloudTenantComputeResource`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ComputeResource {
     /// Resource id.
     pub id: Uuid,
@@ -119,7 +120,7 @@ pub struct ComputeResource {
 }
 
 /// Storage usage of a compute resource.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StorageStat {
     pub name: String,
     pub usage_gb: i64,
@@ -127,7 +128,7 @@ pub struct StorageStat {
 }
 
 /// The kind of a tenant account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TenantKind {
     /// A standalone tenant logging on with a user name and password.
     Standalone {
@@ -156,7 +157,7 @@ impl TenantKind {
 }
 
 /// An organization VDC of a vCloud tenant.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VCloudComputeResource {
     pub id: Uuid,
     pub vdc_name: String,

@@ -1,1 +1,40 @@
-//! placeholder
+//! SQLite and PostgreSQL implementations of the entman [`Store`].
+//!
+//! Both backends run through sqlx's `Any` driver with one set of SQL statements:
+//! the schema only uses types both databases share (TEXT, BIGINT; instants as
+//! microseconds since the epoch), and statements use `$n` placeholders, which
+//! SQLite and PostgreSQL both understand. What differs lives in [`Backend`]: the
+//! connection setup (SQLite: WAL, foreign keys, busy timeout, full sync) and the
+//! migration history table. Values are always bound, never formatted into SQL.
+
+mod migrate;
+mod rows;
+mod store;
+
+pub use store::SqlStore;
+
+/// The database behind a [`SqlStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file (the default).
+    Sqlite,
+    /// A PostgreSQL server (several entman instances may share it).
+    Postgres,
+}
+
+impl Backend {
+    /// Picks the backend from a database URL's scheme.
+    pub fn from_url(url: &str) -> Option<Backend> {
+        let scheme = url.split(':').next()?.to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => Some(Backend::Sqlite),
+            "postgres" | "postgresql" => Some(Backend::Postgres),
+            _ => None,
+        }
+    }
+}
+
+/// The SQLite URL of a database file, created when missing.
+pub fn sqlite_url(path: &std::path::Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}

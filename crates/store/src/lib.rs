@@ -1,1 +1,174 @@
-//! placeholder
+//! The storage interface of entman.
+//!
+//! Handlers and the engine hold an `Arc<dyn Store>`; the SQLite and PostgreSQL
+//! backends (crate `entman-store-sql`) implement it and pass the same test story.
+//! Everything the API shows lives behind this trait, so a restarted server shows
+//! exactly what it showed before.
+
+use async_trait::async_trait;
+use entman_model::auth::{Account, LogonSession};
+use entman_model::ids::*;
+use entman_model::plan::{Plan, PlanOptions, PlanState};
+use entman_model::replica::{PointState, Replica, VmReplicaPoint};
+use entman_model::server::BackupServer;
+use entman_model::session::FailoverSession;
+use entman_model::task::Task;
+use entman_model::tenant::Tenant;
+use entman_model::Timestamp;
+
+/// Errors of a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The object does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness or reference rule was broken (e.g. a duplicate server name).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database cannot be reached or answered with an error.
+    #[error("database error: {0}")]
+    Backend(String),
+    /// Stored data could not be decoded (corruption or a schema mismatch).
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+/// Result type of store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which objects a caller may see: everything, or one tenant's own objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Provider accounts see every object.
+    All,
+    /// A tenant sees its own plans, replicas, points and sessions.
+    Tenant(TenantId),
+}
+
+impl Scope {
+    /// Whether an object owned by `owner` is visible in this scope.
+    pub fn allows(&self, owner: TenantId) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Tenant(t) => *t == owner,
+        }
+    }
+}
+
+/// Where a tenant's logon credentials come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantCredential {
+    /// Tenant the credential logs on as.
+    pub tenant_id: TenantId,
+    /// PHC string of the password hash.
+    pub password_hash: String,
+}
+
+/// The storage interface. Every method is one consistent unit of work.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A short name of the backend, for logs (`sqlite`, `postgres`).
+    fn backend(&self) -> &'static str;
+
+    /// Reads a metadata value.
+    async fn meta(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Writes a metadata value.
+    async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
+
+    // --- backup servers -------------------------------------------------------
+    /// All backup servers, by name.
+    async fn list_servers(&self) -> StoreResult<Vec<BackupServer>>;
+    /// One backup server.
+    async fn get_server(&self, id: BackupServerId) -> StoreResult<BackupServer>;
+    /// Adds a server; `Conflict` when its name is taken. `password_hash` is kept, never shown.
+    async fn insert_server(&self, server: &BackupServer, password_hash: Option<&str>) -> StoreResult<()>;
+    /// Replaces a server's fields; `Conflict` when the new name is taken.
+    async fn update_server(&self, server: &BackupServer, password_hash: Option<&str>) -> StoreResult<()>;
+    /// Removes a server and every cloud object below it.
+    async fn delete_server(&self, id: BackupServerId) -> StoreResult<()>;
+
+    // --- tenants --------------------------------------------------------------
+    /// All tenants, by name.
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
+    /// One tenant.
+    async fn get_tenant(&self, id: TenantId) -> StoreResult<Tenant>;
+    /// Adds a tenant with the hash of its logon password.
+    async fn insert_tenant(&self, tenant: &Tenant, password_hash: Option<&str>) -> StoreResult<()>;
+    /// Finds tenant credentials by logon key (standalone user name, or
+    /// `organization\login` for vCloud users), case-insensitively.
+    async fn tenant_credential(&self, login_key: &str) -> StoreResult<Option<TenantCredential>>;
+    /// Registers an additional logon key for a tenant (vCloud organization users).
+    async fn insert_tenant_login(&self, login_key: &str, cred: &TenantCredential) -> StoreResult<()>;
+
+    // --- replicas and points --------------------------------------------------
+    /// Replicas visible in the scope, by name.
+    async fn list_replicas(&self, scope: Scope) -> StoreResult<Vec<Replica>>;
+    /// One replica, if visible.
+    async fn get_replica(&self, scope: Scope, id: ReplicaId) -> StoreResult<Replica>;
+    /// Adds a replica.
+    async fn insert_replica(&self, replica: &Replica) -> StoreResult<()>;
+    /// Points visible in the scope (optionally of one replica), by creation time.
+    async fn list_points(&self, scope: Scope, replica: Option<ReplicaId>) -> StoreResult<Vec<VmReplicaPoint>>;
+    /// One point, if visible.
+    async fn get_point(&self, scope: Scope, id: PointId) -> StoreResult<VmReplicaPoint>;
+    /// Adds a point.
+    async fn insert_point(&self, point: &VmReplicaPoint) -> StoreResult<()>;
+    /// Changes a point's state.
+    async fn set_point_state(&self, id: PointId, state: PointState) -> StoreResult<()>;
+
+    // --- plans ----------------------------------------------------------------
+    /// Plans visible in the scope, by name, with their VMs.
+    async fn list_plans(&self, scope: Scope) -> StoreResult<Vec<Plan>>;
+    /// One plan, if visible.
+    async fn get_plan(&self, scope: Scope, id: PlanId) -> StoreResult<Plan>;
+    /// Adds a plan with its VMs.
+    async fn insert_plan(&self, plan: &Plan) -> StoreResult<()>;
+    /// Replaces a plan's script options.
+    async fn update_plan_options(&self, id: PlanId, options: &PlanOptions) -> StoreResult<()>;
+    /// Changes the internal plan state.
+    async fn set_plan_state(&self, id: PlanId, state: PlanState) -> StoreResult<()>;
+    /// Removes a plan and its VMs (its sessions stay).
+    async fn delete_plan(&self, id: PlanId) -> StoreResult<()>;
+
+    // --- failover sessions ----------------------------------------------------
+    /// Sessions visible in the scope created at or after `since`, oldest first.
+    async fn list_sessions(&self, scope: Scope, since: Option<Timestamp>) -> StoreResult<Vec<FailoverSession>>;
+    /// One session, if visible.
+    async fn get_session(&self, scope: Scope, id: SessionId) -> StoreResult<FailoverSession>;
+    /// Writes a session and its tasks (insert or full replace).
+    async fn save_session(&self, session: &FailoverSession) -> StoreResult<()>;
+
+    // --- accounts and logon sessions ------------------------------------------
+    /// Finds an account by name, case-insensitively.
+    async fn account_by_name(&self, name: &str) -> StoreResult<Option<Account>>;
+    /// Adds or replaces an account (matched by name).
+    async fn upsert_account(&self, account: &Account) -> StoreResult<()>;
+    /// All accounts, by name.
+    async fn list_accounts(&self) -> StoreResult<Vec<Account>>;
+    /// Removes an account by name.
+    async fn delete_account(&self, name: &str) -> StoreResult<()>;
+    /// Adds a logon session reachable by the hash of its token.
+    async fn insert_logon(&self, session: &LogonSession, token_hash: &str) -> StoreResult<()>;
+    /// Finds the logon session of a token hash.
+    async fn logon_by_token(&self, token_hash: &str) -> StoreResult<Option<LogonSession>>;
+    /// One logon session.
+    async fn get_logon(&self, id: LogonSessionId) -> StoreResult<LogonSession>;
+    /// Records activity on a logon session.
+    async fn touch_logon(&self, id: LogonSessionId, at: Timestamp) -> StoreResult<()>;
+    /// Ends a logon session; its tasks go with it.
+    async fn delete_logon(&self, id: LogonSessionId) -> StoreResult<()>;
+    /// Ends every logon session idle since before `idle_before`; returns how many.
+    async fn purge_idle_logons(&self, idle_before: Timestamp) -> StoreResult<u64>;
+
+    // --- tasks ----------------------------------------------------------------
+    /// Adds a task, allocating the next `task-<n>` number of its logon session.
+    async fn insert_task(&self, task: &Task) -> StoreResult<Task>;
+    /// One task of a logon session.
+    async fn get_task(&self, logon: LogonSessionId, number: TaskNumber) -> StoreResult<Task>;
+    /// Tasks of a logon session, by number.
+    async fn list_tasks(&self, logon: LogonSessionId) -> StoreResult<Vec<Task>>;
+    /// Replaces a task's state, outcome and related session.
+    async fn update_task(&self, task: &Task) -> StoreResult<()>;
+    /// Forgets a task.
+    async fn delete_task(&self, logon: LogonSessionId, number: TaskNumber) -> StoreResult<()>;
+}

@@ -1,0 +1,83 @@
+//! Decoding rows into domain types, with corruption reported instead of panicking.
+
+use entman_store::{StoreError, StoreResult};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use std::str::FromStr;
+use uuid::Uuid;
+
+/// Maps a driver error, splitting out uniqueness conflicts.
+pub fn db_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_string()),
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::Conflict(d.message().to_string()),
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+/// A text column.
+pub fn text(row: &AnyRow, col: &str) -> StoreResult<String> {
+    row.try_get::<String, _>(col).map_err(|e| corrupt(col, e))
+}
+
+/// A nullable text column.
+pub fn opt_text(row: &AnyRow, col: &str) -> StoreResult<Option<String>> {
+    row.try_get::<Option<String>, _>(col).map_err(|e| corrupt(col, e))
+}
+
+/// An integer column.
+pub fn int(row: &AnyRow, col: &str) -> StoreResult<i64> {
+    row.try_get::<i64, _>(col).map_err(|e| corrupt(col, e))
+}
+
+/// A nullable integer column.
+pub fn opt_int(row: &AnyRow, col: &str) -> StoreResult<Option<i64>> {
+    row.try_get::<Option<i64>, _>(col).map_err(|e| corrupt(col, e))
+}
+
+/// A boolean stored as 0/1.
+pub fn flag(row: &AnyRow, col: &str) -> StoreResult<bool> {
+    int(row, col).map(|v| v != 0)
+}
+
+/// A GUID stored as text.
+pub fn guid(row: &AnyRow, col: &str) -> StoreResult<Uuid> {
+    let s = text(row, col)?;
+    Uuid::parse_str(&s).map_err(|_| StoreError::Corrupt(format!("{col}: [{s}] is not a GUID")))
+}
+
+/// A nullable GUID stored as text.
+pub fn opt_guid(row: &AnyRow, col: &str) -> StoreResult<Option<Uuid>> {
+    opt_text(row, col)?
+        .map(|s| Uuid::parse_str(&s).map_err(|_| StoreError::Corrupt(format!("{col}: [{s}] is not a GUID"))))
+        .transpose()
+}
+
+/// A wire enum stored by name.
+pub fn wire<T: FromStr>(row: &AnyRow, col: &str) -> StoreResult<T> {
+    let s = text(row, col)?;
+    s.parse().map_err(|_| StoreError::Corrupt(format!("{col}: [{s}] is not a known value")))
+}
+
+/// An instant stored as microseconds.
+pub fn time(row: &AnyRow, col: &str) -> StoreResult<entman_model::Timestamp> {
+    int(row, col).map(entman_model::Timestamp::from_micros)
+}
+
+/// A nullable instant.
+pub fn opt_time(row: &AnyRow, col: &str) -> StoreResult<Option<entman_model::Timestamp>> {
+    Ok(opt_int(row, col)?.map(entman_model::Timestamp::from_micros))
+}
+
+fn corrupt(col: &str, e: sqlx::Error) -> StoreError {
+    StoreError::Corrupt(format!("{col}: {e}"))
+}
+
+/// Sorts by name the way EM lists collections: case-insensitively, ties by exact name.
+pub fn sort_by_name<T>(items: &mut [T], name: impl Fn(&T) -> &str) {
+    items.sort_by(|a, b| {
+        let (a, b) = (name(a), name(b));
+        a.to_lowercase().cmp(&b.to_lowercase()).then_with(|| a.cmp(b))
+    });
+}

@@ -1,0 +1,852 @@
+//! The [`Store`] implementation shared by both backends.
+
+use crate::rows::*;
+use crate::{migrate, Backend};
+use async_trait::async_trait;
+use entman_model::auth::{Account, LogonSession, Principal, Role};
+use entman_model::ids::*;
+use entman_model::plan::{Plan, PlanOptions, PlanState, PlanVm, VmBehaviour};
+use entman_model::replica::{PointState, Replica, VmReplicaPoint};
+use entman_model::server::BackupServer;
+use entman_model::session::{FailoverSession, PointRef, SessionTask};
+use entman_model::task::{RelatedSession, Task, TaskOutcome};
+use entman_model::tenant::{Tenant, TenantKind};
+use entman_model::Timestamp;
+use entman_store::{Scope, Store, StoreError, StoreResult, TenantCredential};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor};
+use std::time::Duration;
+
+/// A query with bound arguments.
+type Q<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// A store on SQLite or PostgreSQL.
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore").field("backend", &self.backend).finish()
+    }
+}
+
+impl SqlStore {
+    /// Connects to the database named by `url` (`sqlite://...` or `postgres://...`)
+    /// and applies pending migrations.
+    pub async fn connect(url: &str) -> StoreResult<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)
+            .ok_or_else(|| StoreError::Backend("the database URL must start with sqlite:// or postgres://".into()))?;
+        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        let pool = match backend {
+            Backend::Sqlite => options
+                .max_connections(8)
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        // WAL lets readers proceed during writes; FULL sync makes every
+                        // commit durable before the API reports it; foreign keys are off
+                        // by default in SQLite.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        Ok(())
+                    })
+                })
+                .connect(url)
+                .await
+                .map_err(db_err)?,
+            Backend::Postgres => options.max_connections(10).connect(url).await.map_err(db_err)?,
+        };
+        migrate::run(&pool).await?;
+        Ok(SqlStore { pool, backend })
+    }
+
+    /// Closes the pool (used at shutdown and by tests).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn fetch_all<'q>(&self, q: Q<'q>) -> StoreResult<Vec<AnyRow>> {
+        q.fetch_all(&self.pool).await.map_err(db_err)
+    }
+
+    async fn fetch_one<'q>(&self, q: Q<'q>) -> StoreResult<AnyRow> {
+        q.fetch_optional(&self.pool).await.map_err(db_err)?.ok_or(StoreError::NotFound)
+    }
+
+    async fn execute_expect_row<'q>(&self, q: Q<'q>) -> StoreResult<()> {
+        let done = q.execute(&self.pool).await.map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn plan_vms(&self, plan_ids: &[String]) -> StoreResult<Vec<(String, PlanVm)>> {
+        let mut out = Vec::new();
+        // Plans are few; one query per plan keeps the SQL free of dialect-specific
+        // array binding.
+        for id in plan_ids {
+            let rows = self
+                .fetch_all(sqlx::query("SELECT * FROM plan_vms WHERE plan_id = $1 ORDER BY ord, name").bind(id.clone()))
+                .await?;
+            for row in rows {
+                out.push((id.clone(), plan_vm(&row)?));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn plans_from_rows(&self, rows: Vec<AnyRow>) -> StoreResult<Vec<Plan>> {
+        let mut plans = rows.iter().map(plan_row).collect::<StoreResult<Vec<Plan>>>()?;
+        let ids: Vec<String> = plans.iter().map(|p| p.id.to_string()).collect();
+        for (plan_id, vm) in self.plan_vms(&ids).await? {
+            if let Some(plan) = plans.iter_mut().find(|p| p.id.to_string() == plan_id) {
+                plan.vms.push(vm);
+            }
+        }
+        Ok(plans)
+    }
+
+    async fn session_tasks(&self, id: SessionId) -> StoreResult<Vec<SessionTask>> {
+        let rows = self
+            .fetch_all(sqlx::query("SELECT * FROM session_tasks WHERE session_id = $1 ORDER BY idx").bind(id.to_string()))
+            .await?;
+        rows.iter().map(session_task).collect()
+    }
+}
+
+fn b(v: bool) -> i64 {
+    i64::from(v)
+}
+
+fn server_row(row: &AnyRow) -> StoreResult<BackupServer> {
+    Ok(BackupServer {
+        id: BackupServerId(guid(row, "id")?),
+        name: text(row, "name")?,
+        description: text(row, "description")?,
+        port: u16::try_from(int(row, "port")?).map_err(|_| StoreError::Corrupt("port".into()))?,
+        version: text(row, "version")?,
+        wcf_port: opt_int(row, "wcf_port")?.and_then(|p| u16::try_from(p).ok()),
+        certificate_thumbprint: opt_text(row, "thumbprint")?,
+        username: text(row, "username")?,
+    })
+}
+
+fn tenant_row(row: &AnyRow) -> StoreResult<Tenant> {
+    let detail = text(row, "detail")?;
+    serde_json::from_str(&detail).map_err(|e| StoreError::Corrupt(format!("tenant detail: {e}")))
+}
+
+fn replica_row(row: &AnyRow) -> StoreResult<Replica> {
+    Ok(Replica {
+        id: ReplicaId(guid(row, "id")?),
+        backup_server_id: BackupServerId(guid(row, "backup_server_id")?),
+        tenant_id: TenantId(guid(row, "tenant_id")?),
+        name: text(row, "name")?,
+        platform: wire(row, "platform")?,
+    })
+}
+
+fn point_row(row: &AnyRow) -> StoreResult<VmReplicaPoint> {
+    Ok(VmReplicaPoint {
+        id: PointId(guid(row, "id")?),
+        replica_id: ReplicaId(guid(row, "replica_id")?),
+        vm_name: text(row, "vm_name")?,
+        vm_display_name: text(row, "vm_display_name")?,
+        creation_time: time(row, "creation_time")?,
+        point_type: wire(row, "point_type")?,
+        state: wire(row, "state")?,
+    })
+}
+
+fn plan_row(row: &AnyRow) -> StoreResult<Plan> {
+    Ok(Plan {
+        id: PlanId(guid(row, "id")?),
+        backup_server_id: BackupServerId(guid(row, "backup_server_id")?),
+        tenant_id: TenantId(guid(row, "tenant_id")?),
+        name: text(row, "name")?,
+        description: opt_text(row, "description")?,
+        options: PlanOptions {
+            post_command_enabled: flag(row, "post_enabled")?,
+            post_command: text(row, "post_command")?,
+            pre_command_enabled: flag(row, "pre_enabled")?,
+            pre_command: text(row, "pre_command")?,
+        },
+        state: wire(row, "state")?,
+        vms: Vec::new(),
+    })
+}
+
+fn plan_vm(row: &AnyRow) -> StoreResult<PlanVm> {
+    Ok(PlanVm {
+        id: PlanVmId(guid(row, "id")?),
+        name: text(row, "name")?,
+        order: i32::try_from(int(row, "ord")?).map_err(|_| StoreError::Corrupt("ord".into()))?,
+        replica_id: ReplicaId(guid(row, "replica_id")?),
+        behaviour: VmBehaviour {
+            duration_ms: u64::try_from(int(row, "duration_ms")?).unwrap_or(0),
+            outcome: wire(row, "outcome")?,
+            message: opt_text(row, "message")?,
+        },
+    })
+}
+
+fn session_row(row: &AnyRow) -> StoreResult<FailoverSession> {
+    Ok(FailoverSession {
+        id: SessionId(guid(row, "id")?),
+        plan_id: PlanId(guid(row, "plan_id")?),
+        plan_name: text(row, "plan_name")?,
+        tenant_id: TenantId(guid(row, "tenant_id")?),
+        backup_server_id: BackupServerId(guid(row, "backup_server_id")?),
+        kind: wire(row, "kind")?,
+        creation_time: time(row, "creation_time")?,
+        end_time: opt_time(row, "end_time")?,
+        state: wire(row, "state")?,
+        result: wire(row, "result")?,
+        progress: int(row, "progress")?.clamp(0, 100) as i32,
+        failure_message: opt_text(row, "failure_message")?,
+        tasks: Vec::new(),
+    })
+}
+
+fn session_task(row: &AnyRow) -> StoreResult<SessionTask> {
+    let point = match (opt_guid(row, "point_id")?, opt_text(row, "point_name")?) {
+        (Some(id), Some(name)) => Some(PointRef { id: PointId(id), name }),
+        _ => None,
+    };
+    Ok(SessionTask {
+        vm_name: text(row, "vm_name")?,
+        point,
+        creation_time: time(row, "creation_time")?,
+        end_time: opt_time(row, "end_time")?,
+        state: wire(row, "state")?,
+        result: wire(row, "result")?,
+        progress: int(row, "progress")?.clamp(0, 100) as i32,
+        failure_message: opt_text(row, "failure_message")?,
+    })
+}
+
+fn roles_text(roles: &[Role]) -> String {
+    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+}
+
+fn roles_of(s: &str) -> StoreResult<Vec<Role>> {
+    s.split(',')
+        .filter(|r| !r.is_empty())
+        .map(|r| r.parse().map_err(|_| StoreError::Corrupt(format!("role [{r}]"))))
+        .collect()
+}
+
+fn account_row(row: &AnyRow) -> StoreResult<Account> {
+    Ok(Account {
+        id: AccountId(guid(row, "id")?),
+        name: text(row, "name")?,
+        password_hash: text(row, "password_hash")?,
+        roles: roles_of(&text(row, "roles")?)?,
+    })
+}
+
+fn logon_row(row: &AnyRow) -> StoreResult<LogonSession> {
+    let principal_id = guid(row, "principal_id")?;
+    let principal = match text(row, "principal_kind")?.as_str() {
+        "tenant" => Principal::Tenant { id: TenantId(principal_id) },
+        "account" => Principal::Account { id: AccountId(principal_id), roles: roles_of(&text(row, "roles")?)? },
+        other => return Err(StoreError::Corrupt(format!("principal kind [{other}]"))),
+    };
+    Ok(LogonSession {
+        id: LogonSessionId(guid(row, "id")?),
+        user_name: text(row, "user_name")?,
+        principal,
+        api_version: text(row, "api_version")?,
+        created: time(row, "created")?,
+        last_seen: time(row, "last_seen")?,
+    })
+}
+
+fn task_row(row: &AnyRow) -> StoreResult<Task> {
+    let outcome = match (opt_int(row, "success")?, opt_text(row, "message")?) {
+        (Some(success), message) => Some(TaskOutcome { success: success != 0, message: message.unwrap_or_default() }),
+        (None, _) => None,
+    };
+    let related_session = match (opt_guid(row, "related_session_id")?, opt_text(row, "related_name")?) {
+        (Some(id), Some(name)) => Some(RelatedSession { id: SessionId(id), name }),
+        _ => None,
+    };
+    let number = u32::try_from(int(row, "number")?).map_err(|_| StoreError::Corrupt("task number".into()))?;
+    Ok(Task {
+        logon_session_id: LogonSessionId(guid(row, "logon_session_id")?),
+        number: TaskNumber(number),
+        operation: wire(row, "operation")?,
+        state: wire(row, "state")?,
+        outcome,
+        related_session,
+        creation_time: time(row, "creation_time")?,
+    })
+}
+
+/// The scope condition for tables with a `tenant_id` column: `$1` is bound to the
+/// tenant, or the condition is vacuous.
+fn scoped(sql: &str, scope: Scope) -> (String, Option<String>) {
+    match scope {
+        Scope::All => (sql.replace("{scope}", "1 = 1"), None),
+        Scope::Tenant(t) => (sql.replace("{scope}", "tenant_id = $1"), Some(t.to_string())),
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+            .bind(key.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key.to_string())
+            .bind(value.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn list_servers(&self) -> StoreResult<Vec<BackupServer>> {
+        let rows = self.fetch_all(sqlx::query("SELECT * FROM backup_servers")).await?;
+        let mut servers = rows.iter().map(server_row).collect::<StoreResult<Vec<_>>>()?;
+        sort_by_name(&mut servers, |s| &s.name);
+        Ok(servers)
+    }
+
+    async fn get_server(&self, id: BackupServerId) -> StoreResult<BackupServer> {
+        let row = self.fetch_one(sqlx::query("SELECT * FROM backup_servers WHERE id = $1").bind(id.to_string())).await?;
+        server_row(&row)
+    }
+
+    async fn insert_server(&self, s: &BackupServer, password_hash: Option<&str>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO backup_servers (id, name, name_key, description, port, version, wcf_port, thumbprint, username, password_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(s.id.to_string())
+        .bind(s.name.clone())
+        .bind(s.name.to_lowercase())
+        .bind(s.description.clone())
+        .bind(i64::from(s.port))
+        .bind(s.version.clone())
+        .bind(s.wcf_port.map(i64::from))
+        .bind(s.certificate_thumbprint.clone())
+        .bind(s.username.clone())
+        .bind(password_hash.map(str::to_string))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn update_server(&self, s: &BackupServer, password_hash: Option<&str>) -> StoreResult<()> {
+        self.execute_expect_row(
+            sqlx::query(
+                "UPDATE backup_servers SET name = $2, name_key = $3, description = $4, port = $5, version = $6, \
+                 wcf_port = $7, thumbprint = $8, username = $9, password_hash = COALESCE($10, password_hash) WHERE id = $1",
+            )
+            .bind(s.id.to_string())
+            .bind(s.name.clone())
+            .bind(s.name.to_lowercase())
+            .bind(s.description.clone())
+            .bind(i64::from(s.port))
+            .bind(s.version.clone())
+            .bind(s.wcf_port.map(i64::from))
+            .bind(s.certificate_thumbprint.clone())
+            .bind(s.username.clone())
+            .bind(password_hash.map(str::to_string)),
+        )
+        .await
+    }
+
+    async fn delete_server(&self, id: BackupServerId) -> StoreResult<()> {
+        // Foreign keys cascade to tenants, replicas, points, plans and sessions.
+        self.execute_expect_row(sqlx::query("DELETE FROM backup_servers WHERE id = $1").bind(id.to_string())).await
+    }
+
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        let rows = self.fetch_all(sqlx::query("SELECT detail FROM tenants")).await?;
+        let mut tenants = rows.iter().map(tenant_row).collect::<StoreResult<Vec<_>>>()?;
+        sort_by_name(&mut tenants, |t| &t.name);
+        Ok(tenants)
+    }
+
+    async fn get_tenant(&self, id: TenantId) -> StoreResult<Tenant> {
+        let row = self.fetch_one(sqlx::query("SELECT detail FROM tenants WHERE id = $1").bind(id.to_string())).await?;
+        tenant_row(&row)
+    }
+
+    async fn insert_tenant(&self, t: &Tenant, password_hash: Option<&str>) -> StoreResult<()> {
+        let detail = serde_json::to_string(t).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        sqlx::query("INSERT INTO tenants (id, backup_server_id, name, kind, enabled, detail) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(t.id.to_string())
+            .bind(t.backup_server_id.to_string())
+            .bind(t.name.clone())
+            .bind(t.kind.type_name().to_string())
+            .bind(b(t.enabled))
+            .bind(detail)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if let (TenantKind::Standalone { username }, Some(hash)) = (&t.kind, password_hash) {
+            sqlx::query("INSERT INTO tenant_logins (login_key, tenant_id, password_hash) VALUES ($1, $2, $3)")
+                .bind(username.to_lowercase())
+                .bind(t.id.to_string())
+                .bind(hash.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn tenant_credential(&self, login_key: &str) -> StoreResult<Option<TenantCredential>> {
+        let row = sqlx::query("SELECT tenant_id, password_hash FROM tenant_logins WHERE login_key = $1")
+            .bind(login_key.to_lowercase())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| Ok(TenantCredential { tenant_id: TenantId(guid(&r, "tenant_id")?), password_hash: text(&r, "password_hash")? }))
+            .transpose()
+    }
+
+    async fn insert_tenant_login(&self, login_key: &str, cred: &TenantCredential) -> StoreResult<()> {
+        sqlx::query("INSERT INTO tenant_logins (login_key, tenant_id, password_hash) VALUES ($1, $2, $3)")
+            .bind(login_key.to_lowercase())
+            .bind(cred.tenant_id.to_string())
+            .bind(cred.password_hash.clone())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn list_replicas(&self, scope: Scope) -> StoreResult<Vec<Replica>> {
+        let (sql, tenant) = scoped("SELECT * FROM replicas WHERE {scope}", scope);
+        let rows = self.fetch_all(sqlx::query(&sql).bind(tenant)).await?;
+        let mut replicas = rows.iter().map(replica_row).collect::<StoreResult<Vec<_>>>()?;
+        sort_by_name(&mut replicas, |r| &r.name);
+        Ok(replicas)
+    }
+
+    async fn get_replica(&self, scope: Scope, id: ReplicaId) -> StoreResult<Replica> {
+        let row = self.fetch_one(sqlx::query("SELECT * FROM replicas WHERE id = $1").bind(id.to_string())).await?;
+        let replica = replica_row(&row)?;
+        if scope.allows(replica.tenant_id) {
+            Ok(replica)
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    async fn insert_replica(&self, r: &Replica) -> StoreResult<()> {
+        sqlx::query("INSERT INTO replicas (id, backup_server_id, tenant_id, name, platform) VALUES ($1, $2, $3, $4, $5)")
+            .bind(r.id.to_string())
+            .bind(r.backup_server_id.to_string())
+            .bind(r.tenant_id.to_string())
+            .bind(r.name.clone())
+            .bind(r.platform.as_str().to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn list_points(&self, scope: Scope, replica: Option<ReplicaId>) -> StoreResult<Vec<VmReplicaPoint>> {
+        let (sql, tenant) = scoped(
+            "SELECT p.* FROM vm_replica_points p JOIN replicas r ON r.id = p.replica_id \
+             WHERE {scope} AND ($2 IS NULL OR p.replica_id = $2) ORDER BY p.creation_time, p.id",
+            scope,
+        );
+        let sql = sql.replace("tenant_id", "r.tenant_id");
+        let rows = self.fetch_all(sqlx::query(&sql).bind(tenant).bind(replica.map(|r| r.to_string()))).await?;
+        rows.iter().map(point_row).collect()
+    }
+
+    async fn get_point(&self, scope: Scope, id: PointId) -> StoreResult<VmReplicaPoint> {
+        let row = self
+            .fetch_one(
+                sqlx::query("SELECT p.*, r.tenant_id AS owner FROM vm_replica_points p JOIN replicas r ON r.id = p.replica_id WHERE p.id = $1")
+                    .bind(id.to_string()),
+            )
+            .await?;
+        if !scope.allows(TenantId(guid(&row, "owner")?)) {
+            return Err(StoreError::NotFound);
+        }
+        point_row(&row)
+    }
+
+    async fn insert_point(&self, p: &VmReplicaPoint) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO vm_replica_points (id, replica_id, vm_name, vm_display_name, creation_time, point_type, state) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(p.id.to_string())
+        .bind(p.replica_id.to_string())
+        .bind(p.vm_name.clone())
+        .bind(p.vm_display_name.clone())
+        .bind(p.creation_time.micros())
+        .bind(p.point_type.as_str().to_string())
+        .bind(p.state.as_str().to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn set_point_state(&self, id: PointId, state: PointState) -> StoreResult<()> {
+        self.execute_expect_row(
+            sqlx::query("UPDATE vm_replica_points SET state = $2 WHERE id = $1")
+                .bind(id.to_string())
+                .bind(state.as_str().to_string()),
+        )
+        .await
+    }
+
+    async fn list_plans(&self, scope: Scope) -> StoreResult<Vec<Plan>> {
+        let (sql, tenant) = scoped("SELECT * FROM plans WHERE {scope}", scope);
+        let rows = self.fetch_all(sqlx::query(&sql).bind(tenant)).await?;
+        let mut plans = self.plans_from_rows(rows).await?;
+        sort_by_name(&mut plans, |p| &p.name);
+        Ok(plans)
+    }
+
+    async fn get_plan(&self, scope: Scope, id: PlanId) -> StoreResult<Plan> {
+        let row = self.fetch_one(sqlx::query("SELECT * FROM plans WHERE id = $1").bind(id.to_string())).await?;
+        let plan = self.plans_from_rows(vec![row]).await?.pop().ok_or(StoreError::NotFound)?;
+        if scope.allows(plan.tenant_id) {
+            Ok(plan)
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    async fn insert_plan(&self, p: &Plan) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO plans (id, backup_server_id, tenant_id, name, description, post_enabled, post_command, pre_enabled, pre_command, state) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(p.id.to_string())
+        .bind(p.backup_server_id.to_string())
+        .bind(p.tenant_id.to_string())
+        .bind(p.name.clone())
+        .bind(p.description.clone())
+        .bind(b(p.options.post_command_enabled))
+        .bind(p.options.post_command.clone())
+        .bind(b(p.options.pre_command_enabled))
+        .bind(p.options.pre_command.clone())
+        .bind(p.state.as_str().to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        for vm in &p.vms {
+            sqlx::query(
+                "INSERT INTO plan_vms (id, plan_id, name, ord, replica_id, duration_ms, outcome, message) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(vm.id.to_string())
+            .bind(p.id.to_string())
+            .bind(vm.name.clone())
+            .bind(i64::from(vm.order))
+            .bind(vm.replica_id.to_string())
+            .bind(i64::try_from(vm.behaviour.duration_ms).unwrap_or(i64::MAX))
+            .bind(vm.behaviour.outcome.as_str().to_string())
+            .bind(vm.behaviour.message.clone())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn update_plan_options(&self, id: PlanId, o: &PlanOptions) -> StoreResult<()> {
+        self.execute_expect_row(
+            sqlx::query("UPDATE plans SET post_enabled = $2, post_command = $3, pre_enabled = $4, pre_command = $5 WHERE id = $1")
+                .bind(id.to_string())
+                .bind(b(o.post_command_enabled))
+                .bind(o.post_command.clone())
+                .bind(b(o.pre_command_enabled))
+                .bind(o.pre_command.clone()),
+        )
+        .await
+    }
+
+    async fn set_plan_state(&self, id: PlanId, state: PlanState) -> StoreResult<()> {
+        self.execute_expect_row(
+            sqlx::query("UPDATE plans SET state = $2 WHERE id = $1").bind(id.to_string()).bind(state.as_str().to_string()),
+        )
+        .await
+    }
+
+    async fn delete_plan(&self, id: PlanId) -> StoreResult<()> {
+        self.execute_expect_row(sqlx::query("DELETE FROM plans WHERE id = $1").bind(id.to_string())).await
+    }
+
+    async fn list_sessions(&self, scope: Scope, since: Option<Timestamp>) -> StoreResult<Vec<FailoverSession>> {
+        let (sql, tenant) = scoped(
+            "SELECT * FROM failover_sessions WHERE {scope} AND creation_time >= $2 ORDER BY creation_time, id",
+            scope,
+        );
+        let rows = self.fetch_all(sqlx::query(&sql).bind(tenant).bind(since.map(|t| t.micros()).unwrap_or(i64::MIN))).await?;
+        let mut sessions = rows.iter().map(session_row).collect::<StoreResult<Vec<_>>>()?;
+        for s in &mut sessions {
+            s.tasks = self.session_tasks(s.id).await?;
+        }
+        Ok(sessions)
+    }
+
+    async fn get_session(&self, scope: Scope, id: SessionId) -> StoreResult<FailoverSession> {
+        let row = self.fetch_one(sqlx::query("SELECT * FROM failover_sessions WHERE id = $1").bind(id.to_string())).await?;
+        let mut session = session_row(&row)?;
+        if !scope.allows(session.tenant_id) {
+            return Err(StoreError::NotFound);
+        }
+        session.tasks = self.session_tasks(id).await?;
+        Ok(session)
+    }
+
+    async fn save_session(&self, s: &FailoverSession) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Delete-then-insert keeps one statement set for both dialects.
+        sqlx::query("DELETE FROM session_tasks WHERE session_id = $1")
+            .bind(s.id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO failover_sessions (id, plan_id, plan_name, tenant_id, backup_server_id, kind, creation_time, end_time, state, result, progress, failure_message) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (id) DO UPDATE SET end_time = excluded.end_time, state = excluded.state, result = excluded.result, \
+             progress = excluded.progress, failure_message = excluded.failure_message",
+        )
+        .bind(s.id.to_string())
+        .bind(s.plan_id.to_string())
+        .bind(s.plan_name.clone())
+        .bind(s.tenant_id.to_string())
+        .bind(s.backup_server_id.to_string())
+        .bind(s.kind.as_str().to_string())
+        .bind(s.creation_time.micros())
+        .bind(s.end_time.map(|t| t.micros()))
+        .bind(s.state.as_str().to_string())
+        .bind(s.result.as_str().to_string())
+        .bind(i64::from(s.progress))
+        .bind(s.failure_message.clone())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        for (idx, t) in s.tasks.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO session_tasks (session_id, idx, vm_name, point_id, point_name, creation_time, end_time, state, result, progress, failure_message) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(s.id.to_string())
+            .bind(idx as i64)
+            .bind(t.vm_name.clone())
+            .bind(t.point.as_ref().map(|p| p.id.to_string()))
+            .bind(t.point.as_ref().map(|p| p.name.clone()))
+            .bind(t.creation_time.micros())
+            .bind(t.end_time.map(|e| e.micros()))
+            .bind(t.state.as_str().to_string())
+            .bind(t.result.as_str().to_string())
+            .bind(i64::from(t.progress))
+            .bind(t.failure_message.clone())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn account_by_name(&self, name: &str) -> StoreResult<Option<Account>> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE name_key = $1")
+            .bind(name.to_lowercase())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(account_row).transpose()
+    }
+
+    async fn upsert_account(&self, a: &Account) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO accounts (id, name, name_key, password_hash, roles) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (name_key) DO UPDATE SET name = excluded.name, password_hash = excluded.password_hash, roles = excluded.roles",
+        )
+        .bind(a.id.to_string())
+        .bind(a.name.clone())
+        .bind(a.name.to_lowercase())
+        .bind(a.password_hash.clone())
+        .bind(roles_text(&a.roles))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn list_accounts(&self) -> StoreResult<Vec<Account>> {
+        let rows = self.fetch_all(sqlx::query("SELECT * FROM accounts")).await?;
+        let mut accounts = rows.iter().map(account_row).collect::<StoreResult<Vec<_>>>()?;
+        sort_by_name(&mut accounts, |a| &a.name);
+        Ok(accounts)
+    }
+
+    async fn delete_account(&self, name: &str) -> StoreResult<()> {
+        self.execute_expect_row(sqlx::query("DELETE FROM accounts WHERE name_key = $1").bind(name.to_lowercase())).await
+    }
+
+    async fn insert_logon(&self, s: &LogonSession, token_hash: &str) -> StoreResult<()> {
+        let (kind, id, roles) = match &s.principal {
+            Principal::Account { id, roles } => ("account", id.to_string(), roles_text(roles)),
+            Principal::Tenant { id } => ("tenant", id.to_string(), String::new()),
+        };
+        sqlx::query(
+            "INSERT INTO logon_sessions (id, token_hash, user_name, principal_kind, principal_id, roles, api_version, created, last_seen, last_task) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0)",
+        )
+        .bind(s.id.to_string())
+        .bind(token_hash.to_string())
+        .bind(s.user_name.clone())
+        .bind(kind.to_string())
+        .bind(id)
+        .bind(roles)
+        .bind(s.api_version.clone())
+        .bind(s.created.micros())
+        .bind(s.last_seen.micros())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn logon_by_token(&self, token_hash: &str) -> StoreResult<Option<LogonSession>> {
+        let row = sqlx::query("SELECT * FROM logon_sessions WHERE token_hash = $1")
+            .bind(token_hash.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(logon_row).transpose()
+    }
+
+    async fn get_logon(&self, id: LogonSessionId) -> StoreResult<LogonSession> {
+        let row = self.fetch_one(sqlx::query("SELECT * FROM logon_sessions WHERE id = $1").bind(id.to_string())).await?;
+        logon_row(&row)
+    }
+
+    async fn touch_logon(&self, id: LogonSessionId, at: Timestamp) -> StoreResult<()> {
+        self.execute_expect_row(
+            sqlx::query("UPDATE logon_sessions SET last_seen = $2 WHERE id = $1 AND last_seen < $2")
+                .bind(id.to_string())
+                .bind(at.micros()),
+        )
+        .await
+        .or_else(|e| if matches!(e, StoreError::NotFound) { Ok(()) } else { Err(e) })
+    }
+
+    async fn delete_logon(&self, id: LogonSessionId) -> StoreResult<()> {
+        self.execute_expect_row(sqlx::query("DELETE FROM logon_sessions WHERE id = $1").bind(id.to_string())).await
+    }
+
+    async fn purge_idle_logons(&self, idle_before: Timestamp) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM logon_sessions WHERE last_seen < $1")
+            .bind(idle_before.micros())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn insert_task(&self, t: &Task) -> StoreResult<Task> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // The UPDATE comes first so that SQLite takes its write lock at once.
+        let number: i64 = sqlx::query_scalar("UPDATE logon_sessions SET last_task = last_task + 1 WHERE id = $1 RETURNING last_task")
+            .bind(t.logon_session_id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .ok_or(StoreError::NotFound)?;
+        let mut task = t.clone();
+        task.number = TaskNumber(u32::try_from(number).map_err(|_| StoreError::Conflict("task numbers exhausted".into()))?);
+        sqlx::query(
+            "INSERT INTO tasks (logon_session_id, number, operation, state, success, message, related_session_id, related_name, creation_time) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(task.logon_session_id.to_string())
+        .bind(number)
+        .bind(task.operation.as_str().to_string())
+        .bind(task.state.as_str().to_string())
+        .bind(task.outcome.as_ref().map(|o| b(o.success)))
+        .bind(task.outcome.as_ref().map(|o| o.message.clone()))
+        .bind(task.related_session.as_ref().map(|r| r.id.to_string()))
+        .bind(task.related_session.as_ref().map(|r| r.name.clone()))
+        .bind(task.creation_time.micros())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(task)
+    }
+
+    async fn get_task(&self, logon: LogonSessionId, number: TaskNumber) -> StoreResult<Task> {
+        let row = self
+            .fetch_one(
+                sqlx::query("SELECT * FROM tasks WHERE logon_session_id = $1 AND number = $2")
+                    .bind(logon.to_string())
+                    .bind(i64::from(number.0)),
+            )
+            .await?;
+        task_row(&row)
+    }
+
+    async fn list_tasks(&self, logon: LogonSessionId) -> StoreResult<Vec<Task>> {
+        let rows = self
+            .fetch_all(sqlx::query("SELECT * FROM tasks WHERE logon_session_id = $1 ORDER BY number").bind(logon.to_string()))
+            .await?;
+        rows.iter().map(task_row).collect()
+    }
+
+    async fn update_task(&self, t: &Task) -> StoreResult<()> {
+        self.execute_expect_row(
+            sqlx::query(
+                "UPDATE tasks SET state = $3, success = $4, message = $5, related_session_id = $6, related_name = $7 \
+                 WHERE logon_session_id = $1 AND number = $2",
+            )
+            .bind(t.logon_session_id.to_string())
+            .bind(i64::from(t.number.0))
+            .bind(t.state.as_str().to_string())
+            .bind(t.outcome.as_ref().map(|o| b(o.success)))
+            .bind(t.outcome.as_ref().map(|o| o.message.clone()))
+            .bind(t.related_session.as_ref().map(|r| r.id.to_string()))
+            .bind(t.related_session.as_ref().map(|r| r.name.clone())),
+        )
+        .await
+    }
+
+    async fn delete_task(&self, logon: LogonSessionId, number: TaskNumber) -> StoreResult<()> {
+        self.execute_expect_row(
+            sqlx::query("DELETE FROM tasks WHERE logon_session_id = $1 AND number = $2")
+                .bind(logon.to_string())
+                .bind(i64::from(number.0)),
+        )
+        .await
+    }
+}

@@ -1,0 +1,314 @@
+//! The world definition file format (TOML). See `docs/world.md` for a user guide.
+//!
+//! Objects refer to each other by name (a tenant names its backup server, a plan
+//! its tenant, a plan VM its replica). Identifiers are optional: when absent they
+//! are derived from the names (UUID v5), so the same world file always produces
+//! the same URLs.
+
+use serde::Deserialize;
+
+/// A whole world.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct World {
+    /// Backup servers connected to EM.
+    #[serde(default)]
+    pub backup_servers: Vec<ServerDef>,
+    /// Cloud tenants.
+    #[serde(default)]
+    pub tenants: Vec<TenantDef>,
+    /// Cloud replicas with their VMs and points.
+    #[serde(default)]
+    pub replicas: Vec<ReplicaDef>,
+    /// Cloud failover plans.
+    #[serde(default)]
+    pub plans: Vec<PlanDef>,
+    /// Generated history of past failover sessions.
+    #[serde(default)]
+    pub history: Option<HistoryDef>,
+}
+
+/// A backup server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerDef {
+    pub id: Option<uuid::Uuid>,
+    /// DNS name or IP address.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    #[serde(default = "default_version")]
+    pub version: String,
+    pub wcf_port: Option<u16>,
+    pub thumbprint: Option<String>,
+    #[serde(default = "default_username")]
+    pub username: String,
+}
+
+fn default_port() -> u16 {
+    9392
+}
+fn default_version() -> String {
+    "13.0.0.1420".into()
+}
+fn default_username() -> String {
+    "Administrator".into()
+}
+
+/// The kind of a tenant.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantKindDef {
+    /// User name and password.
+    #[default]
+    Standalone,
+    /// VMware Cloud Director organization.
+    Vcloud,
+}
+
+/// A cloud tenant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantDef {
+    pub id: Option<uuid::Uuid>,
+    /// Tenant name; for vCloud tenants the organization name.
+    pub name: String,
+    /// Name of the backup server the tenant lives on.
+    pub backup_server: String,
+    #[serde(default)]
+    pub kind: TenantKindDef,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Standalone tenants: logon password (stored hashed).
+    pub password: Option<String>,
+    /// vCloud tenants: `urn:vCloud:Organization:...` reference (generated when absent).
+    pub organization_ref: Option<String>,
+    /// vCloud tenants: organization users who may log on.
+    #[serde(default)]
+    pub vcloud_users: Vec<VCloudUserDef>,
+    /// vCloud tenants: organization VDCs.
+    #[serde(default)]
+    pub vdcs: Vec<VdcDef>,
+    /// `None`, `Success`, `Warning` or `Failed`.
+    #[serde(default = "default_last_result")]
+    pub last_result: String,
+    /// ISO 8601; absent = never active.
+    pub last_active: Option<String>,
+    /// ISO 8601; absent = no lease.
+    pub lease_expiration: Option<String>,
+    #[serde(default)]
+    pub repositories: Vec<RepositoryDef>,
+    #[serde(default)]
+    pub compute_resources: Vec<ComputeDef>,
+    #[serde(default)]
+    pub throttling_enabled: bool,
+    #[serde(default = "one")]
+    pub throttling_speed_limit: i32,
+    #[serde(default = "default_unit")]
+    pub throttling_speed_unit: String,
+    #[serde(default)]
+    pub public_ip_count: i32,
+    #[serde(default)]
+    pub backup_count: i32,
+    #[serde(default = "one")]
+    pub max_concurrent_tasks: i32,
+    #[serde(default)]
+    pub workstation_backup_count: i32,
+    #[serde(default)]
+    pub server_backup_count: i32,
+    #[serde(default)]
+    pub backup_protection_enabled: bool,
+    #[serde(default = "one")]
+    pub backup_protection_period: i32,
+}
+
+fn yes() -> bool {
+    true
+}
+fn one() -> i32 {
+    1
+}
+fn default_unit() -> String {
+    "MBps".into()
+}
+fn default_last_result() -> String {
+    "None".into()
+}
+
+/// A vCloud organization user.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VCloudUserDef {
+    pub login: String,
+    pub password: String,
+}
+
+/// An organization VDC.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VdcDef {
+    pub name: String,
+    #[serde(default = "default_allocation")]
+    pub allocation_model: String,
+    #[serde(default)]
+    pub storage_usage_gb: i64,
+    #[serde(default)]
+    pub memory_usage_mb: i64,
+    #[serde(default)]
+    pub cpu_usage_mhz: i64,
+}
+
+fn default_allocation() -> String {
+    "AllocationPool".into()
+}
+
+/// A repository quota.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryDef {
+    pub display_name: String,
+    pub quota_mb: i64,
+    #[serde(default)]
+    pub used_quota_mb: i64,
+}
+
+/// A hardware-plan compute resource.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComputeDef {
+    /// `VMware` or `HyperV`.
+    #[serde(default = "default_platform")]
+    pub platform: String,
+    #[serde(default)]
+    pub network_appliance: Option<String>,
+    #[serde(default = "default_network")]
+    pub production_network: String,
+    #[serde(default)]
+    pub memory_usage_mb: i64,
+    #[serde(default)]
+    pub cpu_count: i32,
+    #[serde(default = "default_storage")]
+    pub storage_name: String,
+    #[serde(default)]
+    pub storage_usage_gb: i64,
+    #[serde(default)]
+    pub storage_limit_gb: i64,
+}
+
+fn default_platform() -> String {
+    "VMware".into()
+}
+fn default_network() -> String {
+    "VM Network".into()
+}
+fn default_storage() -> String {
+    "Cloud Replicas".into()
+}
+
+/// A cloud replica.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicaDef {
+    pub id: Option<uuid::Uuid>,
+    /// Replication job name.
+    pub name: String,
+    /// Tenant that owns the replica.
+    pub tenant: String,
+    /// `VMware`, `HyperV` or `vCloud`.
+    #[serde(default = "default_platform")]
+    pub platform: String,
+    pub vms: Vec<ReplicaVmDef>,
+}
+
+/// A VM of a replica and its restore points.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicaVmDef {
+    pub name: String,
+    pub display_name: Option<String>,
+    /// Explicit point times (ISO 8601).
+    #[serde(default)]
+    pub points: Vec<String>,
+    /// Generated points: this many, one every `point_interval_hours`, the newest
+    /// `point_offset_minutes` before the world is loaded.
+    #[serde(default)]
+    pub recent_points: u32,
+    #[serde(default = "default_interval")]
+    pub point_interval_hours: u32,
+    #[serde(default = "default_offset")]
+    pub point_offset_minutes: u32,
+    /// Point type of generated points.
+    #[serde(default = "default_point_type")]
+    pub point_type: String,
+}
+
+fn default_interval() -> u32 {
+    24
+}
+fn default_offset() -> u32 {
+    90
+}
+fn default_point_type() -> String {
+    "Snapshot".into()
+}
+
+/// A cloud failover plan.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanDef {
+    pub id: Option<uuid::Uuid>,
+    pub name: String,
+    pub tenant: String,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub pre_command: String,
+    #[serde(default)]
+    pub pre_command_enabled: bool,
+    #[serde(default)]
+    pub post_command: String,
+    #[serde(default)]
+    pub post_command_enabled: bool,
+    /// VMs in processing order.
+    pub vms: Vec<PlanVmDef>,
+}
+
+/// A VM of a plan and how its failover behaves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanVmDef {
+    pub name: String,
+    /// Replica holding the VM; defaults to the tenant's replica that has a VM of this name.
+    pub replica: Option<String>,
+    /// Failover duration in seconds.
+    #[serde(default = "default_duration")]
+    pub duration_seconds: f64,
+    /// `Success`, `Warning` or `Failed`.
+    #[serde(default = "default_outcome")]
+    pub outcome: String,
+    /// Message shown for Warning and Failed outcomes.
+    pub message: Option<String>,
+}
+
+fn default_duration() -> f64 {
+    15.0
+}
+fn default_outcome() -> String {
+    "Success".into()
+}
+
+/// Generated session history.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryDef {
+    /// How many finished sessions to generate.
+    pub sessions: u32,
+    /// Spread over this many days before the load time.
+    pub days: u32,
+    /// Seed of the generator: the same seed gives the same history.
+    #[serde(default)]
+    pub seed: u64,
+}

@@ -1,0 +1,130 @@
+//! Generated history: finished failover sessions spread over past days, with mixed
+//! results, produced deterministically from a seed.
+
+use crate::format::HistoryDef;
+use entman_model::ids::SessionId;
+use entman_model::plan::Plan;
+use entman_model::replica::VmReplicaPoint;
+use entman_model::session::{FailoverSession, PointRef, SessionKind, SessionResult, SessionState, SessionTask};
+use entman_model::Timestamp;
+use uuid::Uuid;
+
+/// Messages a provider shows for VMs that finished with a warning.
+const WARNINGS: &[&str] = &[
+    "Network reconfiguration skipped: no production network mapping.",
+    "VMware Tools heartbeat was not received within the allotted time.",
+    "Public IP address rule could not be applied: no free public IP addresses.",
+    "Guest OS did not respond to the ping test.",
+];
+
+/// Messages a provider shows for VMs whose failover failed.
+const FAILURES: &[&str] = &[
+    "Failed to power on the replica VM: not enough memory on the host.",
+    "Failed to connect to the network extension appliance.",
+    "Failed to register the replica VM: the datastore is not accessible.",
+    "Operation timed out while waiting for the replica VM to start.",
+];
+
+/// A small deterministic generator (SplitMix64); quality is ample for demo data.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next() % n
+        }
+    }
+}
+
+/// Generates the sessions of `def` for `plans`, newest at most a day before `now`.
+pub fn generate(def: &HistoryDef, plans: &[Plan], points: &[VmReplicaPoint], now: Timestamp) -> Vec<FailoverSession> {
+    if plans.is_empty() || def.sessions == 0 {
+        return Vec::new();
+    }
+    let mut rng = Rng(def.seed ^ 0x5EED);
+    let span_ms = i64::from(def.days.max(1)) * 86_400_000;
+    let n = i64::from(def.sessions);
+    (0..n)
+        .map(|i| {
+            let plan = &plans[rng.below(plans.len() as u64) as usize];
+            // Evenly spread, newest first in generation order, with up to 6 hours of jitter.
+            let offset = span_ms * (i * 2 + 1) / (n * 2) + rng.below(6 * 3_600_000) as i64;
+            let created = now.plus_millis(-offset.min(span_ms).max(86_400_000));
+            let kind = if rng.below(4) == 0 { SessionKind::Test } else { SessionKind::Start };
+            let uuid_bytes = (u128::from(rng.next()) << 64) | u128::from(rng.next());
+            session(plan, points, created, kind, SessionId(Uuid::from_u128(uuid_bytes)), &mut rng)
+        })
+        .collect()
+}
+
+fn session(
+    plan: &Plan,
+    points: &[VmReplicaPoint],
+    created: Timestamp,
+    kind: SessionKind,
+    id: SessionId,
+    rng: &mut Rng,
+) -> FailoverSession {
+    let mut clock = created.plus_millis(4_000 + rng.below(2_000) as i64);
+    let mut tasks = Vec::new();
+    for vm in &plan.vms {
+        let start = clock;
+        let point = points
+            .iter()
+            .filter(|p| p.replica_id == vm.replica_id && p.vm_name == vm.name && p.creation_time < created)
+            .max_by_key(|p| p.creation_time);
+        let duration = 20_000 + rng.below(160_000) as i64;
+        let end = start.plus_millis(duration);
+        clock = start.plus_millis(10 + rng.below(50) as i64);
+        let (result, message) = match (point, rng.below(100)) {
+            (None, _) => (
+                SessionResult::Failed,
+                Some(format!("No restore point created before {created} was found for VM {}.", vm.name)),
+            ),
+            (Some(_), 0..=7) => (SessionResult::Failed, Some(FAILURES[rng.below(FAILURES.len() as u64) as usize].to_string())),
+            (Some(_), 8..=19) => (SessionResult::Warning, Some(WARNINGS[rng.below(WARNINGS.len() as u64) as usize].to_string())),
+            _ => (SessionResult::Success, None),
+        };
+        tasks.push(SessionTask {
+            vm_name: vm.name.clone(),
+            point: point.map(|p| PointRef { id: p.id, name: p.name() }),
+            creation_time: start,
+            end_time: Some(end),
+            state: SessionState::Stopped,
+            result,
+            progress: 100,
+            failure_message: message,
+        });
+    }
+    let result = FailoverSession::aggregate_result(&tasks);
+    let end = tasks.iter().filter_map(|t| t.end_time).max().unwrap_or(clock).plus_millis(1_500);
+    let failure_message = match result {
+        SessionResult::Failed => tasks.iter().find(|t| t.result == SessionResult::Failed).and_then(|t| t.failure_message.clone()),
+        _ => None,
+    };
+    FailoverSession {
+        id,
+        plan_id: plan.id,
+        plan_name: plan.name.clone(),
+        tenant_id: plan.tenant_id,
+        backup_server_id: plan.backup_server_id,
+        kind,
+        creation_time: created,
+        end_time: Some(end),
+        state: SessionState::Stopped,
+        result,
+        progress: 100,
+        failure_message,
+        tasks,
+    }
+}
