@@ -1,1 +1,166 @@
-//! placeholder
+//! The HTTP layer of entman: the EM REST API over axum.
+//!
+//! Request flow: [`app`] lower-cases the path (EM matches URL templates
+//! case-insensitively, and every id is case-insensitive too) and drops a trailing
+//! slash; the router picks a handler per resource ([`routes`]); the handler
+//! authenticates through the [`auth::Caller`] extractor, calls the store, and turns
+//! domain objects into representation nodes; the [`render`] layer writes the node
+//! (or the `ApiError`) as XML or JSON depending on `Accept`.
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod params;
+pub mod password;
+pub mod render;
+pub mod routes;
+
+pub use error::ApiError;
+pub use render::Reply;
+
+use axum::extract::Request;
+use axum::http::request::Parts;
+use axum::http::{header, Uri};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
+use axum::response::Response;
+use axum::Router;
+use entman_repr::JsonStyle;
+use entman_store::Store;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower::Layer;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// JSON generation: EM 12 (PascalCase) or EM 13 (camelCase).
+    pub json_style: JsonStyle,
+    /// Versions advertised by `GET /api/`.
+    pub versions: Vec<String>,
+    /// Idle timeout of logon sessions.
+    pub idle_timeout: Duration,
+    /// Public base URL (`https://host:port`) overriding the `Host` header, for proxies.
+    pub public_base: Option<String>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            json_style: JsonStyle::Em12,
+            versions: vec!["v1_5".into(), "v1_6".into(), "v1_7".into()],
+            idle_timeout: Duration::from_secs(15 * 60),
+            public_base: None,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store behind every resource.
+    pub store: Arc<dyn Store>,
+    /// HTTP settings.
+    pub config: Arc<HttpConfig>,
+}
+
+/// The scheme of the listener a request arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// `scheme://host[:port]/api` for links, from the configured public base or the
+/// request's `Host` header.
+pub fn base_url(parts: &Parts, state: &AppState) -> String {
+    if let Some(base) = &state.config.public_base {
+        return format!("{}/api", base.trim_end_matches('/'));
+    }
+    let scheme = parts
+        .extensions
+        .get::<Scheme>()
+        .copied()
+        .unwrap_or(Scheme::Https);
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .unwrap_or("localhost");
+    format!("{}://{}/api", scheme.as_str(), host)
+}
+
+/// The whole service for one listener: request logging, path normalisation,
+/// routing and rendering.
+pub fn app(state: AppState, scheme: Scheme) -> Router {
+    let routed = routes::router()
+        .layer(from_fn_with_state(state.clone(), render::render))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.config.max_body_bytes,
+        ))
+        .with_state(state);
+    // URI rewriting has to happen before routing, so it wraps the routed service
+    // instead of being one of its layers.
+    let normalized =
+        tower::util::MapRequestLayer::new(move |request: Request| normalize(request, scheme))
+            .layer(routed);
+    Router::new()
+        .fallback_service(normalized)
+        .layer(from_fn(log_request))
+}
+
+/// Lower-cases the path, maps the `/api/task/{ID}` alias, drops one trailing slash
+/// and records the listener scheme. The query string is left as it was.
+fn normalize(mut request: Request, scheme: Scheme) -> Request {
+    request.extensions_mut().insert(scheme);
+    let uri = request.uri();
+    let mut path = uri.path().to_ascii_lowercase();
+    if path.len() > 1 && path.ends_with('/') {
+        path.pop();
+    }
+    if let Some(rest) = path.strip_prefix("/api/task/") {
+        path = format!("/api/tasks/{rest}");
+    }
+    let path_and_query = match uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    // Scheme and authority (HTTP/2 carries the host there) are kept as they were.
+    let mut parts = uri.clone().into_parts();
+    if let Ok(pq) = path_and_query.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(new_uri) = Uri::from_parts(parts) {
+            *request.uri_mut() = new_uri;
+        }
+    }
+    request
+}
+
+/// One log line per request: method, path, status and latency.
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    tracing::info!(
+        %method,
+        path,
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}

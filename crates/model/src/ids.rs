@@ -137,8 +137,12 @@ mod tests {
 
     #[test]
     fn only_hyphenated_guids_are_ids() {
-        assert!("3f56fa52c902465597742025fde214d2".parse::<PlanId>().is_err());
-        assert!("{3f56fa52-c902-4655-9774-2025fde214d2}".parse::<PlanId>().is_err());
+        assert!("3f56fa52c902465597742025fde214d2"
+            .parse::<PlanId>()
+            .is_err());
+        assert!("{3f56fa52-c902-4655-9774-2025fde214d2}"
+            .parse::<PlanId>()
+            .is_err());
         assert!("not-a-guid".parse::<PlanId>().is_err());
         assert!("".parse::<PlanId>().is_err());
     }
@@ -156,7 +160,15 @@ mod tests {
         assert_eq!("task-12".parse::<TaskNumber>(), Ok(TaskNumber(12)));
         assert_eq!("Task-3".parse::<TaskNumber>(), Ok(TaskNumber(3)));
         assert_eq!(TaskNumber(7).to_string(), "task-7");
-        for bad in ["task-0", "task-", "task-x", "task--1", "tas", "task-99999999999", "task-١"] {
+        for bad in [
+            "task-0",
+            "task-",
+            "task-x",
+            "task--1",
+            "tas",
+            "task-99999999999",
+            "task-١",
+        ] {
             assert!(bad.parse::<TaskNumber>().is_err(), "{bad}");
         }
     }

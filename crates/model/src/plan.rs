@@ -72,6 +72,10 @@ pub struct VmBehaviour {
 
 impl Default for VmBehaviour {
     fn default() -> Self {
-        Self { duration_ms: 20_000, outcome: VmOutcome::Success, message: None }
+        Self {
+            duration_ms: 20_000,
+            outcome: VmOutcome::Success,
+            message: None,
+        }
     }
 }

@@ -64,6 +64,10 @@ pub struct VmReplicaPoint {
 impl VmReplicaPoint {
     /// The point's display name: `<vm>@<yyyy-MM-dd HH:mm:ss>`.
     pub fn name(&self) -> String {
-        format!("{}@{}", self.vm_name, self.creation_time.display_name_form())
+        format!(
+            "{}@{}",
+            self.vm_name,
+            self.creation_time.display_name_form()
+        )
     }
 }

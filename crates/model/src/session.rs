@@ -92,7 +92,9 @@ impl FailoverSession {
     /// The session result implied by its tasks: the worst task result, or
     /// `Success` for a session without tasks.
     pub fn aggregate_result(tasks: &[SessionTask]) -> SessionResult {
-        tasks.iter().fold(SessionResult::Success, |acc, t| acc.worst(t.result))
+        tasks
+            .iter()
+            .fold(SessionResult::Success, |acc, t| acc.worst(t.result))
     }
 
     /// Session progress implied by its tasks: the integer mean of task progress.
@@ -100,7 +102,10 @@ impl FailoverSession {
         if tasks.is_empty() {
             return 0;
         }
-        let sum: i64 = tasks.iter().map(|t| i64::from(t.progress.clamp(0, 100))).sum();
+        let sum: i64 = tasks
+            .iter()
+            .map(|t| i64::from(t.progress.clamp(0, 100)))
+            .sum();
         (sum / tasks.len() as i64) as i32
     }
 }
@@ -126,9 +131,16 @@ mod tests {
     fn session_result_is_the_worst_task_result() {
         use SessionResult::*;
         assert_eq!(FailoverSession::aggregate_result(&[]), Success);
-        assert_eq!(FailoverSession::aggregate_result(&[task(Success, 0), task(Warning, 0)]), Warning);
         assert_eq!(
-            FailoverSession::aggregate_result(&[task(Failed, 0), task(Warning, 0), task(Success, 0)]),
+            FailoverSession::aggregate_result(&[task(Success, 0), task(Warning, 0)]),
+            Warning
+        );
+        assert_eq!(
+            FailoverSession::aggregate_result(&[
+                task(Failed, 0),
+                task(Warning, 0),
+                task(Success, 0)
+            ]),
             Failed
         );
     }
@@ -136,7 +148,10 @@ mod tests {
     #[test]
     fn session_progress_is_the_mean_of_task_progress() {
         use SessionResult::*;
-        assert_eq!(FailoverSession::aggregate_progress(&[task(None, 100), task(None, 51)]), 75);
+        assert_eq!(
+            FailoverSession::aggregate_progress(&[task(None, 100), task(None, 51)]),
+            75
+        );
         assert_eq!(FailoverSession::aggregate_progress(&[]), 0);
     }
 

@@ -55,7 +55,11 @@ impl Timestamp {
         if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
             return Some(Self::from_datetime(dt.with_timezone(&Utc)));
         }
-        for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S%.f"] {
+        for fmt in [
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%d %H:%M:%S%.f",
+        ] {
             if let Ok(naive) = NaiveDateTime::parse_from_str(s, fmt) {
                 return Some(Self::from_datetime(Utc.from_utc_datetime(&naive)));
             }
@@ -76,7 +80,8 @@ impl serde::Serialize for Timestamp {
 impl<'de> serde::Deserialize<'de> for Timestamp {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <String as serde::Deserialize>::deserialize(d)?;
-        Timestamp::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid date-time [{s}]")))
+        Timestamp::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("invalid date-time [{s}]")))
     }
 }
 
@@ -104,16 +109,28 @@ mod tests {
         assert_eq!(t("2020-05-06T20:29:45.077Z"), "2020-05-06T20:29:45.077Z");
         assert_eq!(t("2020-05-06T20:29:50.130Z"), "2020-05-06T20:29:50.13Z");
         assert_eq!(t("2015-12-07T17:38:16.000Z"), "2015-12-07T17:38:16Z");
-        assert_eq!(t("2015-12-29T15:13:37.7418767Z"), "2015-12-29T15:13:37.741876Z");
+        assert_eq!(
+            t("2015-12-29T15:13:37.7418767Z"),
+            "2015-12-29T15:13:37.741876Z"
+        );
     }
 
     #[test]
     fn accepts_em_input_forms() {
         let t = |s| Timestamp::parse(s).map(|t| t.to_string());
         assert_eq!(t("2019-06-30").as_deref(), Some("2019-06-30T00:00:00Z"));
-        assert_eq!(t("2019-07-01T04:00:16").as_deref(), Some("2019-07-01T04:00:16Z"));
-        assert_eq!(t("2019-07-01T06:00:16+02:00").as_deref(), Some("2019-07-01T04:00:16Z"));
-        assert_eq!(t("1753-01-01T00:00:00Z").as_deref(), Some("1753-01-01T00:00:00Z"));
+        assert_eq!(
+            t("2019-07-01T04:00:16").as_deref(),
+            Some("2019-07-01T04:00:16Z")
+        );
+        assert_eq!(
+            t("2019-07-01T06:00:16+02:00").as_deref(),
+            Some("2019-07-01T04:00:16Z")
+        );
+        assert_eq!(
+            t("1753-01-01T00:00:00Z").as_deref(),
+            Some("1753-01-01T00:00:00Z")
+        );
         assert_eq!(t("yesterday"), None);
         assert_eq!(t("2019-13-01"), None);
     }

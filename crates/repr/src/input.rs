@@ -34,13 +34,20 @@ pub enum BodyError {
     TooDeep,
     /// The root element is not the one the endpoint reads.
     #[error("Expected a [{expected}] body, got [{found}].")]
-    WrongRoot { expected: &'static str, found: String },
+    WrongRoot {
+        expected: &'static str,
+        found: String,
+    },
     /// A required element is missing.
     #[error("Element [{0}] is required.")]
     Missing(&'static str),
     /// An element has a value of the wrong type.
     #[error("Element [{element}] has an invalid value [{value}]: {expected} expected.")]
-    Invalid { element: &'static str, value: String, expected: &'static str },
+    Invalid {
+        element: &'static str,
+        value: String,
+        expected: &'static str,
+    },
     /// Something else is wrong with the body.
     #[error("{0}")]
     Other(String),
@@ -70,7 +77,9 @@ impl Input {
 
     /// The first child with this name (case-insensitive).
     pub fn child(&self, name: &str) -> Option<&Input> {
-        self.children.iter().find(|c| c.name.eq_ignore_ascii_case(name))
+        self.children
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
     }
 
     /// Text of the named child; `None` when absent or JSON `null`.
@@ -85,14 +94,20 @@ impl Input {
 
     /// A boolean child: `true`, `false`, `1`, `0` (case-insensitive).
     pub fn bool_of(&self, name: &'static str) -> Result<Option<bool>, BodyError> {
-        self.text_of(name).map(|v| parse_bool(v).ok_or_else(|| invalid(name, v, "a boolean"))).transpose()
+        self.text_of(name)
+            .map(|v| parse_bool(v).ok_or_else(|| invalid(name, v, "a boolean")))
+            .transpose()
     }
 
     /// An unsigned 16-bit child (ports).
     pub fn port_of(&self, name: &'static str) -> Result<Option<u16>, BodyError> {
         self.text_of(name)
             .map(|v| {
-                v.trim().parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| invalid(name, v, "a port number from 1 to 65535"))
+                v.trim()
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| invalid(name, v, "a port number from 1 to 65535"))
             })
             .transpose()
     }
@@ -102,7 +117,10 @@ impl Input {
         if self.name.is_empty() || self.name.eq_ignore_ascii_case(expected) {
             Ok(())
         } else {
-            Err(BodyError::WrongRoot { expected, found: self.name.clone() })
+            Err(BodyError::WrongRoot {
+                expected,
+                found: self.name.clone(),
+            })
         }
     }
 }
@@ -110,11 +128,18 @@ impl Input {
 fn invalid(element: &'static str, value: &str, expected: &'static str) -> BodyError {
     let mut value = value.to_string();
     if value.len() > 64 {
-        let cut = (0..=64).rev().find(|i| value.is_char_boundary(*i)).unwrap_or(0);
+        let cut = (0..=64)
+            .rev()
+            .find(|i| value.is_char_boundary(*i))
+            .unwrap_or(0);
         value.truncate(cut);
         value.push('…');
     }
-    BodyError::Invalid { element, value, expected }
+    BodyError::Invalid {
+        element,
+        value,
+        expected,
+    }
 }
 
 /// Parses EM booleans.
@@ -142,7 +167,9 @@ fn parse_xml(bytes: &[u8]) -> Result<Input, BodyError> {
     let mut stack: Vec<Input> = Vec::new();
     let mut root: Option<Input> = None;
     loop {
-        let event = reader.read_event().map_err(|e| BodyError::Xml(e.to_string()))?;
+        let event = reader
+            .read_event()
+            .map_err(|e| BodyError::Xml(e.to_string()))?;
         match event {
             Event::Start(start) | Event::Empty(start) if root.is_some() => {
                 let _ = start;
@@ -159,7 +186,9 @@ fn parse_xml(bytes: &[u8]) -> Result<Input, BodyError> {
                 close(&mut stack, &mut root, node);
             }
             Event::End(_) => {
-                let node = stack.pop().ok_or_else(|| BodyError::Xml("unexpected end tag".into()))?;
+                let node = stack
+                    .pop()
+                    .ok_or_else(|| BodyError::Xml("unexpected end tag".into()))?;
                 close(&mut stack, &mut root, node);
             }
             Event::Text(t) => {
@@ -182,14 +211,19 @@ fn parse_xml(bytes: &[u8]) -> Result<Input, BodyError> {
 }
 
 fn element(start: &quick_xml::events::BytesStart<'_>) -> Result<Input, BodyError> {
-    let mut node = Input { name: local_name(start.name().as_ref()), ..Default::default() };
+    let mut node = Input {
+        name: local_name(start.name().as_ref()),
+        ..Default::default()
+    };
     for attr in start.attributes() {
         let attr = attr.map_err(|e| BodyError::Xml(e.to_string()))?;
         let key = attr.key.as_ref();
         if key == b"xmlns" || key.starts_with(b"xmlns:") {
             continue;
         }
-        let value = attr.unescape_value().map_err(|e| BodyError::Xml(e.to_string()))?;
+        let value = attr
+            .unescape_value()
+            .map_err(|e| BodyError::Xml(e.to_string()))?;
         node.attrs.push((local_name(key), value.into_owned()));
     }
     Ok(node)
@@ -217,7 +251,8 @@ fn parse_json(bytes: &[u8]) -> Result<Input, BodyError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     // serde_json refuses nesting beyond 128 levels itself; the tree walk below is
     // bounded by MAX_DEPTH.
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| BodyError::Json(e.to_string()))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| BodyError::Json(e.to_string()))?;
     if !value.is_object() {
         return Err(BodyError::Json("the body must be a JSON object".into()));
     }
@@ -228,7 +263,10 @@ fn from_json(name: String, value: &serde_json::Value, depth: usize) -> Result<In
     if depth > MAX_DEPTH {
         return Err(BodyError::TooDeep);
     }
-    let mut node = Input { name, ..Default::default() };
+    let mut node = Input {
+        name,
+        ..Default::default()
+    };
     match value {
         serde_json::Value::Object(map) => {
             for (key, v) in map {
@@ -243,7 +281,12 @@ fn from_json(name: String, value: &serde_json::Value, depth: usize) -> Result<In
     Ok(node)
 }
 
-fn push_json_child(node: &mut Input, key: &str, v: &serde_json::Value, depth: usize) -> Result<(), BodyError> {
+fn push_json_child(
+    node: &mut Input,
+    key: &str,
+    v: &serde_json::Value,
+    depth: usize,
+) -> Result<(), BodyError> {
     match v {
         // null is the same as absent (json.md J10).
         serde_json::Value::Null => {}
@@ -253,18 +296,29 @@ fn push_json_child(node: &mut Input, key: &str, v: &serde_json::Value, depth: us
                 push_json_child(node, key, item, depth + 1)?;
             }
         }
-        other => node.children.push(from_json(key.to_string(), other, depth + 1)?),
+        other => node
+            .children
+            .push(from_json(key.to_string(), other, depth + 1)?),
     }
     Ok(())
 }
 
 /// Decides the body format from `Content-Type`, sniffing when it is absent
 /// (conventions.md §4.2). `Ok(None)` means an empty body: no body at all.
-pub fn body_format(content_type: Option<&str>, body: &[u8]) -> Result<Option<BodyFormat>, BodyError> {
+pub fn body_format(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Option<BodyFormat>, BodyError> {
     if body.is_empty() {
         return Ok(None);
     }
-    let media = content_type.map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    let media = content_type.map(|ct| {
+        ct.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    });
     match media.as_deref() {
         Some("application/xml" | "text/xml") => Ok(Some(BodyFormat::Xml)),
         Some("application/json" | "text/json") => Ok(Some(BodyFormat::Json)),
@@ -320,26 +374,41 @@ mod tests {
             "<a/><b/>",
             "text",
         ] {
-            assert!(Input::parse(body.as_bytes(), BodyFormat::Xml).is_err(), "{body}");
+            assert!(
+                Input::parse(body.as_bytes(), BodyFormat::Xml).is_err(),
+                "{body}"
+            );
         }
         let deep = "<a>".repeat(100) + &"</a>".repeat(100);
-        assert_eq!(Input::parse(deep.as_bytes(), BodyFormat::Xml), Err(BodyError::TooDeep));
+        assert_eq!(
+            Input::parse(deep.as_bytes(), BodyFormat::Xml),
+            Err(BodyError::TooDeep)
+        );
     }
 
     #[test]
     fn refuses_non_object_json() {
         for body in ["[]", "1", "\"x\"", "{", "{\"a\":}"] {
-            assert!(Input::parse(body.as_bytes(), BodyFormat::Json).is_err(), "{body}");
+            assert!(
+                Input::parse(body.as_bytes(), BodyFormat::Json).is_err(),
+                "{body}"
+            );
         }
     }
 
     #[test]
     fn chooses_the_format_from_content_type_or_by_sniffing() {
         assert_eq!(body_format(Some("application/json"), b""), Ok(None));
-        assert_eq!(body_format(Some("application/x-www-form-urlencoded"), b""), Ok(None));
+        assert_eq!(
+            body_format(Some("application/x-www-form-urlencoded"), b""),
+            Ok(None)
+        );
         assert_eq!(body_format(None, b"  <a/>"), Ok(Some(BodyFormat::Xml)));
         assert_eq!(body_format(None, b"{}"), Ok(Some(BodyFormat::Json)));
-        assert_eq!(body_format(Some("text/xml; charset=utf-8"), b"<a/>"), Ok(Some(BodyFormat::Xml)));
+        assert_eq!(
+            body_format(Some("text/xml; charset=utf-8"), b"<a/>"),
+            Ok(Some(BodyFormat::Xml))
+        );
         assert!(body_format(Some("application/x-www-form-urlencoded"), b"StartNow=True").is_err());
         assert!(body_format(None, b"StartNow=True").is_err());
     }

@@ -159,7 +159,14 @@ mod tests {
 
     #[test]
     fn empty_lists_are_null_inside_their_wrapper() {
-        let n = Node::new("S").elem(0, "Tasks", Value::List { json_key: "Tasks", items: vec![] });
+        let n = Node::new("S").elem(
+            0,
+            "Tasks",
+            Value::List {
+                json_key: "Tasks",
+                items: vec![],
+            },
+        );
         assert_eq!(to_json(&n, JsonStyle::Em12), r#"{"Tasks":{"Tasks":null}}"#);
     }
 }

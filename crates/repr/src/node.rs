@@ -92,24 +92,41 @@ pub struct Node {
 impl Node {
     /// An empty node.
     pub fn new(name: &'static str) -> Self {
-        Self { name, members: Vec::new(), json_order: JsonOrder::Derived }
+        Self {
+            name,
+            members: Vec::new(),
+            json_order: JsonOrder::Derived,
+        }
     }
 
     /// Adds an attribute at `level`.
     pub fn attr(mut self, level: u8, name: &'static str, value: impl Into<Value>) -> Self {
-        self.members.push(Member { name, kind: Kind::Attr, level, value: value.into() });
+        self.members.push(Member {
+            name,
+            kind: Kind::Attr,
+            level,
+            value: value.into(),
+        });
         self
     }
 
     /// Adds a child element at `level`.
     pub fn elem(mut self, level: u8, name: &'static str, value: impl Into<Value>) -> Self {
-        self.members.push(Member { name, kind: Kind::Elem, level, value: value.into() });
+        self.members.push(Member {
+            name,
+            kind: Kind::Elem,
+            level,
+            value: value.into(),
+        });
         self
     }
 
     /// Looks up a member by name (for tests and assertions).
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.members.iter().find(|m| m.name == name).map(|m| &m.value)
+        self.members
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| &m.value)
     }
 }
 

@@ -10,7 +10,11 @@ pub enum LoginSpec {
     /// `TenantCredentials`: a standalone tenant.
     Tenant { username: String, password: String },
     /// `VCloudOrganizationCredentials`: a vCloud Director organization user.
-    VCloud { organization: String, login: String, password: String },
+    VCloud {
+        organization: String,
+        login: String,
+        password: String,
+    },
 }
 
 impl LoginSpec {
@@ -18,7 +22,9 @@ impl LoginSpec {
     pub fn read(input: &Input) -> Result<LoginSpec, BodyError> {
         input.expect_root("LoginSpec")?;
         if input.child("VMwareSSOToken").is_some() {
-            return Err(BodyError::Other("Logon with a VMware SSO token is not supported.".into()));
+            return Err(BodyError::Other(
+                "Logon with a VMware SSO token is not supported.".into(),
+            ));
         }
         if let Some(c) = input.child("TenantCredentials") {
             return Ok(LoginSpec::Tenant {
@@ -48,17 +54,23 @@ pub enum StartPoint {
 
 /// Reads a `CloudFailoverPlanManagementSpec`; `None` (no body) means `StartNow`.
 pub fn read_start_spec(input: Option<&Input>) -> Result<StartPoint, BodyError> {
-    let Some(input) = input else { return Ok(StartPoint::Latest) };
+    let Some(input) = input else {
+        return Ok(StartPoint::Latest);
+    };
     input.expect_root("CloudFailoverPlanManagementSpec")?;
     if input.bool_of("StartNow")? == Some(true) {
         return Ok(StartPoint::Latest);
     }
-    let date = input.text_of("StartDate").ok_or(BodyError::Missing("StartDate"))?;
-    Timestamp::parse(date).map(StartPoint::Before).ok_or_else(|| BodyError::Invalid {
-        element: "StartDate",
-        value: date.chars().take(64).collect(),
-        expected: "an ISO 8601 date and time",
-    })
+    let date = input
+        .text_of("StartDate")
+        .ok_or(BodyError::Missing("StartDate"))?;
+    Timestamp::parse(date)
+        .map(StartPoint::Before)
+        .ok_or_else(|| BodyError::Invalid {
+            element: "StartDate",
+            value: date.chars().take(64).collect(),
+            expected: "an ISO 8601 date and time",
+        })
 }
 
 /// A `BackupServerSpec` (backup-servers.md §4). Fields are optional here; the
@@ -159,11 +171,20 @@ mod tests {
     #[test]
     fn start_spec_needs_a_date_unless_start_now() {
         let i = xml("<CloudFailoverPlanManagementSpec><StartNow>false</StartNow><StartDate>2015-12-29T15:13:37.7418767Z</StartDate></CloudFailoverPlanManagementSpec>");
-        assert!(matches!(read_start_spec(Some(&i)), Ok(StartPoint::Before(_))));
+        assert!(matches!(
+            read_start_spec(Some(&i)),
+            Ok(StartPoint::Before(_))
+        ));
         let empty = xml("<CloudFailoverPlanManagementSpec />");
-        assert_eq!(read_start_spec(Some(&empty)), Err(BodyError::Missing("StartDate")));
+        assert_eq!(
+            read_start_spec(Some(&empty)),
+            Err(BodyError::Missing("StartDate"))
+        );
         let wrong = xml("<Other />");
-        assert!(matches!(read_start_spec(Some(&wrong)), Err(BodyError::WrongRoot { .. })));
+        assert!(matches!(
+            read_start_spec(Some(&wrong)),
+            Err(BodyError::WrongRoot { .. })
+        ));
     }
 
     #[test]
@@ -171,7 +192,10 @@ mod tests {
         let t = xml("<LoginSpec><TenantCredentials><Username>ABC Company</Username><Password>Qwe123</Password></TenantCredentials></LoginSpec>");
         assert_eq!(
             LoginSpec::read(&t),
-            Ok(LoginSpec::Tenant { username: "ABC Company".into(), password: "Qwe123".into() })
+            Ok(LoginSpec::Tenant {
+                username: "ABC Company".into(),
+                password: "Qwe123".into()
+            })
         );
         let v = Input::parse(
             br#"{"VCloudOrganizationCredentials":{"OrganizationName":"vCDOrg1","Login":"user01","Password":"Qwe123"}}"#,

@@ -37,7 +37,9 @@ fn write_node(out: &mut String, node: &Node, depth: usize, root: bool) {
         out.push_str(NAMESPACE);
         out.push('"');
     }
-    let children: Vec<&Member> = sorted(node, Kind::Elem).filter(|m| is_written(&m.value)).collect();
+    let children: Vec<&Member> = sorted(node, Kind::Elem)
+        .filter(|m| is_written(&m.value))
+        .collect();
     if children.is_empty() {
         out.push_str(" />");
         return;
@@ -161,7 +163,9 @@ mod tests {
 
     #[test]
     fn empty_root_is_self_closed_with_namespaces_in_serializer_order() {
-        let n = Node::new("Error").attr(0, "Message", "x").attr(0, "StatusCode", 404i64);
+        let n = Node::new("Error")
+            .attr(0, "Message", "x")
+            .attr(0, "StatusCode", 404i64);
         assert_eq!(
             to_xml(&n),
             "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Error xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" Message=\"x\" StatusCode=\"404\" xmlns=\"http://www.veeam.com/ent/v1.0\" />"
@@ -170,7 +174,9 @@ mod tests {
 
     #[test]
     fn escapes_text_and_attributes_and_drops_control_characters() {
-        let n = Node::new("R").attr(0, "A", "a\"<&>\nb").elem(0, "T", "x<&>\"'\u{1}y");
+        let n = Node::new("R")
+            .attr(0, "A", "a\"<&>\nb")
+            .elem(0, "T", "x<&>\"'\u{1}y");
         let xml = to_xml(&n);
         assert!(xml.contains("A=\"a&quot;&lt;&amp;&gt;&#xA;b\""), "{xml}");
         assert!(xml.contains("<T>x&lt;&amp;&gt;\"'y</T>"), "{xml}");

@@ -14,19 +14,21 @@ pub async fn run(pool: &AnyPool) -> StoreResult<()> {
         .await
         .map_err(backend)?;
     for (version, sql) in MIGRATIONS {
-        let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-            .bind(*version)
-            .fetch_optional(pool)
-            .await
-            .map_err(backend)?;
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(*version)
+                .fetch_optional(pool)
+                .await
+                .map_err(backend)?;
         if done.is_some() {
             continue;
         }
         let mut tx = pool.begin().await.map_err(backend)?;
         for statement in statements(sql) {
-            sqlx::query(&statement).execute(&mut *tx).await.map_err(|e| {
-                StoreError::Backend(format!("migration {version} failed: {e}"))
-            })?;
+            sqlx::query(&statement)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::Backend(format!("migration {version} failed: {e}")))?;
         }
         sqlx::query("INSERT INTO schema_migrations (version, applied) VALUES ($1, $2)")
             .bind(*version)
@@ -47,7 +49,12 @@ fn statements(sql: &str) -> Vec<String> {
         .filter(|l| !l.trim_start().starts_with("--"))
         .map(|l| format!("{l}\n"))
         .collect();
-    cleaned.split(';').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    cleaned
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn backend(e: sqlx::Error) -> StoreError {

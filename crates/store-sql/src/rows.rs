@@ -10,8 +10,12 @@ use uuid::Uuid;
 pub fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::RowNotFound => StoreError::NotFound,
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_string()),
-        sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::Conflict(d.message().to_string()),
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Conflict(d.message().to_string())
+        }
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+            StoreError::Conflict(d.message().to_string())
+        }
         _ => StoreError::Backend(e.to_string()),
     }
 }
@@ -23,7 +27,8 @@ pub fn text(row: &AnyRow, col: &str) -> StoreResult<String> {
 
 /// A nullable text column.
 pub fn opt_text(row: &AnyRow, col: &str) -> StoreResult<Option<String>> {
-    row.try_get::<Option<String>, _>(col).map_err(|e| corrupt(col, e))
+    row.try_get::<Option<String>, _>(col)
+        .map_err(|e| corrupt(col, e))
 }
 
 /// An integer column.
@@ -33,7 +38,8 @@ pub fn int(row: &AnyRow, col: &str) -> StoreResult<i64> {
 
 /// A nullable integer column.
 pub fn opt_int(row: &AnyRow, col: &str) -> StoreResult<Option<i64>> {
-    row.try_get::<Option<i64>, _>(col).map_err(|e| corrupt(col, e))
+    row.try_get::<Option<i64>, _>(col)
+        .map_err(|e| corrupt(col, e))
 }
 
 /// A boolean stored as 0/1.
@@ -50,14 +56,18 @@ pub fn guid(row: &AnyRow, col: &str) -> StoreResult<Uuid> {
 /// A nullable GUID stored as text.
 pub fn opt_guid(row: &AnyRow, col: &str) -> StoreResult<Option<Uuid>> {
     opt_text(row, col)?
-        .map(|s| Uuid::parse_str(&s).map_err(|_| StoreError::Corrupt(format!("{col}: [{s}] is not a GUID"))))
+        .map(|s| {
+            Uuid::parse_str(&s)
+                .map_err(|_| StoreError::Corrupt(format!("{col}: [{s}] is not a GUID")))
+        })
         .transpose()
 }
 
 /// A wire enum stored by name.
 pub fn wire<T: FromStr>(row: &AnyRow, col: &str) -> StoreResult<T> {
     let s = text(row, col)?;
-    s.parse().map_err(|_| StoreError::Corrupt(format!("{col}: [{s}] is not a known value")))
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("{col}: [{s}] is not a known value")))
 }
 
 /// An instant stored as microseconds.
@@ -78,6 +88,8 @@ fn corrupt(col: &str, e: sqlx::Error) -> StoreError {
 pub fn sort_by_name<T>(items: &mut [T], name: impl Fn(&T) -> &str) {
     items.sort_by(|a, b| {
         let (a, b) = (name(a), name(b));
-        a.to_lowercase().cmp(&b.to_lowercase()).then_with(|| a.cmp(b))
+        a.to_lowercase()
+            .cmp(&b.to_lowercase())
+            .then_with(|| a.cmp(b))
     });
 }

@@ -29,7 +29,9 @@ pub struct SqlStore {
 
 impl std::fmt::Debug for SqlStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqlStore").field("backend", &self.backend).finish()
+        f.debug_struct("SqlStore")
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 
@@ -38,8 +40,9 @@ impl SqlStore {
     /// and applies pending migrations.
     pub async fn connect(url: &str) -> StoreResult<SqlStore> {
         sqlx::any::install_default_drivers();
-        let backend = Backend::from_url(url)
-            .ok_or_else(|| StoreError::Backend("the database URL must start with sqlite:// or postgres://".into()))?;
+        let backend = Backend::from_url(url).ok_or_else(|| {
+            StoreError::Backend("the database URL must start with sqlite:// or postgres://".into())
+        })?;
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
         let pool = match backend {
             Backend::Sqlite => options
@@ -59,7 +62,11 @@ impl SqlStore {
                 .connect(url)
                 .await
                 .map_err(db_err)?,
-            Backend::Postgres => options.max_connections(10).connect(url).await.map_err(db_err)?,
+            Backend::Postgres => options
+                .max_connections(10)
+                .connect(url)
+                .await
+                .map_err(db_err)?,
         };
         migrate::run(&pool).await?;
         Ok(SqlStore { pool, backend })
@@ -75,7 +82,10 @@ impl SqlStore {
     }
 
     async fn fetch_one<'q>(&self, q: Q<'q>) -> StoreResult<AnyRow> {
-        q.fetch_optional(&self.pool).await.map_err(db_err)?.ok_or(StoreError::NotFound)
+        q.fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .ok_or(StoreError::NotFound)
     }
 
     async fn execute_expect_row<'q>(&self, q: Q<'q>) -> StoreResult<()> {
@@ -92,7 +102,10 @@ impl SqlStore {
         // array binding.
         for id in plan_ids {
             let rows = self
-                .fetch_all(sqlx::query("SELECT * FROM plan_vms WHERE plan_id = $1 ORDER BY ord, name").bind(id.clone()))
+                .fetch_all(
+                    sqlx::query("SELECT * FROM plan_vms WHERE plan_id = $1 ORDER BY ord, name")
+                        .bind(id.clone()),
+                )
                 .await?;
             for row in rows {
                 out.push((id.clone(), plan_vm(&row)?));
@@ -102,7 +115,10 @@ impl SqlStore {
     }
 
     async fn plans_from_rows(&self, rows: Vec<AnyRow>) -> StoreResult<Vec<Plan>> {
-        let mut plans = rows.iter().map(plan_row).collect::<StoreResult<Vec<Plan>>>()?;
+        let mut plans = rows
+            .iter()
+            .map(plan_row)
+            .collect::<StoreResult<Vec<Plan>>>()?;
         let ids: Vec<String> = plans.iter().map(|p| p.id.to_string()).collect();
         for (plan_id, vm) in self.plan_vms(&ids).await? {
             if let Some(plan) = plans.iter_mut().find(|p| p.id.to_string() == plan_id) {
@@ -114,7 +130,10 @@ impl SqlStore {
 
     async fn session_tasks(&self, id: SessionId) -> StoreResult<Vec<SessionTask>> {
         let rows = self
-            .fetch_all(sqlx::query("SELECT * FROM session_tasks WHERE session_id = $1 ORDER BY idx").bind(id.to_string()))
+            .fetch_all(
+                sqlx::query("SELECT * FROM session_tasks WHERE session_id = $1 ORDER BY idx")
+                    .bind(id.to_string()),
+            )
             .await?;
         rows.iter().map(session_task).collect()
     }
@@ -216,7 +235,10 @@ fn session_row(row: &AnyRow) -> StoreResult<FailoverSession> {
 
 fn session_task(row: &AnyRow) -> StoreResult<SessionTask> {
     let point = match (opt_guid(row, "point_id")?, opt_text(row, "point_name")?) {
-        (Some(id), Some(name)) => Some(PointRef { id: PointId(id), name }),
+        (Some(id), Some(name)) => Some(PointRef {
+            id: PointId(id),
+            name,
+        }),
         _ => None,
     };
     Ok(SessionTask {
@@ -232,13 +254,20 @@ fn session_task(row: &AnyRow) -> StoreResult<SessionTask> {
 }
 
 fn roles_text(roles: &[Role]) -> String {
-    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+    roles
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn roles_of(s: &str) -> StoreResult<Vec<Role>> {
     s.split(',')
         .filter(|r| !r.is_empty())
-        .map(|r| r.parse().map_err(|_| StoreError::Corrupt(format!("role [{r}]"))))
+        .map(|r| {
+            r.parse()
+                .map_err(|_| StoreError::Corrupt(format!("role [{r}]")))
+        })
         .collect()
 }
 
@@ -254,8 +283,13 @@ fn account_row(row: &AnyRow) -> StoreResult<Account> {
 fn logon_row(row: &AnyRow) -> StoreResult<LogonSession> {
     let principal_id = guid(row, "principal_id")?;
     let principal = match text(row, "principal_kind")?.as_str() {
-        "tenant" => Principal::Tenant { id: TenantId(principal_id) },
-        "account" => Principal::Account { id: AccountId(principal_id), roles: roles_of(&text(row, "roles")?)? },
+        "tenant" => Principal::Tenant {
+            id: TenantId(principal_id),
+        },
+        "account" => Principal::Account {
+            id: AccountId(principal_id),
+            roles: roles_of(&text(row, "roles")?)?,
+        },
         other => return Err(StoreError::Corrupt(format!("principal kind [{other}]"))),
     };
     Ok(LogonSession {
@@ -270,14 +304,24 @@ fn logon_row(row: &AnyRow) -> StoreResult<LogonSession> {
 
 fn task_row(row: &AnyRow) -> StoreResult<Task> {
     let outcome = match (opt_int(row, "success")?, opt_text(row, "message")?) {
-        (Some(success), message) => Some(TaskOutcome { success: success != 0, message: message.unwrap_or_default() }),
+        (Some(success), message) => Some(TaskOutcome {
+            success: success != 0,
+            message: message.unwrap_or_default(),
+        }),
         (None, _) => None,
     };
-    let related_session = match (opt_guid(row, "related_session_id")?, opt_text(row, "related_name")?) {
-        (Some(id), Some(name)) => Some(RelatedSession { id: SessionId(id), name }),
+    let related_session = match (
+        opt_guid(row, "related_session_id")?,
+        opt_text(row, "related_name")?,
+    ) {
+        (Some(id), Some(name)) => Some(RelatedSession {
+            id: SessionId(id),
+            name,
+        }),
         _ => None,
     };
-    let number = u32::try_from(int(row, "number")?).map_err(|_| StoreError::Corrupt("task number".into()))?;
+    let number = u32::try_from(int(row, "number")?)
+        .map_err(|_| StoreError::Corrupt("task number".into()))?;
     Ok(Task {
         logon_session_id: LogonSessionId(guid(row, "logon_session_id")?),
         number: TaskNumber(number),
@@ -294,7 +338,10 @@ fn task_row(row: &AnyRow) -> StoreResult<Task> {
 fn scoped(sql: &str, scope: Scope) -> (String, Option<String>) {
     match scope {
         Scope::All => (sql.replace("{scope}", "1 = 1"), None),
-        Scope::Tenant(t) => (sql.replace("{scope}", "tenant_id = $1"), Some(t.to_string())),
+        Scope::Tenant(t) => (
+            sql.replace("{scope}", "tenant_id = $1"),
+            Some(t.to_string()),
+        ),
     }
 }
 
@@ -326,18 +373,31 @@ impl Store for SqlStore {
     }
 
     async fn list_servers(&self) -> StoreResult<Vec<BackupServer>> {
-        let rows = self.fetch_all(sqlx::query("SELECT * FROM backup_servers")).await?;
-        let mut servers = rows.iter().map(server_row).collect::<StoreResult<Vec<_>>>()?;
+        let rows = self
+            .fetch_all(sqlx::query("SELECT * FROM backup_servers"))
+            .await?;
+        let mut servers = rows
+            .iter()
+            .map(server_row)
+            .collect::<StoreResult<Vec<_>>>()?;
         sort_by_name(&mut servers, |s| &s.name);
         Ok(servers)
     }
 
     async fn get_server(&self, id: BackupServerId) -> StoreResult<BackupServer> {
-        let row = self.fetch_one(sqlx::query("SELECT * FROM backup_servers WHERE id = $1").bind(id.to_string())).await?;
+        let row = self
+            .fetch_one(
+                sqlx::query("SELECT * FROM backup_servers WHERE id = $1").bind(id.to_string()),
+            )
+            .await?;
         server_row(&row)
     }
 
-    async fn insert_server(&self, s: &BackupServer, password_hash: Option<&str>) -> StoreResult<()> {
+    async fn insert_server(
+        &self,
+        s: &BackupServer,
+        password_hash: Option<&str>,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO backup_servers (id, name, name_key, description, port, version, wcf_port, thumbprint, username, password_hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -358,7 +418,11 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn update_server(&self, s: &BackupServer, password_hash: Option<&str>) -> StoreResult<()> {
+    async fn update_server(
+        &self,
+        s: &BackupServer,
+        password_hash: Option<&str>,
+    ) -> StoreResult<()> {
         self.execute_expect_row(
             sqlx::query(
                 "UPDATE backup_servers SET name = $2, name_key = $3, description = $4, port = $5, version = $6, \
@@ -380,18 +444,28 @@ impl Store for SqlStore {
 
     async fn delete_server(&self, id: BackupServerId) -> StoreResult<()> {
         // Foreign keys cascade to tenants, replicas, points, plans and sessions.
-        self.execute_expect_row(sqlx::query("DELETE FROM backup_servers WHERE id = $1").bind(id.to_string())).await
+        self.execute_expect_row(
+            sqlx::query("DELETE FROM backup_servers WHERE id = $1").bind(id.to_string()),
+        )
+        .await
     }
 
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
-        let rows = self.fetch_all(sqlx::query("SELECT detail FROM tenants")).await?;
-        let mut tenants = rows.iter().map(tenant_row).collect::<StoreResult<Vec<_>>>()?;
+        let rows = self
+            .fetch_all(sqlx::query("SELECT detail FROM tenants"))
+            .await?;
+        let mut tenants = rows
+            .iter()
+            .map(tenant_row)
+            .collect::<StoreResult<Vec<_>>>()?;
         sort_by_name(&mut tenants, |t| &t.name);
         Ok(tenants)
     }
 
     async fn get_tenant(&self, id: TenantId) -> StoreResult<Tenant> {
-        let row = self.fetch_one(sqlx::query("SELECT detail FROM tenants WHERE id = $1").bind(id.to_string())).await?;
+        let row = self
+            .fetch_one(sqlx::query("SELECT detail FROM tenants WHERE id = $1").bind(id.to_string()))
+            .await?;
         tenant_row(&row)
     }
 
@@ -421,36 +495,53 @@ impl Store for SqlStore {
     }
 
     async fn tenant_credential(&self, login_key: &str) -> StoreResult<Option<TenantCredential>> {
-        let row = sqlx::query("SELECT tenant_id, password_hash FROM tenant_logins WHERE login_key = $1")
-            .bind(login_key.to_lowercase())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
-        row.map(|r| Ok(TenantCredential { tenant_id: TenantId(guid(&r, "tenant_id")?), password_hash: text(&r, "password_hash")? }))
-            .transpose()
+        let row =
+            sqlx::query("SELECT tenant_id, password_hash FROM tenant_logins WHERE login_key = $1")
+                .bind(login_key.to_lowercase())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        row.map(|r| {
+            Ok(TenantCredential {
+                tenant_id: TenantId(guid(&r, "tenant_id")?),
+                password_hash: text(&r, "password_hash")?,
+            })
+        })
+        .transpose()
     }
 
-    async fn insert_tenant_login(&self, login_key: &str, cred: &TenantCredential) -> StoreResult<()> {
-        sqlx::query("INSERT INTO tenant_logins (login_key, tenant_id, password_hash) VALUES ($1, $2, $3)")
-            .bind(login_key.to_lowercase())
-            .bind(cred.tenant_id.to_string())
-            .bind(cred.password_hash.clone())
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
+    async fn insert_tenant_login(
+        &self,
+        login_key: &str,
+        cred: &TenantCredential,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO tenant_logins (login_key, tenant_id, password_hash) VALUES ($1, $2, $3)",
+        )
+        .bind(login_key.to_lowercase())
+        .bind(cred.tenant_id.to_string())
+        .bind(cred.password_hash.clone())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 
     async fn list_replicas(&self, scope: Scope) -> StoreResult<Vec<Replica>> {
         let (sql, tenant) = scoped("SELECT * FROM replicas WHERE {scope}", scope);
         let rows = self.fetch_all(sqlx::query(&sql).bind(tenant)).await?;
-        let mut replicas = rows.iter().map(replica_row).collect::<StoreResult<Vec<_>>>()?;
+        let mut replicas = rows
+            .iter()
+            .map(replica_row)
+            .collect::<StoreResult<Vec<_>>>()?;
         sort_by_name(&mut replicas, |r| &r.name);
         Ok(replicas)
     }
 
     async fn get_replica(&self, scope: Scope, id: ReplicaId) -> StoreResult<Replica> {
-        let row = self.fetch_one(sqlx::query("SELECT * FROM replicas WHERE id = $1").bind(id.to_string())).await?;
+        let row = self
+            .fetch_one(sqlx::query("SELECT * FROM replicas WHERE id = $1").bind(id.to_string()))
+            .await?;
         let replica = replica_row(&row)?;
         if scope.allows(replica.tenant_id) {
             Ok(replica)
@@ -472,14 +563,24 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn list_points(&self, scope: Scope, replica: Option<ReplicaId>) -> StoreResult<Vec<VmReplicaPoint>> {
+    async fn list_points(
+        &self,
+        scope: Scope,
+        replica: Option<ReplicaId>,
+    ) -> StoreResult<Vec<VmReplicaPoint>> {
         let (sql, tenant) = scoped(
             "SELECT p.* FROM vm_replica_points p JOIN replicas r ON r.id = p.replica_id \
              WHERE {scope} AND ($2 IS NULL OR p.replica_id = $2) ORDER BY p.creation_time, p.id",
             scope,
         );
         let sql = sql.replace("tenant_id", "r.tenant_id");
-        let rows = self.fetch_all(sqlx::query(&sql).bind(tenant).bind(replica.map(|r| r.to_string()))).await?;
+        let rows = self
+            .fetch_all(
+                sqlx::query(&sql)
+                    .bind(tenant)
+                    .bind(replica.map(|r| r.to_string())),
+            )
+            .await?;
         rows.iter().map(point_row).collect()
     }
 
@@ -532,8 +633,14 @@ impl Store for SqlStore {
     }
 
     async fn get_plan(&self, scope: Scope, id: PlanId) -> StoreResult<Plan> {
-        let row = self.fetch_one(sqlx::query("SELECT * FROM plans WHERE id = $1").bind(id.to_string())).await?;
-        let plan = self.plans_from_rows(vec![row]).await?.pop().ok_or(StoreError::NotFound)?;
+        let row = self
+            .fetch_one(sqlx::query("SELECT * FROM plans WHERE id = $1").bind(id.to_string()))
+            .await?;
+        let plan = self
+            .plans_from_rows(vec![row])
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)?;
         if scope.allows(plan.tenant_id) {
             Ok(plan)
         } else {
@@ -594,22 +701,38 @@ impl Store for SqlStore {
 
     async fn set_plan_state(&self, id: PlanId, state: PlanState) -> StoreResult<()> {
         self.execute_expect_row(
-            sqlx::query("UPDATE plans SET state = $2 WHERE id = $1").bind(id.to_string()).bind(state.as_str().to_string()),
+            sqlx::query("UPDATE plans SET state = $2 WHERE id = $1")
+                .bind(id.to_string())
+                .bind(state.as_str().to_string()),
         )
         .await
     }
 
     async fn delete_plan(&self, id: PlanId) -> StoreResult<()> {
-        self.execute_expect_row(sqlx::query("DELETE FROM plans WHERE id = $1").bind(id.to_string())).await
+        self.execute_expect_row(sqlx::query("DELETE FROM plans WHERE id = $1").bind(id.to_string()))
+            .await
     }
 
-    async fn list_sessions(&self, scope: Scope, since: Option<Timestamp>) -> StoreResult<Vec<FailoverSession>> {
+    async fn list_sessions(
+        &self,
+        scope: Scope,
+        since: Option<Timestamp>,
+    ) -> StoreResult<Vec<FailoverSession>> {
         let (sql, tenant) = scoped(
             "SELECT * FROM failover_sessions WHERE {scope} AND creation_time >= $2 ORDER BY creation_time, id",
             scope,
         );
-        let rows = self.fetch_all(sqlx::query(&sql).bind(tenant).bind(since.map(|t| t.micros()).unwrap_or(i64::MIN))).await?;
-        let mut sessions = rows.iter().map(session_row).collect::<StoreResult<Vec<_>>>()?;
+        let rows = self
+            .fetch_all(
+                sqlx::query(&sql)
+                    .bind(tenant)
+                    .bind(since.map(|t| t.micros()).unwrap_or(i64::MIN)),
+            )
+            .await?;
+        let mut sessions = rows
+            .iter()
+            .map(session_row)
+            .collect::<StoreResult<Vec<_>>>()?;
         for s in &mut sessions {
             s.tasks = self.session_tasks(s.id).await?;
         }
@@ -617,7 +740,11 @@ impl Store for SqlStore {
     }
 
     async fn get_session(&self, scope: Scope, id: SessionId) -> StoreResult<FailoverSession> {
-        let row = self.fetch_one(sqlx::query("SELECT * FROM failover_sessions WHERE id = $1").bind(id.to_string())).await?;
+        let row = self
+            .fetch_one(
+                sqlx::query("SELECT * FROM failover_sessions WHERE id = $1").bind(id.to_string()),
+            )
+            .await?;
         let mut session = session_row(&row)?;
         if !scope.allows(session.tenant_id) {
             return Err(StoreError::NotFound);
@@ -704,14 +831,22 @@ impl Store for SqlStore {
     }
 
     async fn list_accounts(&self) -> StoreResult<Vec<Account>> {
-        let rows = self.fetch_all(sqlx::query("SELECT * FROM accounts")).await?;
-        let mut accounts = rows.iter().map(account_row).collect::<StoreResult<Vec<_>>>()?;
+        let rows = self
+            .fetch_all(sqlx::query("SELECT * FROM accounts"))
+            .await?;
+        let mut accounts = rows
+            .iter()
+            .map(account_row)
+            .collect::<StoreResult<Vec<_>>>()?;
         sort_by_name(&mut accounts, |a| &a.name);
         Ok(accounts)
     }
 
     async fn delete_account(&self, name: &str) -> StoreResult<()> {
-        self.execute_expect_row(sqlx::query("DELETE FROM accounts WHERE name_key = $1").bind(name.to_lowercase())).await
+        self.execute_expect_row(
+            sqlx::query("DELETE FROM accounts WHERE name_key = $1").bind(name.to_lowercase()),
+        )
+        .await
     }
 
     async fn insert_logon(&self, s: &LogonSession, token_hash: &str) -> StoreResult<()> {
@@ -738,32 +873,52 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn logon_by_token(&self, token_hash: &str) -> StoreResult<Option<LogonSession>> {
+    async fn logon_by_token(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(LogonSession, String)>> {
         let row = sqlx::query("SELECT * FROM logon_sessions WHERE token_hash = $1")
             .bind(token_hash.to_string())
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
-        row.as_ref().map(logon_row).transpose()
+        row.as_ref()
+            .map(|r| Ok((logon_row(r)?, text(r, "token_hash")?)))
+            .transpose()
     }
 
     async fn get_logon(&self, id: LogonSessionId) -> StoreResult<LogonSession> {
-        let row = self.fetch_one(sqlx::query("SELECT * FROM logon_sessions WHERE id = $1").bind(id.to_string())).await?;
+        let row = self
+            .fetch_one(
+                sqlx::query("SELECT * FROM logon_sessions WHERE id = $1").bind(id.to_string()),
+            )
+            .await?;
         logon_row(&row)
     }
 
     async fn touch_logon(&self, id: LogonSessionId, at: Timestamp) -> StoreResult<()> {
         self.execute_expect_row(
-            sqlx::query("UPDATE logon_sessions SET last_seen = $2 WHERE id = $1 AND last_seen < $2")
-                .bind(id.to_string())
-                .bind(at.micros()),
+            sqlx::query(
+                "UPDATE logon_sessions SET last_seen = $2 WHERE id = $1 AND last_seen < $2",
+            )
+            .bind(id.to_string())
+            .bind(at.micros()),
         )
         .await
-        .or_else(|e| if matches!(e, StoreError::NotFound) { Ok(()) } else { Err(e) })
+        .or_else(|e| {
+            if matches!(e, StoreError::NotFound) {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })
     }
 
     async fn delete_logon(&self, id: LogonSessionId) -> StoreResult<()> {
-        self.execute_expect_row(sqlx::query("DELETE FROM logon_sessions WHERE id = $1").bind(id.to_string())).await
+        self.execute_expect_row(
+            sqlx::query("DELETE FROM logon_sessions WHERE id = $1").bind(id.to_string()),
+        )
+        .await
     }
 
     async fn purge_idle_logons(&self, idle_before: Timestamp) -> StoreResult<u64> {
@@ -778,14 +933,19 @@ impl Store for SqlStore {
     async fn insert_task(&self, t: &Task) -> StoreResult<Task> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         // The UPDATE comes first so that SQLite takes its write lock at once.
-        let number: i64 = sqlx::query_scalar("UPDATE logon_sessions SET last_task = last_task + 1 WHERE id = $1 RETURNING last_task")
-            .bind(t.logon_session_id.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .ok_or(StoreError::NotFound)?;
+        let number: i64 = sqlx::query_scalar(
+            "UPDATE logon_sessions SET last_task = last_task + 1 WHERE id = $1 RETURNING last_task",
+        )
+        .bind(t.logon_session_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .ok_or(StoreError::NotFound)?;
         let mut task = t.clone();
-        task.number = TaskNumber(u32::try_from(number).map_err(|_| StoreError::Conflict("task numbers exhausted".into()))?);
+        task.number = TaskNumber(
+            u32::try_from(number)
+                .map_err(|_| StoreError::Conflict("task numbers exhausted".into()))?,
+        );
         sqlx::query(
             "INSERT INTO tasks (logon_session_id, number, operation, state, success, message, related_session_id, related_name, creation_time) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -819,7 +979,10 @@ impl Store for SqlStore {
 
     async fn list_tasks(&self, logon: LogonSessionId) -> StoreResult<Vec<Task>> {
         let rows = self
-            .fetch_all(sqlx::query("SELECT * FROM tasks WHERE logon_session_id = $1 ORDER BY number").bind(logon.to_string()))
+            .fetch_all(
+                sqlx::query("SELECT * FROM tasks WHERE logon_session_id = $1 ORDER BY number")
+                    .bind(logon.to_string()),
+            )
             .await?;
         rows.iter().map(task_row).collect()
     }

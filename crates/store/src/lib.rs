@@ -81,9 +81,17 @@ pub trait Store: Send + Sync + 'static {
     /// One backup server.
     async fn get_server(&self, id: BackupServerId) -> StoreResult<BackupServer>;
     /// Adds a server; `Conflict` when its name is taken. `password_hash` is kept, never shown.
-    async fn insert_server(&self, server: &BackupServer, password_hash: Option<&str>) -> StoreResult<()>;
+    async fn insert_server(
+        &self,
+        server: &BackupServer,
+        password_hash: Option<&str>,
+    ) -> StoreResult<()>;
     /// Replaces a server's fields; `Conflict` when the new name is taken.
-    async fn update_server(&self, server: &BackupServer, password_hash: Option<&str>) -> StoreResult<()>;
+    async fn update_server(
+        &self,
+        server: &BackupServer,
+        password_hash: Option<&str>,
+    ) -> StoreResult<()>;
     /// Removes a server and every cloud object below it.
     async fn delete_server(&self, id: BackupServerId) -> StoreResult<()>;
 
@@ -98,7 +106,11 @@ pub trait Store: Send + Sync + 'static {
     /// `organization\login` for vCloud users), case-insensitively.
     async fn tenant_credential(&self, login_key: &str) -> StoreResult<Option<TenantCredential>>;
     /// Registers an additional logon key for a tenant (vCloud organization users).
-    async fn insert_tenant_login(&self, login_key: &str, cred: &TenantCredential) -> StoreResult<()>;
+    async fn insert_tenant_login(
+        &self,
+        login_key: &str,
+        cred: &TenantCredential,
+    ) -> StoreResult<()>;
 
     // --- replicas and points --------------------------------------------------
     /// Replicas visible in the scope, by name.
@@ -108,7 +120,11 @@ pub trait Store: Send + Sync + 'static {
     /// Adds a replica.
     async fn insert_replica(&self, replica: &Replica) -> StoreResult<()>;
     /// Points visible in the scope (optionally of one replica), by creation time.
-    async fn list_points(&self, scope: Scope, replica: Option<ReplicaId>) -> StoreResult<Vec<VmReplicaPoint>>;
+    async fn list_points(
+        &self,
+        scope: Scope,
+        replica: Option<ReplicaId>,
+    ) -> StoreResult<Vec<VmReplicaPoint>>;
     /// One point, if visible.
     async fn get_point(&self, scope: Scope, id: PointId) -> StoreResult<VmReplicaPoint>;
     /// Adds a point.
@@ -132,7 +148,11 @@ pub trait Store: Send + Sync + 'static {
 
     // --- failover sessions ----------------------------------------------------
     /// Sessions visible in the scope created at or after `since`, oldest first.
-    async fn list_sessions(&self, scope: Scope, since: Option<Timestamp>) -> StoreResult<Vec<FailoverSession>>;
+    async fn list_sessions(
+        &self,
+        scope: Scope,
+        since: Option<Timestamp>,
+    ) -> StoreResult<Vec<FailoverSession>>;
     /// One session, if visible.
     async fn get_session(&self, scope: Scope, id: SessionId) -> StoreResult<FailoverSession>;
     /// Writes a session and its tasks (insert or full replace).
@@ -149,8 +169,9 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_account(&self, name: &str) -> StoreResult<()>;
     /// Adds a logon session reachable by the hash of its token.
     async fn insert_logon(&self, session: &LogonSession, token_hash: &str) -> StoreResult<()>;
-    /// Finds the logon session of a token hash.
-    async fn logon_by_token(&self, token_hash: &str) -> StoreResult<Option<LogonSession>>;
+    /// Finds the logon session of a token hash; returns it with the stored hash.
+    async fn logon_by_token(&self, token_hash: &str)
+        -> StoreResult<Option<(LogonSession, String)>>;
     /// One logon session.
     async fn get_logon(&self, id: LogonSessionId) -> StoreResult<LogonSession>;
     /// Records activity on a logon session.

@@ -5,9 +5,10 @@ use crate::format::HistoryDef;
 use entman_model::ids::SessionId;
 use entman_model::plan::Plan;
 use entman_model::replica::VmReplicaPoint;
-use entman_model::session::{FailoverSession, PointRef, SessionKind, SessionResult, SessionState, SessionTask};
+use entman_model::session::{
+    FailoverSession, PointRef, SessionKind, SessionResult, SessionState, SessionTask,
+};
 use entman_model::Timestamp;
-use uuid::Uuid;
 
 /// Messages a provider shows for VMs that finished with a warning.
 const WARNINGS: &[&str] = &[
@@ -47,7 +48,12 @@ impl Rng {
 }
 
 /// Generates the sessions of `def` for `plans`, newest at most a day before `now`.
-pub fn generate(def: &HistoryDef, plans: &[Plan], points: &[VmReplicaPoint], now: Timestamp) -> Vec<FailoverSession> {
+pub fn generate(
+    def: &HistoryDef,
+    plans: &[Plan],
+    points: &[VmReplicaPoint],
+    now: Timestamp,
+) -> Vec<FailoverSession> {
     if plans.is_empty() || def.sessions == 0 {
         return Vec::new();
     }
@@ -60,9 +66,16 @@ pub fn generate(def: &HistoryDef, plans: &[Plan], points: &[VmReplicaPoint], now
             // Evenly spread, newest first in generation order, with up to 6 hours of jitter.
             let offset = span_ms * (i * 2 + 1) / (n * 2) + rng.below(6 * 3_600_000) as i64;
             let created = now.plus_millis(-offset.min(span_ms).max(86_400_000));
-            let kind = if rng.below(4) == 0 { SessionKind::Test } else { SessionKind::Start };
-            let uuid_bytes = (u128::from(rng.next()) << 64) | u128::from(rng.next());
-            session(plan, points, created, kind, SessionId(Uuid::from_u128(uuid_bytes)), &mut rng)
+            let kind = if rng.below(4) == 0 {
+                SessionKind::Test
+            } else {
+                SessionKind::Start
+            };
+            let mut bytes = [0u8; 16];
+            bytes[..8].copy_from_slice(&rng.next().to_le_bytes());
+            bytes[8..].copy_from_slice(&rng.next().to_le_bytes());
+            let id = SessionId(uuid::Builder::from_random_bytes(bytes).into_uuid());
+            session(plan, points, created, kind, id, &mut rng)
         })
         .collect()
 }
@@ -81,7 +94,9 @@ fn session(
         let start = clock;
         let point = points
             .iter()
-            .filter(|p| p.replica_id == vm.replica_id && p.vm_name == vm.name && p.creation_time < created)
+            .filter(|p| {
+                p.replica_id == vm.replica_id && p.vm_name == vm.name && p.creation_time < created
+            })
             .max_by_key(|p| p.creation_time);
         let duration = 20_000 + rng.below(160_000) as i64;
         let end = start.plus_millis(duration);
@@ -89,15 +104,27 @@ fn session(
         let (result, message) = match (point, rng.below(100)) {
             (None, _) => (
                 SessionResult::Failed,
-                Some(format!("No restore point created before {created} was found for VM {}.", vm.name)),
+                Some(format!(
+                    "No restore point created before {created} was found for VM {}.",
+                    vm.name
+                )),
             ),
-            (Some(_), 0..=7) => (SessionResult::Failed, Some(FAILURES[rng.below(FAILURES.len() as u64) as usize].to_string())),
-            (Some(_), 8..=19) => (SessionResult::Warning, Some(WARNINGS[rng.below(WARNINGS.len() as u64) as usize].to_string())),
+            (Some(_), 0..=7) => (
+                SessionResult::Failed,
+                Some(FAILURES[rng.below(FAILURES.len() as u64) as usize].to_string()),
+            ),
+            (Some(_), 8..=19) => (
+                SessionResult::Warning,
+                Some(WARNINGS[rng.below(WARNINGS.len() as u64) as usize].to_string()),
+            ),
             _ => (SessionResult::Success, None),
         };
         tasks.push(SessionTask {
             vm_name: vm.name.clone(),
-            point: point.map(|p| PointRef { id: p.id, name: p.name() }),
+            point: point.map(|p| PointRef {
+                id: p.id,
+                name: p.name(),
+            }),
             creation_time: start,
             end_time: Some(end),
             state: SessionState::Stopped,
@@ -107,9 +134,17 @@ fn session(
         });
     }
     let result = FailoverSession::aggregate_result(&tasks);
-    let end = tasks.iter().filter_map(|t| t.end_time).max().unwrap_or(clock).plus_millis(1_500);
+    let end = tasks
+        .iter()
+        .filter_map(|t| t.end_time)
+        .max()
+        .unwrap_or(clock)
+        .plus_millis(1_500);
     let failure_message = match result {
-        SessionResult::Failed => tasks.iter().find(|t| t.result == SessionResult::Failed).and_then(|t| t.failure_message.clone()),
+        SessionResult::Failed => tasks
+            .iter()
+            .find(|t| t.result == SessionResult::Failed)
+            .and_then(|t| t.failure_message.clone()),
         _ => None,
     };
     FailoverSession {

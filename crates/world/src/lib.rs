@@ -64,17 +64,24 @@ fn derived_id(kind: &str, name: &str) -> Uuid {
 }
 
 fn parse_enum<T: std::str::FromStr>(what: &str, value: &str) -> Result<T, WorldError> {
-    value.parse().map_err(|_| WorldError::Invalid(format!("{what}: [{value}] is not a valid value")))
+    value
+        .parse()
+        .map_err(|_| WorldError::Invalid(format!("{what}: [{value}] is not a valid value")))
 }
 
 fn parse_time(what: &str, value: &str) -> Result<Timestamp, WorldError> {
-    Timestamp::parse(value).ok_or_else(|| WorldError::Invalid(format!("{what}: [{value}] is not an ISO 8601 date-time")))
+    Timestamp::parse(value).ok_or_else(|| {
+        WorldError::Invalid(format!("{what}: [{value}] is not an ISO 8601 date-time"))
+    })
 }
+
+/// A tenant, its standalone password, and its vCloud users (login, password).
+type TenantParts = (Tenant, Option<String>, Vec<(String, String)>);
 
 /// Validated world objects, ready to be written.
 struct Built {
     servers: Vec<BackupServer>,
-    tenants: Vec<(Tenant, Option<String>, Vec<(String, String)>)>,
+    tenants: Vec<TenantParts>,
     replicas: Vec<Replica>,
     points: Vec<VmReplicaPoint>,
     plans: Vec<Plan>,
@@ -97,10 +104,17 @@ pub async fn load(
         store.insert_server(s, None).await?;
     }
     for (t, password, vcloud_users) in &built.tenants {
-        store.insert_tenant(t, password.as_deref().map(hash).as_deref()).await?;
+        store
+            .insert_tenant(t, password.as_deref().map(hash).as_deref())
+            .await?;
         for (login, password) in vcloud_users {
-            let cred = TenantCredential { tenant_id: t.id, password_hash: hash(password) };
-            store.insert_tenant_login(&format!("{}\\{}", t.name, login), &cred).await?;
+            let cred = TenantCredential {
+                tenant_id: t.id,
+                password_hash: hash(password),
+            };
+            store
+                .insert_tenant_login(&format!("{}\\{}", t.name, login), &cred)
+                .await?;
         }
     }
     for r in &built.replicas {
@@ -130,31 +144,47 @@ fn unique<'a>(kind: &str, names: impl Iterator<Item = &'a str>) -> Result<(), Wo
     let mut seen = std::collections::HashSet::new();
     for n in names {
         if !seen.insert(n.to_lowercase()) {
-            return Err(WorldError::Invalid(format!("{kind} [{n}] is defined twice")));
+            return Err(WorldError::Invalid(format!(
+                "{kind} [{n}] is defined twice"
+            )));
         }
     }
     Ok(())
 }
 
 fn build(world: &World, now: Timestamp) -> Result<Built, WorldError> {
-    unique("backup server", world.backup_servers.iter().map(|s| s.name.as_str()))?;
+    unique(
+        "backup server",
+        world.backup_servers.iter().map(|s| s.name.as_str()),
+    )?;
     unique("tenant", world.tenants.iter().map(|t| t.name.as_str()))?;
     unique("replica", world.replicas.iter().map(|r| r.name.as_str()))?;
     unique("plan", world.plans.iter().map(|p| p.name.as_str()))?;
 
     let servers: Vec<BackupServer> = world.backup_servers.iter().map(build_server).collect();
-    let server_ids: HashMap<String, BackupServerId> = servers.iter().map(|s| (s.name.to_lowercase(), s.id)).collect();
+    let server_ids: HashMap<String, BackupServerId> = servers
+        .iter()
+        .map(|s| (s.name.to_lowercase(), s.id))
+        .collect();
 
     let mut tenants = Vec::new();
     for def in &world.tenants {
         tenants.push(build_tenant(def, &server_ids)?);
     }
-    let tenant_by_name: HashMap<String, &Tenant> = tenants.iter().map(|(t, _, _)| (t.name.to_lowercase(), t)).collect();
+    let tenant_by_name: HashMap<String, &Tenant> = tenants
+        .iter()
+        .map(|(t, _, _)| (t.name.to_lowercase(), t))
+        .collect();
 
     let mut replicas = Vec::new();
     let mut points = Vec::new();
     for def in &world.replicas {
-        let tenant = lookup(&tenant_by_name, "tenant", &def.tenant, &format!("replica [{}]", def.name))?;
+        let tenant = lookup(
+            &tenant_by_name,
+            "tenant",
+            &def.tenant,
+            &format!("replica [{}]", def.name),
+        )?;
         let replica = Replica {
             id: ReplicaId(def.id.unwrap_or_else(|| derived_id("replica", &def.name))),
             backup_server_id: tenant.backup_server_id,
@@ -172,11 +202,23 @@ fn build(world: &World, now: Timestamp) -> Result<Built, WorldError> {
     for def in &world.plans {
         plans.push(build_plan(def, &tenant_by_name, world, &replicas)?);
     }
-    Ok(Built { servers, tenants, replicas, points, plans })
+    Ok(Built {
+        servers,
+        tenants,
+        replicas,
+        points,
+        plans,
+    })
 }
 
-fn lookup<'a, T>(map: &'a HashMap<String, T>, kind: &str, name: &str, from: &str) -> Result<&'a T, WorldError> {
-    map.get(&name.to_lowercase()).ok_or_else(|| WorldError::Invalid(format!("{from} names unknown {kind} [{name}]")))
+fn lookup<'a, T>(
+    map: &'a HashMap<String, T>,
+    kind: &str,
+    name: &str,
+    from: &str,
+) -> Result<&'a T, WorldError> {
+    map.get(&name.to_lowercase())
+        .ok_or_else(|| WorldError::Invalid(format!("{from} names unknown {kind} [{name}]")))
 }
 
 fn build_server(def: &format::ServerDef) -> BackupServer {
@@ -192,23 +234,32 @@ fn build_server(def: &format::ServerDef) -> BackupServer {
     }
 }
 
-type TenantParts = (Tenant, Option<String>, Vec<(String, String)>);
-
-fn build_tenant(def: &format::TenantDef, servers: &HashMap<String, BackupServerId>) -> Result<TenantParts, WorldError> {
+fn build_tenant(
+    def: &format::TenantDef,
+    servers: &HashMap<String, BackupServerId>,
+) -> Result<TenantParts, WorldError> {
     let from = format!("tenant [{}]", def.name);
     let backup_server_id = *lookup(servers, "backup server", &def.backup_server, &from)?;
     let id = TenantId(def.id.unwrap_or_else(|| derived_id("tenant", &def.name)));
     let kind = match def.kind {
         format::TenantKindDef::Standalone => {
             if def.password.is_none() {
-                return Err(WorldError::Invalid(format!("{from} is standalone and needs a password")));
+                return Err(WorldError::Invalid(format!(
+                    "{from} is standalone and needs a password"
+                )));
             }
-            TenantKind::Standalone { username: def.name.clone() }
+            TenantKind::Standalone {
+                username: def.name.clone(),
+            }
         }
         format::TenantKindDef::Vcloud => TenantKind::VCloud {
             organization_name: def.name.clone(),
             organization_ref: def.organization_ref.clone().unwrap_or_else(|| {
-                format!("urn:vCloud:Organization:{}.urn:vcloud:org:{}", backup_server_id, derived_id("org", &def.name))
+                format!(
+                    "urn:vCloud:Organization:{}.urn:vcloud:org:{}",
+                    backup_server_id,
+                    derived_id("org", &def.name)
+                )
             }),
             vdcs: def
                 .vdcs
@@ -218,7 +269,9 @@ fn build_tenant(def: &format::TenantDef, servers: &HashMap<String, BackupServerI
                     VCloudComputeResource {
                         id: vid,
                         vdc_name: v.name.clone(),
-                        vdc_ref: format!("urn:vCloud:OrgVdc:{backup_server_id}.urn:vcloud:vdc:{vid}"),
+                        vdc_ref: format!(
+                            "urn:vCloud:OrgVdc:{backup_server_id}.urn:vcloud:vdc:{vid}"
+                        ),
                         enabled: true,
                         allocation_model: v.allocation_model.clone(),
                         use_network_failover_resources: false,
@@ -236,7 +289,11 @@ fn build_tenant(def: &format::TenantDef, servers: &HashMap<String, BackupServerI
         name: def.name.clone(),
         description: def.description.clone(),
         enabled: def.enabled,
-        lease_expiration: def.lease_expiration.as_deref().map(|v| parse_time("lease_expiration", v)).transpose()?,
+        lease_expiration: def
+            .lease_expiration
+            .as_deref()
+            .map(|v| parse_time("lease_expiration", v))
+            .transpose()?,
         resources: def
             .repositories
             .iter()
@@ -249,7 +306,11 @@ fn build_tenant(def: &format::TenantDef, servers: &HashMap<String, BackupServerI
             })
             .collect(),
         last_result: parse_enum("last_result", &def.last_result)?,
-        last_active: def.last_active.as_deref().map(|v| parse_time("last_active", v)).transpose()?,
+        last_active: def
+            .last_active
+            .as_deref()
+            .map(|v| parse_time("last_active", v))
+            .transpose()?,
         compute_resources: def
             .compute_resources
             .iter()
@@ -290,11 +351,19 @@ fn build_tenant(def: &format::TenantDef, servers: &HashMap<String, BackupServerI
         },
         kind,
     };
-    let users = def.vcloud_users.iter().map(|u| (u.login.clone(), u.password.clone())).collect();
+    let users = def
+        .vcloud_users
+        .iter()
+        .map(|u| (u.login.clone(), u.password.clone()))
+        .collect();
     Ok((tenant, def.password.clone(), users))
 }
 
-fn build_points(replica: &Replica, vm: &format::ReplicaVmDef, now: Timestamp) -> Result<Vec<VmReplicaPoint>, WorldError> {
+fn build_points(
+    replica: &Replica,
+    vm: &format::ReplicaVmDef,
+    now: Timestamp,
+) -> Result<Vec<VmReplicaPoint>, WorldError> {
     let point_type = parse_enum("point_type", &vm.point_type)?;
     let mut times = vm
         .points
@@ -303,13 +372,18 @@ fn build_points(replica: &Replica, vm: &format::ReplicaVmDef, now: Timestamp) ->
         .collect::<Result<Vec<_>, _>>()?;
     let newest = now.plus_millis(-(i64::from(vm.point_offset_minutes) * 60_000));
     for i in 0..vm.recent_points {
-        times.push(newest.plus_millis(-(i64::from(i) * i64::from(vm.point_interval_hours) * 3_600_000)));
+        times.push(
+            newest.plus_millis(-(i64::from(i) * i64::from(vm.point_interval_hours) * 3_600_000)),
+        );
     }
     times.sort();
     Ok(times
         .into_iter()
         .map(|t| VmReplicaPoint {
-            id: PointId(derived_id("point", &format!("{}/{}/{}", replica.name, vm.name, t.micros()))),
+            id: PointId(derived_id(
+                "point",
+                &format!("{}/{}/{}", replica.name, vm.name, t.micros()),
+            )),
             replica_id: replica.id,
             vm_name: vm.name.clone(),
             vm_display_name: vm.display_name.clone().unwrap_or_else(|| vm.name.clone()),
@@ -336,7 +410,10 @@ fn build_plan(
         let replica = find_replica(world, replicas, tenant.id, vm, &from)?;
         let outcome = parse_enum("outcome", &vm.outcome)?;
         if !(vm.duration_seconds.is_finite() && vm.duration_seconds >= 0.0) {
-            return Err(WorldError::Invalid(format!("{from}: VM [{}] has an invalid duration", vm.name)));
+            return Err(WorldError::Invalid(format!(
+                "{from}: VM [{}] has an invalid duration",
+                vm.name
+            )));
         }
         vms.push(PlanVm {
             id: PlanVmId(derived_id("plan vm", &format!("{}/{}", def.name, vm.name))),
@@ -375,19 +452,33 @@ fn find_replica(
     vm: &format::PlanVmDef,
     from: &str,
 ) -> Result<ReplicaId, WorldError> {
-    let holds_vm = |def: &format::ReplicaDef| def.vms.iter().any(|v| v.name.eq_ignore_ascii_case(&vm.name));
+    let holds_vm = |def: &format::ReplicaDef| {
+        def.vms
+            .iter()
+            .any(|v| v.name.eq_ignore_ascii_case(&vm.name))
+    };
     let candidates: Vec<&format::ReplicaDef> = world
         .replicas
         .iter()
-        .filter(|r| vm.replica.as_ref().is_none_or(|n| n.eq_ignore_ascii_case(&r.name)))
+        .filter(|r| {
+            vm.replica
+                .as_ref()
+                .is_none_or(|n| n.eq_ignore_ascii_case(&r.name))
+        })
         .filter(|r| holds_vm(r))
         .collect();
     let def = candidates
         .first()
         .ok_or_else(|| WorldError::Invalid(format!("{from}: no replica holds VM [{}]", vm.name)))?;
-    let replica = replicas.iter().find(|r| r.name == def.name).expect("replicas are built from the same list");
+    let replica = replicas
+        .iter()
+        .find(|r| r.name == def.name)
+        .expect("replicas are built from the same list");
     if replica.tenant_id != tenant {
-        return Err(WorldError::Invalid(format!("{from}: replica [{}] belongs to another tenant", replica.name)));
+        return Err(WorldError::Invalid(format!(
+            "{from}: replica [{}] belongs to another tenant",
+            replica.name
+        )));
     }
     Ok(replica.id)
 }
@@ -400,7 +491,11 @@ pub fn credentials(world: &World) -> Vec<(String, String)> {
         match t.kind {
             format::TenantKindDef::Standalone => out.push((
                 format!("standalone tenant [{}]", t.name),
-                format!("TenantCredentials: Username={} Password={}", t.name, t.password.clone().unwrap_or_default()),
+                format!(
+                    "TenantCredentials: Username={} Password={}",
+                    t.name,
+                    t.password.clone().unwrap_or_default()
+                ),
             )),
             format::TenantKindDef::Vcloud => {
                 for u in &t.vcloud_users {
@@ -432,8 +527,16 @@ mod tests {
         assert!(built.tenants.len() >= 3);
         assert_eq!(built.plans.len(), 4);
         assert!(built.plans.iter().all(|p| (2..=6).contains(&p.vms.len())));
-        assert!(built.plans.iter().any(|p| p.name == "ABC Company Failover Plan"));
-        let sessions = history::generate(world.history.as_ref().unwrap(), &built.plans, &built.points, now);
+        assert!(built
+            .plans
+            .iter()
+            .any(|p| p.name == "ABC Company Failover Plan"));
+        let sessions = history::generate(
+            world.history.as_ref().unwrap(),
+            &built.plans,
+            &built.points,
+            now,
+        );
         assert!((45..=55).contains(&sessions.len()));
     }
 
@@ -456,8 +559,13 @@ mod tests {
             backup_server = "nope"
             password = "x"
         "#;
-        let err = build(&parse(text).unwrap(), Timestamp::now()).err().unwrap();
-        assert!(err.to_string().contains("unknown backup server [nope]"), "{err}");
+        let err = build(&parse(text).unwrap(), Timestamp::now())
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("unknown backup server [nope]"),
+            "{err}"
+        );
         assert!(parse("[[plans]]\nname = 1").is_err());
         assert!(parse("unknown_key = 1").is_err());
     }

@@ -8,58 +8,243 @@ use entman_model::auth::LogonSession;
 /// `Down`/`Create` links of an Enterprise Manager account's LogonSession, after the
 /// `Up` link and before `Delete` (auth.md §2.4). `(rel, path, name, type)`.
 const ACCOUNT_SESSION_LINKS: &[(&str, &str, Option<&str>, Option<&str>)] = &[
-    ("Down", "/backupServers", None, Some("BackupServerReferenceList")),
-    ("Down", "/managedServers", None, Some("ManagedServerReferenceList")),
+    (
+        "Down",
+        "/backupServers",
+        None,
+        Some("BackupServerReferenceList"),
+    ),
+    (
+        "Down",
+        "/managedServers",
+        None,
+        Some("ManagedServerReferenceList"),
+    ),
     ("Down", "/jobs", None, Some("JobReferenceList")),
-    ("Down", "/failoverPlans", None, Some("FailoverPlanReferenceList")),
-    ("Down", "/hierarchyRoots", None, Some("HierarchyRootReferenceList")),
-    ("Down", "/repositories", None, Some("RepositoryReferenceList")),
+    (
+        "Down",
+        "/failoverPlans",
+        None,
+        Some("FailoverPlanReferenceList"),
+    ),
+    (
+        "Down",
+        "/hierarchyRoots",
+        None,
+        Some("HierarchyRootReferenceList"),
+    ),
+    (
+        "Down",
+        "/repositories",
+        None,
+        Some("RepositoryReferenceList"),
+    ),
     ("Down", "/backups", None, Some("BackupReferenceList")),
-    ("Down", "/restorePoints", None, Some("RestorePointReferenceList")),
-    ("Down", "/vmRestorePoints", None, Some("VmRestorePointReferenceList")),
-    ("Down", "/vAppRestorePoints", None, Some("VAppRestorePointReferenceList")),
+    (
+        "Down",
+        "/restorePoints",
+        None,
+        Some("RestorePointReferenceList"),
+    ),
+    (
+        "Down",
+        "/vmRestorePoints",
+        None,
+        Some("VmRestorePointReferenceList"),
+    ),
+    (
+        "Down",
+        "/vAppRestorePoints",
+        None,
+        Some("VAppRestorePointReferenceList"),
+    ),
     ("Down", "/replicas", None, Some("ReplicaReferenceList")),
-    ("Down", "/vmReplicaPoints", None, Some("VmReplicaPointReferenceList")),
+    (
+        "Down",
+        "/vmReplicaPoints",
+        None,
+        Some("VmReplicaPointReferenceList"),
+    ),
     ("Down", "/catalog/vms", None, Some("CatalogVmReferenceList")),
-    ("Down", "/backupSessions", None, Some("BackupJobSessionReferenceList")),
-    ("Down", "/restoreSessions", None, Some("RestoreSessionReferenceList")),
-    ("Down", "/replicaSessions", None, Some("ReplicaJobSessionReferenceList")),
-    ("Down", "/backupTaskSessions", None, Some("BackupTaskSessionReferenceList")),
-    ("Down", "/replicaTaskSessions", None, Some("ReplicaTaskSessionReferenceList")),
-    ("Down", "/security", None, Some("EnterpriseSecuritySettings")),
-    ("Down", "/wanAccelerators", None, Some("WanAcceleratorReferenceList")),
-    ("Down", "/backupFiles", None, Some("BackupFileReferenceList")),
-    ("Down", "/externalRepositories", None, Some("ExternalRepositoryReferenceList")),
+    (
+        "Down",
+        "/backupSessions",
+        None,
+        Some("BackupJobSessionReferenceList"),
+    ),
+    (
+        "Down",
+        "/restoreSessions",
+        None,
+        Some("RestoreSessionReferenceList"),
+    ),
+    (
+        "Down",
+        "/replicaSessions",
+        None,
+        Some("ReplicaJobSessionReferenceList"),
+    ),
+    (
+        "Down",
+        "/backupTaskSessions",
+        None,
+        Some("BackupTaskSessionReferenceList"),
+    ),
+    (
+        "Down",
+        "/replicaTaskSessions",
+        None,
+        Some("ReplicaTaskSessionReferenceList"),
+    ),
+    (
+        "Down",
+        "/security",
+        None,
+        Some("EnterpriseSecuritySettings"),
+    ),
+    (
+        "Down",
+        "/wanAccelerators",
+        None,
+        Some("WanAcceleratorReferenceList"),
+    ),
+    (
+        "Down",
+        "/backupFiles",
+        None,
+        Some("BackupFileReferenceList"),
+    ),
+    (
+        "Down",
+        "/externalRepositories",
+        None,
+        Some("ExternalRepositoryReferenceList"),
+    ),
     ("Down", "/tasks", None, Some("TaskList")),
     ("Down", "/querySvc", None, Some("QueryService")),
     ("Down", "/lookupSvc", None, Some("LookupService")),
     ("Down", "/reports/summary", Some("Summary"), Some("Report")),
-    ("Down", "/backupServers?format=Entity", None, Some("BackupServerList")),
-    ("Down", "/managedServers?format=Entity", None, Some("ManagedServerList")),
+    (
+        "Down",
+        "/backupServers?format=Entity",
+        None,
+        Some("BackupServerList"),
+    ),
+    (
+        "Down",
+        "/managedServers?format=Entity",
+        None,
+        Some("ManagedServerList"),
+    ),
     ("Create", "/backupServers?action=create", None, None),
     ("Down", "/jobs?format=Entity", None, Some("JobList")),
-    ("Down", "/failoverPlans?format=Entity", None, Some("FailoverPlanList")),
-    ("Down", "/hierarchyRoots?format=Entity", None, Some("HierarchyRootList")),
-    ("Down", "/repositories?format=Entity", None, Some("RepositoryList")),
+    (
+        "Down",
+        "/failoverPlans?format=Entity",
+        None,
+        Some("FailoverPlanList"),
+    ),
+    (
+        "Down",
+        "/hierarchyRoots?format=Entity",
+        None,
+        Some("HierarchyRootList"),
+    ),
+    (
+        "Down",
+        "/repositories?format=Entity",
+        None,
+        Some("RepositoryList"),
+    ),
     ("Down", "/backups?format=Entity", None, Some("BackupList")),
-    ("Down", "/restorePoints?format=Entity", None, Some("RestorePointList")),
-    ("Down", "/vmRestorePoints?format=Entity", None, Some("VmRestorePointList")),
-    ("Down", "/vAppRestorePoints?format=Entity", None, Some("VAppRestorePointList")),
+    (
+        "Down",
+        "/restorePoints?format=Entity",
+        None,
+        Some("RestorePointList"),
+    ),
+    (
+        "Down",
+        "/vmRestorePoints?format=Entity",
+        None,
+        Some("VmRestorePointList"),
+    ),
+    (
+        "Down",
+        "/vAppRestorePoints?format=Entity",
+        None,
+        Some("VAppRestorePointList"),
+    ),
     ("Down", "/replicas?format=Entity", None, Some("ReplicaList")),
-    ("Down", "/vmReplicaPoints?format=Entity", None, Some("VmReplicaPointList")),
-    ("Down", "/catalog/vms?format=Entity", None, Some("CatalogVmList")),
-    ("Down", "/backupSessions?format=Entity", None, Some("BackupJobSessionList")),
-    ("Down", "/restoreSessions?format=Entity", None, Some("RestoreSessionList")),
-    ("Down", "/replicaSessions?format=Entity", None, Some("ReplicaJobSessionList")),
-    ("Down", "/backupTaskSessions?format=Entity", None, Some("BackupTaskSessionList")),
-    ("Down", "/replicaTaskSessions?format=Entity", None, Some("ReplicaTaskSessionList")),
-    ("Down", "/wanAccelerators?format=Entity", None, Some("WanAcceleratorList")),
+    (
+        "Down",
+        "/vmReplicaPoints?format=Entity",
+        None,
+        Some("VmReplicaPointList"),
+    ),
+    (
+        "Down",
+        "/catalog/vms?format=Entity",
+        None,
+        Some("CatalogVmList"),
+    ),
+    (
+        "Down",
+        "/backupSessions?format=Entity",
+        None,
+        Some("BackupJobSessionList"),
+    ),
+    (
+        "Down",
+        "/restoreSessions?format=Entity",
+        None,
+        Some("RestoreSessionList"),
+    ),
+    (
+        "Down",
+        "/replicaSessions?format=Entity",
+        None,
+        Some("ReplicaJobSessionList"),
+    ),
+    (
+        "Down",
+        "/backupTaskSessions?format=Entity",
+        None,
+        Some("BackupTaskSessionList"),
+    ),
+    (
+        "Down",
+        "/replicaTaskSessions?format=Entity",
+        None,
+        Some("ReplicaTaskSessionList"),
+    ),
+    (
+        "Down",
+        "/wanAccelerators?format=Entity",
+        None,
+        Some("WanAcceleratorList"),
+    ),
     ("Down", "/vCloud", None, Some("VCloudService")),
-    ("Down", "/backupFiles?format=Entity", None, Some("BackupFileList")),
+    (
+        "Down",
+        "/backupFiles?format=Entity",
+        None,
+        Some("BackupFileList"),
+    ),
     ("Down", "/cloud", None, Some("CloudConnectService")),
     ("Down", "/agents", None, Some("AgentsService")),
-    ("Down", "/selfService/vSphere", None, Some("VSphereSelfService")),
-    ("Down", "/externalRepositories?format=Entity", None, Some("ExternalRepositoryList")),
+    (
+        "Down",
+        "/selfService/vSphere",
+        None,
+        Some("VSphereSelfService"),
+    ),
+    (
+        "Down",
+        "/externalRepositories?format=Entity",
+        None,
+        Some("ExternalRepositoryList"),
+    ),
     ("Down", "/nas", None, Some("NasService")),
 ];
 
@@ -68,21 +253,55 @@ const ACCOUNT_SESSION_LINKS: &[(&str, &str, Option<&str>, Option<&str>)] = &[
 const CLOUD_COLLECTIONS: &[(&str, &str, &str)] = &[
     ("gateways", "CloudGatewayReferenceList", "CloudGatewayList"),
     ("tenants", "CloudTenantReferenceList", "CloudTenantList"),
-    ("hardwarePlans", "CloudHardwarePlanReferenceList", "CloudHardwarePlanList"),
-    ("publicIpAddresses", "CloudPublicIpAddressReferenceList", "CloudPublicIpAddressList"),
-    ("cloudFailoverPlans", "CloudFailoverPlanReferenceList", "CloudFailoverPlanList"),
-    ("vmReplicaPoints", "CloudVmReplicaPointReferenceList", "CloudVmReplicaPointList"),
+    (
+        "hardwarePlans",
+        "CloudHardwarePlanReferenceList",
+        "CloudHardwarePlanList",
+    ),
+    (
+        "publicIpAddresses",
+        "CloudPublicIpAddressReferenceList",
+        "CloudPublicIpAddressList",
+    ),
+    (
+        "cloudFailoverPlans",
+        "CloudFailoverPlanReferenceList",
+        "CloudFailoverPlanList",
+    ),
+    (
+        "vmReplicaPoints",
+        "CloudVmReplicaPointReferenceList",
+        "CloudVmReplicaPointList",
+    ),
     ("replicas", "CloudReplicaReferenceList", "CloudReplicaList"),
-    ("vlans", "VlanConfigurationReferenceList", "VlanConfigurationList"),
-    ("failoverSessions", "CloudFailoverSessionReferenceList", "CloudFailoverSessionList"),
-    ("gatewayPools", "CloudGatewayPoolReferenceList", "CloudGatewayPoolList"),
+    (
+        "vlans",
+        "VlanConfigurationReferenceList",
+        "VlanConfigurationList",
+    ),
+    (
+        "failoverSessions",
+        "CloudFailoverSessionReferenceList",
+        "CloudFailoverSessionList",
+    ),
+    (
+        "gatewayPools",
+        "CloudGatewayPoolReferenceList",
+        "CloudGatewayPoolList",
+    ),
 ];
 
 /// Collections a tenant session sees under `/api/cloud`.
 const TENANT_CLOUD_COLLECTIONS: &[&str] = &["cloudFailoverPlans", "vmReplicaPoints", "replicas"];
 
 /// `Create` links of `/api/cloud` for accounts.
-const CLOUD_CREATE: &[&str] = &["gateways", "tenants", "hardwarePlans", "publicIpAddresses", "gatewayPools"];
+const CLOUD_CREATE: &[&str] = &[
+    "gateways",
+    "tenants",
+    "hardwarePlans",
+    "publicIpAddresses",
+    "gatewayPools",
+];
 
 /// Query types listed by `/api/querySvc` (EM 13 list, order fixed): (type, sort field).
 pub const QUERY_TYPES: &[(&str, &str)] = &[
@@ -142,16 +361,44 @@ pub fn enterprise_manager(ctx: &Ctx, versions: &[&str]) -> Node {
     let supported = versions
         .iter()
         .map(|v| {
-            let create = link("Create", ctx.url(&format!("/sessionMngr/?v={v}")), None, Some("LogonSession"));
-            Node::new("SupportedVersion").elem(0, "Links", Value::Links(vec![create])).attr(0, "Name", *v)
+            let create = link(
+                "Create",
+                ctx.url(&format!("/sessionMngr/?v={v}")),
+                None,
+                Some("LogonSession"),
+            );
+            Node::new("SupportedVersion")
+                .elem(0, "Links", Value::Links(vec![create]))
+                .attr(0, "Name", *v)
         })
         .collect();
     Node::new("EnterpriseManager")
-        .elem(0, "Links", Value::Links(vec![
-            link("Down", ctx.url("/logonSessions"), None, Some("LogonSessionList")),
-            link("Create", ctx.url("/sessionMngr/?v=latest"), None, Some("LogonSession")),
-        ]))
-        .elem(1, "SupportedVersions", Value::List { json_key: "SupportedVersions", items: supported })
+        .elem(
+            0,
+            "Links",
+            Value::Links(vec![
+                link(
+                    "Down",
+                    ctx.url("/logonSessions"),
+                    None,
+                    Some("LogonSessionList"),
+                ),
+                link(
+                    "Create",
+                    ctx.url("/sessionMngr/?v=latest"),
+                    None,
+                    Some("LogonSession"),
+                ),
+            ]),
+        )
+        .elem(
+            1,
+            "SupportedVersions",
+            Value::List {
+                json_key: "SupportedVersions",
+                items: supported,
+            },
+        )
 }
 
 /// A `LogonSession` (auth.md §2.4). `root` is false inside `LogonSessions`.
@@ -160,7 +407,12 @@ pub fn logon_session(ctx: &Ctx, session: &LogonSession, element: &'static str) -
     let mut links = vec![link("Up", ctx.url("/"), None, Some("EnterpriseManager"))];
     match ctx.viewer {
         Viewer::Tenant => {
-            links.push(link("Down", ctx.url("/cloud"), None, Some("CloudConnectService")));
+            links.push(link(
+                "Down",
+                ctx.url("/cloud"),
+                None,
+                Some("CloudConnectService"),
+            ));
             links.push(link("Delete", href.clone(), None, Some("LogonSession")));
         }
         Viewer::Administrator | Viewer::ProviderUser => {
@@ -180,7 +432,11 @@ pub fn logon_session(ctx: &Ctx, session: &LogonSession, element: &'static str) -
 
 /// `GET /api/logonSessions`: the caller's own session only.
 pub fn logon_sessions(ctx: &Ctx, session: &LogonSession) -> Node {
-    Node::new("LogonSessions").elem(0, "LogonSessions", Value::Items(vec![logon_session(ctx, session, "LogonSession")]))
+    Node::new("LogonSessions").elem(
+        0,
+        "LogonSessions",
+        Value::Items(vec![logon_session(ctx, session, "LogonSession")]),
+    )
 }
 
 /// `GET /api/cloud` (auth.md §5).
@@ -194,14 +450,29 @@ pub fn cloud_connect_service(ctx: &Ctx, session: &LogonSession) -> Node {
     let tenant = ctx.viewer == Viewer::Tenant;
     let visible = |path: &str| !tenant || TENANT_CLOUD_COLLECTIONS.contains(&path);
     for (path, ref_type, _) in CLOUD_COLLECTIONS.iter().filter(|c| visible(c.0)) {
-        links.push(link("Down", ctx.url(&format!("/cloud/{path}")), None, Some(ref_type)));
+        links.push(link(
+            "Down",
+            ctx.url(&format!("/cloud/{path}")),
+            None,
+            Some(ref_type),
+        ));
     }
     for (path, _, list_type) in CLOUD_COLLECTIONS.iter().filter(|c| visible(c.0)) {
-        links.push(link("Down", ctx.url(&format!("/cloud/{path}?format=Entity")), None, Some(list_type)));
+        links.push(link(
+            "Down",
+            ctx.url(&format!("/cloud/{path}?format=Entity")),
+            None,
+            Some(list_type),
+        ));
     }
     if !tenant {
         for path in CLOUD_CREATE {
-            links.push(link("Create", ctx.url(&format!("/cloud/{path}")), None, None));
+            links.push(link(
+                "Create",
+                ctx.url(&format!("/cloud/{path}")),
+                None,
+                None,
+            ));
         }
     }
     Node::new("CloudConnectService")
@@ -219,11 +490,15 @@ pub fn query_service(ctx: &Ctx, session: &LogonSession) -> Node {
         Some("LogonSession"),
     )];
     for (ty, sort) in QUERY_TYPES {
-        let href = ctx.url(&format!("/query?type={ty}&format=Entities&sortAsc={sort}&pageSize=15&page=1"));
-        links.push(Node::new("Link")
-            .attr(0, "Href", href)
-            .attr(0, "Type", query_list_type(ty))
-            .attr(1, "Rel", "Down"));
+        let href = ctx.url(&format!(
+            "/query?type={ty}&format=Entities&sortAsc={sort}&pageSize=15&page=1"
+        ));
+        links.push(
+            Node::new("Link")
+                .attr(0, "Href", href)
+                .attr(0, "Type", query_list_type(ty))
+                .attr(1, "Rel", "Down"),
+        );
     }
     Node::new("QuerySvc")
         .elem(0, "Links", Value::Links(links))

@@ -85,7 +85,14 @@ pub enum Placement {
 
 /// A reference representation (`EntityRef` / `Ref`, XSD `EntityReferenceType`):
 /// element `Links`, attributes `UID`, `Name`, `Href`, `Type`.
-pub fn reference(placement: Placement, uid: String, name: &str, href: String, ty: &'static str, links: Vec<Node>) -> Node {
+pub fn reference(
+    placement: Placement,
+    uid: String,
+    name: &str,
+    href: String,
+    ty: &'static str,
+    links: Vec<Node>,
+) -> Node {
     let element = match placement {
         Placement::Root => "EntityRef",
         Placement::Item => "Ref",
@@ -100,7 +107,14 @@ pub fn reference(placement: Placement, uid: String, name: &str, href: String, ty
 
 /// The start of an entity representation: `Links`, `Href`, `Type` (ResourceType,
 /// level 0) and `Name`, `UID` (EntityType, level 1). Own members go on level 2+.
-pub fn entity(element: &'static str, href: String, ty: &'static str, name: &str, uid: String, links: Vec<Node>) -> Node {
+pub fn entity(
+    element: &'static str,
+    href: String,
+    ty: &'static str,
+    name: &str,
+    uid: String,
+    links: Vec<Node>,
+) -> Node {
     Node::new(element)
         .elem(0, "Links", Value::Links(links))
         .attr(0, "Href", href)

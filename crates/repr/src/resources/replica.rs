@@ -17,7 +17,12 @@ impl ReplicaView<'_> {
     }
 
     fn points_link(&self, ctx: &Ctx) -> Node {
-        link("Down", format!("{}/vmReplicaPoints", self.href(ctx)), None, Some("CloudVmReplicaPointReferenceList"))
+        link(
+            "Down",
+            format!("{}/vmReplicaPoints", self.href(ctx)),
+            None,
+            Some("CloudVmReplicaPointReferenceList"),
+        )
     }
 
     /// Reference representation (§2.1).
@@ -26,10 +31,22 @@ impl ReplicaView<'_> {
         let href = self.href(ctx);
         let links = vec![
             up_to_server(ctx, self.server),
-            link("Alternate", format!("{href}?format=Entity"), Some(&r.name), Some("CloudReplica")),
+            link(
+                "Alternate",
+                format!("{href}?format=Entity"),
+                Some(&r.name),
+                Some("CloudReplica"),
+            ),
             self.points_link(ctx),
         ];
-        reference(placement, r.id.uid(), &r.name, href, "CloudReplicaReference", links)
+        reference(
+            placement,
+            r.id.uid(),
+            &r.name,
+            href,
+            "CloudReplicaReference",
+            links,
+        )
     }
 
     /// Entity representation (§2.2).
@@ -38,12 +55,24 @@ impl ReplicaView<'_> {
         let href = self.href(ctx);
         let links = vec![
             up_to_server(ctx, self.server),
-            link("Alternate", href.clone(), Some(&r.name), Some("CloudReplicaReference")),
+            link(
+                "Alternate",
+                href.clone(),
+                Some(&r.name),
+                Some("CloudReplicaReference"),
+            ),
             self.points_link(ctx),
         ];
-        entity("CloudReplica", format!("{href}?format=Entity"), "CloudReplica", &r.name, r.id.uid(), links)
-            .elem(2, "Ref", Value::Null)
-            .elem(2, "Platform", r.platform.as_str())
+        entity(
+            "CloudReplica",
+            format!("{href}?format=Entity"),
+            "CloudReplica",
+            &r.name,
+            r.id.uid(),
+            links,
+        )
+        .elem(2, "Ref", Value::Null)
+        .elem(2, "Platform", r.platform.as_str())
     }
 }
 
@@ -77,8 +106,20 @@ impl PointView<'_> {
         let name = p.name();
         let href = self.href(ctx);
         let mut links = self.up_links(ctx);
-        links.push(link("Alternate", format!("{href}?format=Entity"), Some(&name), Some("CloudVmReplicaPoint")));
-        reference(placement, p.id.uid(), &name, href, "CloudVmReplicaPointReference", links)
+        links.push(link(
+            "Alternate",
+            format!("{href}?format=Entity"),
+            Some(&name),
+            Some("CloudVmReplicaPoint"),
+        ));
+        reference(
+            placement,
+            p.id.uid(),
+            &name,
+            href,
+            "CloudVmReplicaPointReference",
+            links,
+        )
     }
 
     /// Entity representation (§3.2). `element` is `CloudVmReplicaPoint` at the root
@@ -88,12 +129,24 @@ impl PointView<'_> {
         let name = p.name();
         let href = self.href(ctx);
         let mut links = self.up_links(ctx);
-        links.push(link("Alternate", href.clone(), Some(&name), Some("CloudVmReplicaPointReference")));
-        entity(element, format!("{href}?format=Entity"), "CloudVmReplicaPoint", &name, p.id.uid(), links)
-            .elem(2, "CreationTimeUTC", p.creation_time)
-            .elem(2, "VmName", Value::Null)
-            .elem(2, "PointType", p.point_type.as_str())
-            .elem(2, "State", p.state.as_str())
-            .attr(2, "VmDisplayName", &p.vm_display_name)
+        links.push(link(
+            "Alternate",
+            href.clone(),
+            Some(&name),
+            Some("CloudVmReplicaPointReference"),
+        ));
+        entity(
+            element,
+            format!("{href}?format=Entity"),
+            "CloudVmReplicaPoint",
+            &name,
+            p.id.uid(),
+            links,
+        )
+        .elem(2, "CreationTimeUTC", p.creation_time)
+        .elem(2, "VmName", Value::Null)
+        .elem(2, "PointType", p.point_type.as_str())
+        .elem(2, "State", p.state.as_str())
+        .attr(2, "VmDisplayName", &p.vm_display_name)
     }
 }

@@ -22,9 +22,21 @@ impl SessionView<'_> {
         let href = self.href(ctx);
         let links = vec![
             up_to_server(ctx, self.server),
-            link("Alternate", format!("{href}?format=Entity"), Some(&s.plan_name), Some("CloudFailoverSession")),
+            link(
+                "Alternate",
+                format!("{href}?format=Entity"),
+                Some(&s.plan_name),
+                Some("CloudFailoverSession"),
+            ),
         ];
-        reference(placement, s.id.uid(), &s.plan_name, href, "CloudFailoverSessionReference", links)
+        reference(
+            placement,
+            s.id.uid(),
+            &s.plan_name,
+            href,
+            "CloudFailoverSessionReference",
+            links,
+        )
     }
 
     /// Entity representation (§3): JobSession members on level 2, the session's own
@@ -34,20 +46,39 @@ impl SessionView<'_> {
         let href = self.href(ctx);
         let links = vec![
             up_to_server(ctx, self.server),
-            link("Alternate", href.clone(), Some(&s.plan_name), Some("CloudFailoverSessionReference")),
+            link(
+                "Alternate",
+                href.clone(),
+                Some(&s.plan_name),
+                Some("CloudFailoverSessionReference"),
+            ),
         ];
         let tasks = s.tasks.iter().map(|t| task_node(ctx, t)).collect();
-        entity("CloudFailoverSession", format!("{href}?format=Entity"), "CloudFailoverSession", &s.plan_name, s.id.uid(), links)
-            .elem(2, "JobUid", Value::Null)
-            .elem(2, "JobName", Value::Null)
-            .elem(2, "JobType", "FailoverPlan")
-            .elem(2, "CreationTimeUTC", s.creation_time)
-            .elem(2, "EndTimeUTC", opt_value(s.end_time))
-            .elem(2, "State", s.state.as_str())
-            .elem(2, "Result", s.result.as_str())
-            .elem(2, "Progress", s.progress)
-            .elem(2, "FailureMessage", opt_text(s.failure_message.clone()))
-            .elem(3, "CloudFailoverTasks", Value::List { json_key: "CloudFailoverTasks", items: tasks })
+        entity(
+            "CloudFailoverSession",
+            format!("{href}?format=Entity"),
+            "CloudFailoverSession",
+            &s.plan_name,
+            s.id.uid(),
+            links,
+        )
+        .elem(2, "JobUid", Value::Null)
+        .elem(2, "JobName", Value::Null)
+        .elem(2, "JobType", "FailoverPlan")
+        .elem(2, "CreationTimeUTC", s.creation_time)
+        .elem(2, "EndTimeUTC", opt_value(s.end_time))
+        .elem(2, "State", s.state.as_str())
+        .elem(2, "Result", s.result.as_str())
+        .elem(2, "Progress", s.progress)
+        .elem(2, "FailureMessage", opt_text(s.failure_message.clone()))
+        .elem(
+            3,
+            "CloudFailoverTasks",
+            Value::List {
+                json_key: "CloudFailoverTasks",
+                items: tasks,
+            },
+        )
     }
 }
 

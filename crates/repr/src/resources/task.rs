@@ -11,7 +11,10 @@ pub fn task_node(ctx: &Ctx, task: &Task) -> Node {
     if let Some(related) = &task.related_session {
         links.push(link(
             "Related",
-            ctx.url(&format!("/cloud/failoverSessions/{}?format=Entity", related.id)),
+            ctx.url(&format!(
+                "/cloud/failoverSessions/{}?format=Entity",
+                related.id
+            )),
             Some(&related.name),
             Some("CloudFailoverSession"),
         ));
@@ -36,5 +39,9 @@ pub fn task_node(ctx: &Ctx, task: &Task) -> Node {
 
 /// `Tasks` root.
 pub fn task_list(ctx: &Ctx, tasks: &[Task]) -> Node {
-    Node::new("Tasks").elem(0, "Tasks", Value::Items(tasks.iter().map(|t| task_node(ctx, t)).collect()))
+    Node::new("Tasks").elem(
+        0,
+        "Tasks",
+        Value::Items(tasks.iter().map(|t| task_node(ctx, t)).collect()),
+    )
 }

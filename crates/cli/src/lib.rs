@@ -1,0 +1,118 @@
+//! The `entman` command line: `serve`, `demo-credentials`, `user`.
+
+mod serve;
+mod tls;
+mod users;
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub use serve::{serve, ServeOptions};
+
+/// entman: a Veeam Backup Enterprise Manager REST API server for Cloud Connect cloud failover.
+#[derive(Debug, Parser)]
+#[command(name = "entman", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (HTTPS on 0.0.0.0:9398 by default).
+    Serve(ServeArgs),
+    /// Print the logons of the demo world's tenants.
+    DemoCredentials,
+    /// Manage Enterprise Manager accounts.
+    User {
+        #[command(subcommand)]
+        action: users::UserAction,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Directory for the SQLite database and the generated certificate.
+    #[arg(long, env = "ENTMAN_DATA_DIR", default_value = "./entman-data")]
+    pub data_dir: PathBuf,
+    /// Database URL: sqlite://FILE or postgres://... (default: SQLite file in the data dir).
+    #[arg(long, env = "ENTMAN_DATABASE_URL")]
+    pub database: Option<String>,
+}
+
+/// Options of `entman serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// HTTPS listen address.
+    #[arg(long, env = "ENTMAN_HTTPS", default_value = "0.0.0.0:9398")]
+    pub https: SocketAddr,
+    /// Disable the HTTPS listener (use with --http).
+    #[arg(long)]
+    pub no_https: bool,
+    /// Plain HTTP listen address, as older EM versions offered on 9399 (off by default).
+    #[arg(long, env = "ENTMAN_HTTP")]
+    pub http: Option<SocketAddr>,
+    /// JSON generation to emulate: 12 (PascalCase keys) or 13 (camelCase keys).
+    #[arg(long, env = "ENTMAN_EM_VERSION", default_value = "12", value_parser = ["12", "13"])]
+    pub em_version: String,
+    /// TLS certificate (PEM); generated in the data dir when absent.
+    #[arg(long, env = "ENTMAN_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "ENTMAN_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// World definition (TOML) loaded into an empty database instead of the demo world.
+    #[arg(long, env = "ENTMAN_WORLD")]
+    pub world: Option<PathBuf>,
+    /// Idle timeout of logon sessions, in seconds.
+    #[arg(long, env = "ENTMAN_IDLE_TIMEOUT", default_value_t = 900)]
+    pub idle_timeout: u64,
+    /// Public base URL for links (e.g. https://em.example.com:9398) when behind a proxy.
+    #[arg(long, env = "ENTMAN_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::DemoCredentials => {
+            demo_credentials();
+            Ok(())
+        }
+        Command::Serve(args) => runtime()?.block_on(serve::serve(ServeOptions::from_args(args)?)),
+        Command::User { action, db } => runtime()?.block_on(users::run(action, db)),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn demo_credentials() {
+    let world = entman_world::demo_world();
+    println!("Demo world tenant logons (POST /api/sessionMngr/?v=latest with a LoginSpec body):");
+    for (who, how) in entman_world::credentials(&world) {
+        println!("  {who}: {how}");
+    }
+    println!("The administrator account is set by ENTMAN_ADMIN_USER / ENTMAN_ADMIN_PASSWORD at first start.");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,246 @@
+//! `entman serve`: open the store, make sure the administrator and the world exist,
+//! and serve the API on HTTPS (and optionally plain HTTP) until SIGINT/SIGTERM.
+
+use crate::{tls, users, ServeArgs};
+use anyhow::Context;
+use entman_http::{app, AppState, HttpConfig, Scheme};
+use entman_model::Timestamp;
+use entman_repr::JsonStyle;
+use entman_store::Store;
+use entman_store_sql::{sqlite_url, SqlStore};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything `serve` needs, resolved from the command line and environment.
+#[derive(Clone)]
+pub struct ServeOptions {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub https: Option<SocketAddr>,
+    pub http: Option<SocketAddr>,
+    pub json_style: JsonStyle,
+    pub tls_files: Option<(PathBuf, PathBuf)>,
+    pub world: Option<PathBuf>,
+    pub idle_timeout: Duration,
+    pub public_url: Option<String>,
+    pub admin_user: String,
+    pub admin_password: Option<String>,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    // The administrator password never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("data_dir", &self.data_dir)
+            .field("database", &redact_url(&self.database_url))
+            .field("https", &self.https)
+            .field("http", &self.http)
+            .field("admin_user", &self.admin_user)
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hides the password of a database URL.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://<redacted>{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+impl ServeOptions {
+    /// Resolves command-line arguments and the `ENTMAN_ADMIN_*` variables.
+    pub fn from_args(args: ServeArgs) -> anyhow::Result<ServeOptions> {
+        if args.no_https && args.http.is_none() {
+            anyhow::bail!("--no-https needs --http ADDR, or there is nothing to listen on");
+        }
+        let database_url = args
+            .db
+            .database
+            .clone()
+            .unwrap_or_else(|| sqlite_url(&args.db.data_dir.join("entman.db")));
+        Ok(ServeOptions {
+            data_dir: args.db.data_dir,
+            database_url,
+            https: (!args.no_https).then_some(args.https),
+            http: args.http,
+            json_style: if args.em_version == "13" {
+                JsonStyle::Em13
+            } else {
+                JsonStyle::Em12
+            },
+            tls_files: args.tls_cert.zip(args.tls_key),
+            world: args.world,
+            idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
+            public_url: args.public_url,
+            admin_user: std::env::var("ENTMAN_ADMIN_USER")
+                .unwrap_or_else(|_| "Administrator".into()),
+            admin_password: std::env::var("ENTMAN_ADMIN_PASSWORD")
+                .ok()
+                .filter(|p| !p.is_empty()),
+        })
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+/// Opens the store and prepares it: migrations, administrator, world.
+pub async fn prepare_store(opts: &ServeOptions) -> anyhow::Result<Arc<dyn Store>> {
+    std::fs::create_dir_all(&opts.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            opts.data_dir.display()
+        )
+    })?;
+    let store = SqlStore::connect(&opts.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                redact_url(&opts.database_url)
+            )
+        })?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    users::ensure_admin(
+        store.as_ref(),
+        &opts.admin_user,
+        opts.admin_password.as_deref(),
+    )
+    .await?;
+    ensure_world(store.as_ref(), opts.world.as_deref()).await?;
+    Ok(store)
+}
+
+/// Loads the world into a database that has none yet.
+async fn ensure_world(store: &dyn Store, file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    if store.meta("world").await?.is_some() {
+        return Ok(());
+    }
+    let (name, world) = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            (path.display().to_string(), entman_world::parse(&text)?)
+        }
+        None => ("demo".to_string(), entman_world::demo_world()),
+    };
+    let report = entman_world::load(
+        store,
+        &world,
+        Timestamp::now(),
+        &entman_http::password::hash,
+    )
+    .await?;
+    store.set_meta("world", &name).await?;
+    tracing::info!(world = name, ?report, "world loaded");
+    Ok(())
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
+    init_tracing();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let store = prepare_store(&opts).await?;
+    let state = AppState {
+        store: store.clone(),
+        config: Arc::new(HttpConfig {
+            json_style: opts.json_style,
+            idle_timeout: opts.idle_timeout,
+            public_base: opts.public_url.clone(),
+            ..HttpConfig::default()
+        }),
+    };
+    let handle = axum_server::Handle::new();
+    let mut servers = tokio::task::JoinSet::new();
+    if let Some(addr) = opts.https {
+        let config = tls::rustls_config(&opts.data_dir, opts.tls_files.as_ref()).await?;
+        let listener = std::net::TcpListener::bind(addr)
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        listener.set_nonblocking(true)?;
+        println!("entman listening on https://{}", listener.local_addr()?);
+        let service = app(state.clone(), Scheme::Https).into_make_service();
+        let server = axum_server::from_tcp_rustls(listener, config).handle(handle.clone());
+        servers.spawn(async move { server.serve(service).await.map_err(anyhow::Error::from) });
+    }
+    if let Some(addr) = opts.http {
+        let listener = std::net::TcpListener::bind(addr)
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        listener.set_nonblocking(true)?;
+        println!("entman listening on http://{}", listener.local_addr()?);
+        let service = app(state.clone(), Scheme::Http).into_make_service();
+        let server = axum_server::from_tcp(listener).handle(handle.clone());
+        servers.spawn(async move { server.serve(service).await.map_err(anyhow::Error::from) });
+    }
+    tokio::spawn(purge_idle_logons(store.clone(), opts.idle_timeout));
+    tokio::select! {
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down");
+            handle.graceful_shutdown(Some(Duration::from_secs(10)));
+        }
+        Some(result) = servers.join_next() => {
+            result??;
+        }
+    }
+    while let Some(result) = servers.join_next().await {
+        result??;
+    }
+    Ok(())
+}
+
+/// Deletes logon sessions that have been idle past the timeout, once a minute.
+async fn purge_idle_logons(store: Arc<dyn Store>, idle: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let before = Timestamp::now().plus_millis(-(idle.as_millis() as i64));
+        if let Err(e) = store.purge_idle_logons(before).await {
+            tracing::warn!(error = %e, "purging idle logon sessions failed");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            super::redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://<redacted>@h:5432/db"
+        );
+        assert_eq!(super::redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,259 @@
+//! `GET /api/`, logon (`POST /api/sessionMngr/`), `/api/logonSessions`, `GET /api/cloud`
+//! and `GET /api/querySvc` (auth.md).
+
+use super::{kind, parse_id};
+use crate::auth::{new_token, token_hash, viewer, Caller, Right, TOKEN_NAME};
+use crate::body::Body;
+use crate::params::{api_version, Params};
+use crate::{base_url, password, ApiError, AppState, Reply};
+use axum::extract::{Path, State};
+use axum::http::header::{AUTHORIZATION, LOCATION, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::Engine;
+use entman_model::auth::{LogonSession, Principal, Role};
+use entman_model::ids::LogonSessionId;
+use entman_model::Timestamp;
+use entman_repr::resources::entry;
+use entman_repr::spec::LoginSpec;
+use entman_repr::{Ctx, Viewer};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api", get(enterprise_manager))
+        .route("/api/sessionmngr", post(logon))
+        .route("/api/logonsessions", get(list_logon_sessions))
+        .route(
+            "/api/logonsessions/{id}",
+            get(get_logon_session).delete(delete_logon_session),
+        )
+        .route("/api/cloud", get(cloud))
+        .route("/api/querysvc", get(query_service))
+}
+
+/// Request parts for handlers that need the base URL without authentication.
+struct Base(String);
+
+impl axum::extract::FromRequestParts<AppState> for Base {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Base(base_url(parts, state)))
+    }
+}
+
+async fn enterprise_manager(State(state): State<AppState>, Base(base): Base) -> Reply {
+    let ctx = Ctx {
+        base,
+        viewer: Viewer::Administrator,
+    };
+    let versions: Vec<&str> = state.config.versions.iter().map(String::as_str).collect();
+    Reply::ok(entry::enterprise_manager(&ctx, &versions))
+}
+
+/// `POST /api/sessionMngr/?v=<version>`: Basic authentication for accounts, a
+/// `LoginSpec` body for tenants. A token already on the request is ignored.
+async fn logon(
+    State(state): State<AppState>,
+    Base(base): Base,
+    params: Params,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Reply, ApiError> {
+    let version = api_version(params.get("v"))?;
+    let (user_name, principal) = match body {
+        Some(input) => tenant_logon(&state, &LoginSpec::read(&input)?).await?,
+        None => account_logon(&state, &headers).await?,
+    };
+    let now = Timestamp::now();
+    let session = LogonSession {
+        id: LogonSessionId::new_random(),
+        user_name,
+        principal,
+        api_version: version,
+        created: now,
+        last_seen: now,
+    };
+    let token = new_token();
+    state
+        .store
+        .insert_logon(&session, &token_hash(&token))
+        .await?;
+    tracing::info!(user = %session.user_name, session = %session.id, "logon");
+    let ctx = Ctx {
+        base,
+        viewer: viewer(&session.principal),
+    };
+    let node = entry::logon_session(&ctx, &session, "LogonSession");
+    let href = ctx.url(&format!("/logonSessions/{}", session.id));
+    let value =
+        |s: String| HeaderValue::from_str(&s).map_err(|e| ApiError::Internal(e.to_string()));
+    Ok(Reply::with_status(StatusCode::CREATED, node)
+        .header(
+            HeaderName::from_static("x-restsvcsessionid"),
+            value(token.clone())?,
+        )
+        .header(
+            SET_COOKIE,
+            value(format!("{TOKEN_NAME}={token}; Path=/api"))?,
+        )
+        .header(LOCATION, value(href)?))
+}
+
+/// Decodes `Authorization: Basic`: UTF-8, else ISO-8859-1 (what `requests` sends).
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(bytes.clone())
+        .unwrap_or_else(|_| bytes.iter().map(|&b| char::from(b)).collect());
+    let (user, pass) = text.split_once(':')?;
+    Some((user.to_string(), pass.to_string()))
+}
+
+async fn account_logon(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(String, Principal), ApiError> {
+    let (user, pass) = basic_credentials(headers).ok_or(ApiError::BadCredentials)?;
+    let mut account = state.store.account_by_name(&user).await?;
+    // `DOMAIN\user` and `user@domain` also match an account stored as `user`.
+    if account.is_none() {
+        let bare = user
+            .rsplit('\\')
+            .next()
+            .unwrap_or(&user)
+            .split('@')
+            .next()
+            .unwrap_or(&user);
+        if bare != user {
+            account = state.store.account_by_name(bare).await?;
+        }
+    }
+    let Some(account) = account else {
+        password::verify_dummy(&pass);
+        return Err(ApiError::BadCredentials);
+    };
+    if !password::verify(&pass, &account.password_hash) || account.roles.is_empty() {
+        return Err(ApiError::BadCredentials);
+    }
+    Ok((
+        account.name.clone(),
+        Principal::Account {
+            id: account.id,
+            roles: account.roles,
+        },
+    ))
+}
+
+async fn tenant_logon(state: &AppState, spec: &LoginSpec) -> Result<(String, Principal), ApiError> {
+    let (key, pass) = match spec {
+        LoginSpec::Tenant { username, password } => (username.clone(), password),
+        LoginSpec::VCloud {
+            organization,
+            login,
+            password,
+        } => (format!("{organization}\\{login}"), password),
+    };
+    let Some(cred) = state.store.tenant_credential(&key).await? else {
+        password::verify_dummy(pass);
+        return Err(ApiError::BadCredentials);
+    };
+    if !password::verify(pass, &cred.password_hash) {
+        return Err(ApiError::BadCredentials);
+    }
+    let tenant = state.store.get_tenant(cred.tenant_id).await?;
+    let lease_over = tenant
+        .lease_expiration
+        .is_some_and(|t| t < Timestamp::now());
+    if !tenant.enabled || lease_over {
+        return Err(ApiError::BadCredentials);
+    }
+    Ok((tenant.name.clone(), Principal::Tenant { id: tenant.id }))
+}
+
+async fn list_logon_sessions(caller: Caller) -> Reply {
+    Reply::ok(entry::logon_sessions(&caller.ctx, &caller.session))
+}
+
+/// Another account's session: administrators may see and end it, everyone else
+/// gets 404 on GET and 403 on DELETE (auth.md §4).
+async fn find_logon(
+    state: &AppState,
+    caller: &Caller,
+    raw: &str,
+) -> Result<LogonSession, ApiError> {
+    let id: LogonSessionId = parse_id(raw, kind::LOGON)?;
+    if id == caller.session.id {
+        return Ok(caller.session.clone());
+    }
+    state
+        .store
+        .get_logon(id)
+        .await
+        .map_err(|e| ApiError::from_store(e, kind::LOGON, raw))
+}
+
+async fn get_logon_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<String>,
+) -> Result<Reply, ApiError> {
+    let session = find_logon(&state, &caller, &raw).await?;
+    if session.id != caller.session.id
+        && !caller.session.principal.has_role(Role::PortalAdministrator)
+    {
+        return Err(ApiError::not_found(kind::LOGON, raw));
+    }
+    let ctx = Ctx {
+        base: caller.ctx.base.clone(),
+        viewer: viewer(&session.principal),
+    };
+    Ok(Reply::ok(entry::logon_session(
+        &ctx,
+        &session,
+        "LogonSession",
+    )))
+}
+
+async fn delete_logon_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<String>,
+) -> Result<Reply, ApiError> {
+    let session = find_logon(&state, &caller, &raw).await?;
+    if session.id != caller.session.id
+        && !caller.session.principal.has_role(Role::PortalAdministrator)
+    {
+        return Err(ApiError::Forbidden);
+    }
+    state
+        .store
+        .delete_logon(session.id)
+        .await
+        .map_err(|e| ApiError::from_store(e, kind::LOGON, &raw))?;
+    tracing::info!(user = %caller.session.user_name, session = %session.id, "logoff");
+    Ok(Reply::empty(StatusCode::NO_CONTENT))
+}
+
+async fn cloud(caller: Caller) -> Result<Reply, ApiError> {
+    caller.require(Right::CloudService)?;
+    Ok(Reply::ok(entry::cloud_connect_service(
+        &caller.ctx,
+        &caller.session,
+    )))
+}
+
+async fn query_service(caller: Caller) -> Result<Reply, ApiError> {
+    caller.require(Right::QueryService)?;
+    Ok(Reply::ok(entry::query_service(
+        &caller.ctx,
+        &caller.session,
+    )))
+}

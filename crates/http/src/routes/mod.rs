@@ -1,0 +1,75 @@
+//! Routers per EM resource, merged into one. Paths are lower case because
+//! [`crate::app`] lower-cases every request path before routing.
+
+mod cloud;
+mod entry;
+mod out_of_scope;
+
+pub use out_of_scope::is_em_resource;
+mod plans;
+mod servers;
+mod sessions;
+mod tasks;
+mod tenants;
+
+use crate::{ApiError, AppState};
+use axum::Router;
+use entman_model::ids::*;
+use entman_model::server::BackupServer;
+use std::collections::HashMap;
+use std::str::FromStr;
+
+/// Every route of the API.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(entry::router())
+        .merge(servers::router())
+        .merge(tenants::router())
+        .merge(cloud::router())
+        .merge(plans::router())
+        .merge(sessions::router())
+        .merge(tasks::router())
+        .fallback(out_of_scope::fallback)
+}
+
+/// Parses a path id, answering 404 for anything that is not a GUID (README:
+/// "Path IDs that are not GUIDs → 404").
+pub(crate) fn parse_id<T: FromStr>(raw: &str, kind: &'static str) -> Result<T, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found(kind, raw))
+}
+
+/// Backup servers by id, for the `Up` links of cloud objects.
+pub(crate) async fn server_map(
+    state: &AppState,
+) -> Result<HashMap<BackupServerId, BackupServer>, ApiError> {
+    Ok(state
+        .store
+        .list_servers()
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s))
+        .collect())
+}
+
+/// Looks up a related object that must exist (a dangling reference is a 500).
+pub(crate) fn related<'a, K: std::hash::Hash + Eq + std::fmt::Display, V>(
+    map: &'a HashMap<K, V>,
+    key: &K,
+    what: &str,
+) -> Result<&'a V, ApiError> {
+    map.get(key)
+        .ok_or_else(|| ApiError::Internal(format!("{what} {key} referenced but missing")))
+}
+
+/// 404 kinds, as they appear in error messages.
+pub(crate) mod kind {
+    pub const SERVER: &str = "Backup server";
+    pub const TENANT: &str = "Cloud tenant";
+    pub const REPLICA: &str = "Cloud replica";
+    pub const POINT: &str = "Cloud VM replica point";
+    pub const PLAN: &str = "Cloud failover plan";
+    pub const PLAN_VM: &str = "Cloud failover plan VM";
+    pub const SESSION: &str = "Cloud failover session";
+    pub const LOGON: &str = "Logon session";
+    pub const TASK: &str = "Task";
+}

@@ -1,0 +1,74 @@
+//! `/api/cloud/tenants` (resources/tenants.md): read-only here; other verbs are EM
+//! features outside the contract (501).
+
+use super::out_of_scope::not_implemented;
+use super::{kind, parse_id, related, server_map};
+use crate::auth::{Caller, Right};
+use crate::params::{Params, Representation};
+use crate::{ApiError, AppState, Reply};
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::Router;
+use entman_model::ids::TenantId;
+use entman_repr::resources::tenant::TenantView;
+use entman_repr::resources::{entity_list, reference_list, Placement};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/cloud/tenants", get(list).fallback(not_implemented))
+        .route(
+            "/api/cloud/tenants/{id}",
+            get(one).fallback(not_implemented),
+        )
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> Result<Reply, ApiError> {
+    caller.require(Right::ReadTenants)?;
+    let representation = params.representation()?;
+    let servers = server_map(&state).await?;
+    let tenants = state.store.list_tenants().await?;
+    let mut items = Vec::with_capacity(tenants.len());
+    for tenant in &tenants {
+        let view = TenantView {
+            tenant,
+            server: related(&servers, &tenant.backup_server_id, "backup server")?,
+        };
+        items.push(match representation {
+            Representation::Reference => view.reference(&caller.ctx, Placement::Item),
+            Representation::Entity => view.entity(&caller.ctx),
+        });
+    }
+    Ok(Reply::ok(match representation {
+        Representation::Reference => reference_list(items),
+        Representation::Entity => entity_list("CloudTenants", "CloudTenants", items),
+    }))
+}
+
+async fn one(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+    Path(raw): Path<String>,
+) -> Result<Reply, ApiError> {
+    caller.require(Right::ReadTenants)?;
+    let representation = params.representation()?;
+    let id: TenantId = parse_id(&raw, kind::TENANT)?;
+    let tenant = state
+        .store
+        .get_tenant(id)
+        .await
+        .map_err(|e| ApiError::from_store(e, kind::TENANT, &raw))?;
+    let server = state.store.get_server(tenant.backup_server_id).await?;
+    let view = TenantView {
+        tenant: &tenant,
+        server: &server,
+    };
+    Ok(Reply::ok(match representation {
+        Representation::Reference => view.reference(&caller.ctx, Placement::Root),
+        Representation::Entity => view.entity(&caller.ctx),
+    }))
+}

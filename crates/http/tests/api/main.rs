@@ -1,0 +1,8 @@
+//! Integration tests of the HTTP API: each starts a real server on a random port
+//! and speaks HTTP to it. One binary for all (faster to build and link).
+
+mod backends;
+mod entry;
+mod errors;
+mod links;
+mod representations;
