@@ -74,9 +74,21 @@ pub struct ServeArgs {
     /// Idle timeout of logon sessions, in seconds.
     #[arg(long, env = "ENTMAN_IDLE_TIMEOUT", default_value_t = 900)]
     pub idle_timeout: u64,
+    /// Factor applied to every failover duration (e.g. 0.01 for tests and demos).
+    #[arg(long, env = "ENTMAN_TIME_SCALE", default_value_t = 1.0, value_parser = parse_time_scale)]
+    pub time_scale: f64,
     /// Public base URL for links (e.g. https://em.example.com:9398) when behind a proxy.
     #[arg(long, env = "ENTMAN_PUBLIC_URL")]
     pub public_url: Option<String>,
+}
+
+fn parse_time_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 1000.0 => Ok(v),
+        _ => Err(format!(
+            "[{s}] is not a time scale: give a number above 0 and at most 1000"
+        )),
+    }
 }
 
 /// Runs a parsed command line.

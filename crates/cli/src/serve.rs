@@ -3,6 +3,7 @@
 
 use crate::{tls, users, ServeArgs};
 use anyhow::Context;
+use entman_engine::{Engine, EngineConfig};
 use entman_http::{app, AppState, HttpConfig, Scheme};
 use entman_model::Timestamp;
 use entman_repr::JsonStyle;
@@ -25,6 +26,7 @@ pub struct ServeOptions {
     pub world: Option<PathBuf>,
     pub idle_timeout: Duration,
     pub public_url: Option<String>,
+    pub time_scale: f64,
     pub admin_user: String,
     pub admin_password: Option<String>,
 }
@@ -79,6 +81,7 @@ impl ServeOptions {
             world: args.world,
             idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
             public_url: args.public_url,
+            time_scale: args.time_scale,
             admin_user: std::env::var("ENTMAN_ADMIN_USER")
                 .unwrap_or_else(|_| "Administrator".into()),
             admin_password: std::env::var("ENTMAN_ADMIN_PASSWORD")
@@ -154,8 +157,19 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     init_tracing();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let store = prepare_store(&opts).await?;
+    let engine = Engine::new(
+        store.clone(),
+        EngineConfig {
+            time_scale: opts.time_scale,
+        },
+    );
+    let (stop_engine, engine_stopped) = tokio::sync::oneshot::channel::<()>();
+    let engine_task = tokio::spawn(engine.clone().run(async move {
+        let _ = engine_stopped.await;
+    }));
     let state = AppState {
         store: store.clone(),
+        engine,
         config: Arc::new(HttpConfig {
             json_style: opts.json_style,
             idle_timeout: opts.idle_timeout,
@@ -197,6 +211,8 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     while let Some(result) = servers.join_next().await {
         result??;
     }
+    let _ = stop_engine.send(());
+    let _ = engine_task.await;
     Ok(())
 }
 

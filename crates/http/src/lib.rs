@@ -62,6 +62,8 @@ impl Default for HttpConfig {
 pub struct AppState {
     /// The store behind every resource.
     pub store: Arc<dyn Store>,
+    /// The failover engine that carries out plan operations.
+    pub engine: Arc<entman_engine::Engine>,
     /// HTTP settings.
     pub config: Arc<HttpConfig>,
 }

@@ -1,6 +1,7 @@
 //! Cloud failover plans, the VMs they include, and how each VM behaves when failed over.
 
 use crate::ids::{BackupServerId, PlanId, PlanVmId, ReplicaId, TenantId};
+use crate::time::Timestamp;
 
 crate::wire_enum! {
     /// Internal plan state (not exposed by the plan representation).
@@ -78,4 +79,13 @@ impl Default for VmBehaviour {
             message: None,
         }
     }
+}
+
+/// Which restore point a failover uses for each VM (failover-plans.md §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailoverTarget {
+    /// The latest point of each VM (`StartNow`, and `test`).
+    Latest,
+    /// The latest point created before this time (`StartDate`).
+    Before(Timestamp),
 }

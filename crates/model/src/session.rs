@@ -1,6 +1,7 @@
 //! Cloud failover sessions: one run of a plan (start or test), with one task per VM.
 
 use crate::ids::{BackupServerId, PlanId, PointId, SessionId, TenantId};
+use crate::plan::VmOutcome;
 use crate::time::Timestamp;
 
 crate::wire_enum! {
@@ -71,6 +72,18 @@ pub struct SessionTask {
     pub result: SessionResult,
     pub progress: i32,
     pub failure_message: Option<String>,
+    /// How this VM's failover goes (from the world data, fixed when the session
+    /// starts); `None` for history loaded from a world file.
+    pub plan: Option<TaskPlan>,
+}
+
+/// The planned course of one VM task: duration (already time-scaled) and outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskPlan {
+    /// Milliseconds of work, after time scaling.
+    pub duration_ms: i64,
+    pub outcome: VmOutcome,
+    pub message: Option<String>,
 }
 
 /// A replica point as a session task refers to it.
@@ -110,6 +123,163 @@ impl FailoverSession {
     }
 }
 
+/// Message of VM tasks that a stop request ended.
+pub const STOPPED_BY_USER: &str = "Failover was stopped by user.";
+/// Message of a session that a stop request ended.
+pub const SESSION_STOPPED_BY_USER: &str = "Cloud failover session was stopped by user.";
+/// Message of tasks that cannot be resumed after a restart (no stored plan).
+pub const NOT_RESUMABLE: &str =
+    "The failover was interrupted by a restart of the service and could not be resumed.";
+
+impl From<VmOutcome> for SessionResult {
+    fn from(o: VmOutcome) -> Self {
+        match o {
+            VmOutcome::Success => SessionResult::Success,
+            VmOutcome::Warning => SessionResult::Warning,
+            VmOutcome::Failed => SessionResult::Failed,
+        }
+    }
+}
+
+impl FailoverSession {
+    /// Whether the session has reached its terminal state.
+    pub fn is_finished(&self) -> bool {
+        self.state == SessionState::Stopped
+    }
+
+    /// Work windows of the tasks: VMs fail over one after another in plan order,
+    /// the first `lead_ms` after the session was created. `(start, end)` per task;
+    /// `None` for tasks without a plan.
+    pub fn windows(&self, lead_ms: i64) -> Vec<Option<(Timestamp, Timestamp)>> {
+        let mut cursor = self.creation_time.plus_millis(lead_ms);
+        self.tasks
+            .iter()
+            .map(|t| {
+                let plan = t.plan.as_ref()?;
+                let start = cursor;
+                cursor = cursor.plus_millis(plan.duration_ms.max(0));
+                Some((start, cursor))
+            })
+            .collect()
+    }
+
+    /// Advances the session to `now`. The course of each task is a function of
+    /// the session's creation time and the task plans, so advancing is safe to
+    /// repeat and a restarted server continues where the time says it is. Progress
+    /// never decreases and a `Stopped` session never changes again. Returns whether
+    /// anything changed.
+    pub fn advance(&mut self, now: Timestamp, lead_ms: i64) -> bool {
+        if self.is_finished() {
+            return false;
+        }
+        let before = self.clone();
+        if self.state == SessionState::Stopping {
+            self.stop_now(now);
+            return *self != before;
+        }
+        let windows = self.windows(lead_ms);
+        for (task, window) in self.tasks.iter_mut().zip(windows) {
+            if task.state == SessionState::Stopped {
+                continue;
+            }
+            match (window, task.plan.clone()) {
+                (Some((start, end)), Some(plan)) => advance_task(task, &plan, start, end, now),
+                _ => finish_task(
+                    task,
+                    now,
+                    SessionResult::Failed,
+                    Some(NOT_RESUMABLE.to_string()),
+                ),
+            }
+        }
+        self.settle(now);
+        *self != before
+    }
+
+    /// Ends every unfinished task as stopped by the user and the session with it.
+    fn stop_now(&mut self, now: Timestamp) {
+        for task in self
+            .tasks
+            .iter_mut()
+            .filter(|t| t.state != SessionState::Stopped)
+        {
+            finish_task(
+                task,
+                now,
+                SessionResult::Failed,
+                Some(STOPPED_BY_USER.to_string()),
+            );
+        }
+        self.state = SessionState::Stopped;
+        self.end_time = Some(now.max(self.creation_time));
+        self.progress = 100;
+        self.result = SessionResult::Failed;
+        self.failure_message = Some(SESSION_STOPPED_BY_USER.to_string());
+    }
+
+    /// Derives the session's state, progress and result from its tasks.
+    fn settle(&mut self, now: Timestamp) {
+        let all_stopped = self.tasks.iter().all(|t| t.state == SessionState::Stopped);
+        if all_stopped {
+            self.state = SessionState::Stopped;
+            let last = self.tasks.iter().filter_map(|t| t.end_time).max();
+            self.end_time = Some(last.unwrap_or(now).max(self.creation_time));
+            self.progress = 100;
+            self.result = Self::aggregate_result(&self.tasks);
+            if self.result == SessionResult::Failed && self.failure_message.is_none() {
+                self.failure_message = self
+                    .tasks
+                    .iter()
+                    .find(|t| t.result == SessionResult::Failed)
+                    .and_then(|t| t.failure_message.clone());
+            }
+            return;
+        }
+        let started = self.tasks.iter().any(|t| t.state != SessionState::Starting);
+        self.state = if started {
+            SessionState::Working
+        } else {
+            SessionState::Starting
+        };
+        self.progress = self
+            .progress
+            .max(Self::aggregate_progress(&self.tasks).min(99));
+    }
+}
+
+fn advance_task(
+    task: &mut SessionTask,
+    plan: &TaskPlan,
+    start: Timestamp,
+    end: Timestamp,
+    now: Timestamp,
+) {
+    if now >= end {
+        finish_task(task, end, plan.outcome.into(), plan.message.clone());
+    } else if now >= start {
+        task.state = SessionState::Working;
+        let span = (end.micros() - start.micros()).max(1);
+        let done = ((now.micros() - start.micros()) * 100 / span) as i32;
+        task.progress = task.progress.max(done.clamp(0, 99));
+    }
+}
+
+fn finish_task(
+    task: &mut SessionTask,
+    at: Timestamp,
+    result: SessionResult,
+    message: Option<String>,
+) {
+    task.state = SessionState::Stopped;
+    task.end_time = Some(at.max(task.creation_time));
+    task.progress = 100;
+    task.result = result;
+    task.failure_message = match result {
+        SessionResult::Success => None,
+        _ => message,
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +294,7 @@ mod tests {
             result,
             progress,
             failure_message: None,
+            plan: None,
         }
     }
 
@@ -160,5 +331,158 @@ mod tests {
         assert_eq!("stopped".parse::<SessionState>(), Ok(SessionState::Stopped));
         assert_eq!("NONE".parse::<SessionResult>(), Ok(SessionResult::None));
         assert!("Done".parse::<SessionState>().is_err());
+    }
+}
+
+#[cfg(test)]
+mod machine_tests {
+    use super::*;
+    use crate::ids::*;
+    use proptest::prelude::*;
+
+    fn session(plans: &[(i64, VmOutcome)]) -> FailoverSession {
+        let t0 = Timestamp::from_micros(1_700_000_000_000_000);
+        FailoverSession {
+            id: SessionId::new_random(),
+            plan_id: PlanId::new_random(),
+            plan_name: "p".into(),
+            tenant_id: TenantId::new_random(),
+            backup_server_id: BackupServerId::new_random(),
+            kind: SessionKind::Start,
+            creation_time: t0,
+            end_time: None,
+            state: SessionState::Starting,
+            result: SessionResult::None,
+            progress: 0,
+            failure_message: None,
+            tasks: plans
+                .iter()
+                .enumerate()
+                .map(|(i, (d, o))| SessionTask {
+                    vm_name: format!("vm{i}"),
+                    point: None,
+                    creation_time: t0,
+                    end_time: None,
+                    state: SessionState::Starting,
+                    result: SessionResult::None,
+                    progress: 0,
+                    failure_message: None,
+                    plan: Some(TaskPlan {
+                        duration_ms: *d,
+                        outcome: *o,
+                        message: (*o != VmOutcome::Success).then(|| "bad".to_string()),
+                    }),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn vms_fail_over_one_after_another_and_the_session_ends_with_the_worst_result() {
+        let mut s = session(&[(1000, VmOutcome::Success), (2000, VmOutcome::Warning)]);
+        let t0 = s.creation_time;
+        s.advance(t0.plus_millis(50), 100);
+        assert_eq!(s.state, SessionState::Starting);
+        s.advance(t0.plus_millis(600), 100);
+        assert_eq!(
+            (s.state, s.tasks[0].state, s.tasks[1].state),
+            (
+                SessionState::Working,
+                SessionState::Working,
+                SessionState::Starting
+            )
+        );
+        assert_eq!(s.tasks[0].progress, 50);
+        s.advance(t0.plus_millis(1600), 100);
+        assert_eq!(
+            (s.tasks[0].state, s.tasks[0].result),
+            (SessionState::Stopped, SessionResult::Success)
+        );
+        assert_eq!(s.tasks[0].end_time, Some(t0.plus_millis(1100)));
+        s.advance(t0.plus_millis(10_000), 100);
+        assert_eq!(
+            (s.state, s.result, s.progress),
+            (SessionState::Stopped, SessionResult::Warning, 100)
+        );
+        assert_eq!(s.end_time, Some(t0.plus_millis(3100)));
+        assert_eq!(s.failure_message, None);
+    }
+
+    #[test]
+    fn a_stop_request_fails_the_unfinished_vms() {
+        let mut s = session(&[(1000, VmOutcome::Success), (2000, VmOutcome::Success)]);
+        let t0 = s.creation_time;
+        s.advance(t0.plus_millis(1500), 100);
+        s.state = SessionState::Stopping;
+        assert!(s.advance(t0.plus_millis(1600), 100));
+        assert_eq!(
+            (s.state, s.result),
+            (SessionState::Stopped, SessionResult::Failed)
+        );
+        assert_eq!(s.tasks[0].result, SessionResult::Success);
+        assert_eq!(s.tasks[1].failure_message.as_deref(), Some(STOPPED_BY_USER));
+    }
+
+    #[test]
+    fn tasks_without_a_plan_end_failed_instead_of_running_forever() {
+        let mut s = session(&[(1000, VmOutcome::Success)]);
+        s.tasks[0].plan = None;
+        s.advance(s.creation_time, 0);
+        assert_eq!(
+            (s.state, s.result),
+            (SessionState::Stopped, SessionResult::Failed)
+        );
+        assert_eq!(s.failure_message.as_deref(), Some(NOT_RESUMABLE));
+    }
+
+    fn outcome() -> impl Strategy<Value = VmOutcome> {
+        prop_oneof![
+            Just(VmOutcome::Success),
+            Just(VmOutcome::Warning),
+            Just(VmOutcome::Failed)
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn progress_is_monotonic_terminal_states_are_final_and_the_result_is_the_worst(
+            plans in proptest::collection::vec((0i64..5_000, outcome()), 0..6),
+            mut steps in proptest::collection::vec(0i64..40_000, 1..30),
+            stop_at in proptest::option::of(0usize..30),
+        ) {
+            steps.sort();
+            let mut s = session(&plans);
+            let t0 = s.creation_time;
+            let mut last_progress = 0;
+            let mut finished: Option<FailoverSession> = None;
+            let mut task_progress = vec![0; plans.len()];
+            for (i, ms) in steps.iter().enumerate() {
+                if Some(i) == stop_at && !s.is_finished() {
+                    s.state = SessionState::Stopping;
+                }
+                s.advance(t0.plus_millis(*ms), 200);
+                prop_assert!(s.progress >= last_progress);
+                prop_assert!((0..=100).contains(&s.progress));
+                last_progress = s.progress;
+                for (t, p) in s.tasks.iter().zip(task_progress.iter_mut()) {
+                    prop_assert!(t.progress >= *p);
+                    *p = t.progress;
+                }
+                if let Some(f) = &finished {
+                    prop_assert_eq!(f, &s);
+                }
+                if s.is_finished() {
+                    prop_assert_eq!(s.progress, 100);
+                    prop_assert!(s.end_time.is_some());
+                    prop_assert_eq!(s.result, FailoverSession::aggregate_result(&s.tasks));
+                    finished = Some(s.clone());
+                } else {
+                    prop_assert_eq!(s.result, SessionResult::None);
+                    prop_assert!(s.end_time.is_none());
+                }
+            }
+            s.advance(t0.plus_millis(1_000_000), 200);
+            prop_assert!(s.is_finished());
+        }
     }
 }

@@ -43,14 +43,7 @@ impl LoginSpec {
     }
 }
 
-/// When a plan start fails over to (failover-plans.md §7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartPoint {
-    /// Each VM's latest point.
-    Latest,
-    /// Each VM's latest point created before this time.
-    Before(Timestamp),
-}
+pub use entman_model::plan::FailoverTarget as StartPoint;
 
 /// Reads a `CloudFailoverPlanManagementSpec`; `None` (no body) means `StartNow`.
 pub fn read_start_spec(input: Option<&Input>) -> Result<StartPoint, BodyError> {

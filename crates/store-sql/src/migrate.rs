@@ -5,7 +5,10 @@ use entman_store::{StoreError, StoreResult};
 use sqlx::AnyPool;
 
 /// (version, SQL). Statements are separated by `;` at line ends.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_task_plans.sql")),
+];
 
 /// Applies every migration not applied yet.
 pub async fn run(pool: &AnyPool) -> StoreResult<()> {
@@ -68,5 +71,6 @@ mod tests {
         let s = super::statements(super::MIGRATIONS[0].1);
         assert!(s.len() > 10);
         assert!(s.iter().all(|st| st.starts_with("CREATE")));
+        assert_eq!(super::statements(super::MIGRATIONS[1].1).len(), 5);
     }
 }

@@ -8,7 +8,7 @@ use entman_model::ids::*;
 use entman_model::plan::{Plan, PlanOptions, PlanState, PlanVm, VmBehaviour};
 use entman_model::replica::{PointState, Replica, VmReplicaPoint};
 use entman_model::server::BackupServer;
-use entman_model::session::{FailoverSession, PointRef, SessionTask};
+use entman_model::session::{FailoverSession, PointRef, SessionTask, TaskPlan};
 use entman_model::task::{RelatedSession, Task, TaskOutcome};
 use entman_model::tenant::{Tenant, TenantKind};
 use entman_model::Timestamp;
@@ -241,7 +241,21 @@ fn session_task(row: &AnyRow) -> StoreResult<SessionTask> {
         }),
         _ => None,
     };
+    let plan = match (
+        opt_int(row, "planned_ms")?,
+        opt_text(row, "planned_outcome")?,
+    ) {
+        (Some(ms), Some(outcome)) => Some(TaskPlan {
+            duration_ms: ms,
+            outcome: outcome
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("planned_outcome [{outcome}]")))?,
+            message: opt_text(row, "planned_message")?,
+        }),
+        _ => None,
+    };
     Ok(SessionTask {
+        plan,
         vm_name: text(row, "vm_name")?,
         point,
         creation_time: time(row, "creation_time")?,
@@ -708,6 +722,22 @@ impl Store for SqlStore {
         .await
     }
 
+    async fn try_set_plan_state(
+        &self,
+        id: PlanId,
+        from: PlanState,
+        to: PlanState,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE plans SET state = $3 WHERE id = $1 AND state = $2")
+            .bind(id.to_string())
+            .bind(from.as_str().to_string())
+            .bind(to.as_str().to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn delete_plan(&self, id: PlanId) -> StoreResult<()> {
         self.execute_expect_row(sqlx::query("DELETE FROM plans WHERE id = $1").bind(id.to_string()))
             .await
@@ -784,8 +814,8 @@ impl Store for SqlStore {
         .map_err(db_err)?;
         for (idx, t) in s.tasks.iter().enumerate() {
             sqlx::query(
-                "INSERT INTO session_tasks (session_id, idx, vm_name, point_id, point_name, creation_time, end_time, state, result, progress, failure_message) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                "INSERT INTO session_tasks (session_id, idx, vm_name, point_id, point_name, creation_time, end_time, state, result, progress, failure_message, \
+                 planned_ms, planned_outcome, planned_message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             )
             .bind(s.id.to_string())
             .bind(idx as i64)
@@ -798,11 +828,44 @@ impl Store for SqlStore {
             .bind(t.result.as_str().to_string())
             .bind(i64::from(t.progress))
             .bind(t.failure_message.clone())
+            .bind(t.plan.as_ref().map(|p| p.duration_ms))
+            .bind(t.plan.as_ref().map(|p| p.outcome.as_str().to_string()))
+            .bind(t.plan.as_ref().and_then(|p| p.message.clone()))
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)
+    }
+
+    async fn list_active_sessions(&self) -> StoreResult<Vec<FailoverSession>> {
+        let rows = self
+            .fetch_all(
+                sqlx::query(
+                    "SELECT * FROM failover_sessions WHERE state <> $1 ORDER BY creation_time, id",
+                )
+                .bind("Stopped"),
+            )
+            .await?;
+        let mut sessions = rows
+            .iter()
+            .map(session_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        for s in &mut sessions {
+            s.tasks = self.session_tasks(s.id).await?;
+        }
+        Ok(sessions)
+    }
+
+    async fn active_session_of_plan(&self, plan: PlanId) -> StoreResult<Option<SessionId>> {
+        let row =
+            sqlx::query("SELECT id FROM failover_sessions WHERE plan_id = $1 AND state <> $2")
+                .bind(plan.to_string())
+                .bind("Stopped")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        row.map(|r| guid(&r, "id").map(SessionId)).transpose()
     }
 
     async fn account_by_name(&self, name: &str) -> StoreResult<Option<Account>> {

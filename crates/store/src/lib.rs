@@ -143,6 +143,14 @@ pub trait Store: Send + Sync + 'static {
     async fn update_plan_options(&self, id: PlanId, options: &PlanOptions) -> StoreResult<()>;
     /// Changes the internal plan state.
     async fn set_plan_state(&self, id: PlanId, state: PlanState) -> StoreResult<()>;
+    /// Changes the plan state only if it is `from`; returns whether it changed. This
+    /// is the atomic check that two concurrent starts cannot both pass.
+    async fn try_set_plan_state(
+        &self,
+        id: PlanId,
+        from: PlanState,
+        to: PlanState,
+    ) -> StoreResult<bool>;
     /// Removes a plan and its VMs (its sessions stay).
     async fn delete_plan(&self, id: PlanId) -> StoreResult<()>;
 
@@ -157,6 +165,10 @@ pub trait Store: Send + Sync + 'static {
     async fn get_session(&self, scope: Scope, id: SessionId) -> StoreResult<FailoverSession>;
     /// Writes a session and its tasks (insert or full replace).
     async fn save_session(&self, session: &FailoverSession) -> StoreResult<()>;
+    /// Every session that has not reached `Stopped`, oldest first.
+    async fn list_active_sessions(&self) -> StoreResult<Vec<FailoverSession>>;
+    /// The unfinished session of a plan, if any.
+    async fn active_session_of_plan(&self, plan: PlanId) -> StoreResult<Option<SessionId>>;
 
     // --- accounts and logon sessions ------------------------------------------
     /// Finds an account by name, case-insensitively.

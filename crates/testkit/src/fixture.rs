@@ -3,11 +3,12 @@
 //! read side by side with the example it corresponds to.
 
 use entman_model::ids::*;
+use entman_model::plan::VmOutcome;
 use entman_model::plan::{Plan, PlanOptions, PlanState, PlanVm, VmBehaviour};
 use entman_model::replica::{PointState, PointType, Replica, ReplicaPlatform, VmReplicaPoint};
 use entman_model::server::BackupServer;
 use entman_model::session::{
-    FailoverSession, PointRef, SessionKind, SessionResult, SessionState, SessionTask,
+    FailoverSession, PointRef, SessionKind, SessionResult, SessionState, SessionTask, TaskPlan,
 };
 use entman_model::tenant::*;
 use entman_model::Timestamp;
@@ -254,6 +255,7 @@ fn task(
             0
         },
         failure_message: message.map(str::to_string),
+        plan: None,
     }
 }
 
@@ -302,9 +304,19 @@ fn sessions(plan: &Plan) -> Vec<FailoverSession> {
         ],
         ..base(ids::FINISHED_SESSION, "2025-06-23T09:12:45.077Z")
     };
+    // The running session of the example stays running: its VMs are planned to
+    // take ten thousand years, so the engine keeps it Working at progress 0.
+    let long = |mut t: SessionTask| {
+        t.plan = Some(TaskPlan {
+            duration_ms: 10_000 * 365 * 86_400_000,
+            outcome: VmOutcome::Success,
+            message: None,
+        });
+        t
+    };
     let running = FailoverSession {
         tasks: vec![
-            task(
+            long(task(
                 "filesrv03",
                 (
                     "c1beab6b-2b18-47f1-9e71-354ab8a49fc2",
@@ -314,8 +326,8 @@ fn sessions(plan: &Plan) -> Vec<FailoverSession> {
                 SessionState::Working,
                 SessionResult::None,
                 None,
-            ),
-            task(
+            )),
+            long(task(
                 "filesrv04",
                 (
                     "796cbc20-c2be-4acf-bc1a-4e1e32d7df46",
@@ -325,7 +337,7 @@ fn sessions(plan: &Plan) -> Vec<FailoverSession> {
                 SessionState::Starting,
                 SessionResult::None,
                 None,
-            ),
+            )),
         ],
         ..base(ids::RUNNING_SESSION, "2020-05-06T20:29:45.077Z")
     };

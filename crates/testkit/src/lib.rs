@@ -7,6 +7,7 @@
 
 pub mod fixture;
 
+use entman_engine::{Engine, EngineConfig};
 use entman_http::{app, AppState, HttpConfig, Scheme};
 use entman_model::auth::{Account, Role};
 use entman_model::ids::AccountId;
@@ -137,15 +138,19 @@ pub struct TestApp {
     pub address: String,
     /// The store behind the server.
     pub store: Arc<dyn Store>,
+    /// The engine behind the server.
+    pub engine: Arc<Engine>,
     /// An HTTP client without cookie storage.
     pub client: reqwest::Client,
     db: Option<TestDb>,
     server: tokio::task::JoinHandle<()>,
+    engine_task: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        self.engine_task.abort();
     }
 }
 
@@ -153,6 +158,8 @@ impl Drop for TestApp {
 pub struct Options {
     pub seed: Seed,
     pub config: HttpConfig,
+    /// Time scale of the engine; tests default to 0.01 (a 15 s VM takes 150 ms).
+    pub time_scale: f64,
 }
 
 impl Default for Options {
@@ -160,6 +167,7 @@ impl Default for Options {
         Options {
             seed: Seed::Demo,
             config: HttpConfig::default(),
+            time_scale: 0.01,
         }
     }
 }
@@ -180,6 +188,7 @@ pub async fn spawn_fixture_app(db: TestDb) -> TestApp {
         Options {
             seed: Seed::Fixture,
             config,
+            ..Options::default()
         },
     )
     .await
@@ -216,8 +225,16 @@ pub async fn spawn(db: TestDb, options: Options) -> TestApp {
         Seed::Fixture => fixture::load(store.as_ref()).await,
         Seed::Empty => {}
     }
+    let engine = Engine::new(
+        store.clone(),
+        EngineConfig {
+            time_scale: options.time_scale,
+        },
+    );
+    let engine_task = tokio::spawn(engine.clone().run(std::future::pending::<()>()));
     let state = AppState {
         store: store.clone(),
+        engine: engine.clone(),
         config: Arc::new(options.config),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -232,9 +249,11 @@ pub async fn spawn(db: TestDb, options: Options) -> TestApp {
     TestApp {
         address,
         store,
+        engine,
         client,
         db: Some(db),
         server,
+        engine_task,
     }
 }
 
@@ -249,6 +268,7 @@ impl TestApp {
     /// Stops the server and hands back its database, e.g. to start another server on it.
     pub fn into_db(mut self) -> TestDb {
         self.server.abort();
+        self.engine_task.abort();
         self.db
             .take()
             .expect("the database is present until into_db")

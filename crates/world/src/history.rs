@@ -131,6 +131,7 @@ fn session(
             result,
             progress: 100,
             failure_message: message,
+            plan: None,
         });
     }
     let result = FailoverSession::aggregate_result(&tasks);

@@ -3,6 +3,7 @@
 
 mod cloud;
 mod entry;
+mod operations;
 mod out_of_scope;
 
 pub use out_of_scope::is_em_resource;

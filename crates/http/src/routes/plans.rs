@@ -17,7 +17,13 @@ use std::collections::HashMap;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/cloud/cloudfailoverplans", get(list))
-        .route("/api/cloud/cloudfailoverplans/{id}", get(one))
+        .route(
+            "/api/cloud/cloudfailoverplans/{id}",
+            get(one)
+                .put(super::operations::edit_plan)
+                .delete(super::operations::delete_plan)
+                .post(super::operations::plan_action),
+        )
         .route("/api/cloud/cloudfailoverplans/{id}/includes", get(includes))
         .route(
             "/api/cloud/cloudfailoverplans/{id}/includes/{vm}",

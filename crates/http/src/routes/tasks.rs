@@ -41,12 +41,19 @@ async fn one(
     Ok(Reply::ok(task_node(&caller.ctx, &task)))
 }
 
+/// Forgets a task; a failover it started that is still running is stopped first.
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw): Path<String>,
 ) -> Result<Reply, ApiError> {
     caller.require(Right::OwnTasks)?;
+    let task = state
+        .store
+        .get_task(caller.session.id, number(&raw)?)
+        .await
+        .map_err(|e| ApiError::from_store(e, kind::TASK, &raw))?;
+    super::operations::stop_related(&state, &task).await?;
     state
         .store
         .delete_task(caller.session.id, number(&raw)?)

@@ -186,6 +186,7 @@ async fn an_idle_session_expires() {
         Options {
             seed: Seed::Empty,
             config,
+            ..Options::default()
         },
     )
     .await;

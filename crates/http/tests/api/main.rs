@@ -4,5 +4,6 @@
 mod backends;
 mod entry;
 mod errors;
+mod failover;
 mod links;
 mod representations;

@@ -324,6 +324,7 @@ async fn em13_json_uses_camel_case_keys() {
         Options {
             seed: Seed::Fixture,
             config,
+            ..Options::default()
         },
     )
     .await;
