@@ -2,7 +2,7 @@
 //! with sessions progressing over (scaled) time (failover-plans.md §5–10,
 //! failover-sessions.md §3.1, tasks.md).
 
-use entman_testkit::{spawn, spawn_app, Logon, Options, Seed, TestApp, TestDb};
+use entman_testkit::{backends, spawn, spawn_app, Logon, Options, Seed, TestApp, TestDb};
 use reqwest::Method;
 use serde_json::Value;
 use std::time::Duration;
@@ -93,7 +93,12 @@ fn success(task: &Value) -> bool {
 
 #[tokio::test]
 async fn starting_a_plan_runs_its_vms_in_order_to_a_finished_session_and_undo_resets_it() {
-    let app = spawn_app().await;
+    for db in backends().await {
+        start_run_and_undo(spawn(db, Options::default()).await).await;
+    }
+}
+
+async fn start_run_and_undo(app: TestApp) {
     let admin = app.logon().await;
     let plan = plan_href(&app, &admin, "ABC Company Failover Plan").await;
     let task = act(

@@ -1,0 +1,226 @@
+//! End-to-end tests of the `entman` binary: HTTPS with the generated certificate,
+//! graceful shutdown, and resuming running failovers after a SIGKILL.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "Test-Passw0rd";
+
+/// A running `entman serve`.
+struct Server {
+    child: Child,
+    https: Option<String>,
+    http: Option<String>,
+}
+
+impl Server {
+    fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_entman"))
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--https", "127.0.0.1:0"])
+            .args(extra)
+            .env("ENTMAN_ADMIN_PASSWORD", PASSWORD)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start entman");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let wants_http = extra.contains(&"--http");
+        let wants_https = !extra.contains(&"--no-https");
+        let (mut https, mut http) = (None, None);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while (wants_https && https.is_none()) || (wants_http && http.is_none()) {
+            let line = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("entman prints its addresses");
+            if let Some(a) = line.strip_prefix("entman listening on https://") {
+                https = Some(a.to_string());
+            } else if let Some(a) = line.strip_prefix("entman listening on http://") {
+                http = Some(a.to_string());
+            }
+        }
+        Server { child, https, http }
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client_trusting(cert: &Path) -> reqwest::Client {
+    let pem = std::fs::read(cert).unwrap();
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap()
+}
+
+async fn logon(client: &reqwest::Client, base: &str) -> String {
+    let r = client
+        .post(format!("{base}/api/sessionMngr/?v=latest"))
+        .basic_auth("Administrator", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    r.headers()["x-restsvcsessionid"]
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn get_json(client: &reqwest::Client, token: &str, url: &str) -> serde_json::Value {
+    let r = client
+        .get(url)
+        .header("X-RestSvcSessionId", token)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "GET {url}");
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn serves_https_with_a_generated_certificate_for_localhost() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let port = server
+        .https
+        .as_ref()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let client = client_trusting(&dir.path().join("tls-cert.pem"));
+    let base = format!("https://localhost:{port}");
+    let token = logon(&client, &base).await;
+    let cloud = get_json(&client, &token, &format!("{base}/api/cloud")).await;
+    assert!(cloud["Href"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{base}/api/")));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("tls-key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+#[tokio::test]
+async fn sigterm_shuts_the_server_down_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), &["--http", "127.0.0.1:0"]);
+    let status = Command::new("kill")
+        .args(["-TERM", &server.pid()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(code) = server.child.try_wait().unwrap() {
+            assert!(code.success(), "exit status {code}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "entman did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn a_killed_server_resumes_its_running_failovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    // At a time scale of 0.2 the three VMs of the plan take 9 s in all.
+    let args = ["--no-https", "--http", "127.0.0.1:0", "--time-scale", "0.2"];
+    let first = Server::start(data, &args);
+    let base = format!("http://{}", first.http.as_ref().unwrap());
+    let client = reqwest::Client::new();
+    let token = logon(&client, &base).await;
+    let plans = get_json(
+        &client,
+        &token,
+        &format!("{base}/api/cloud/cloudFailoverPlans"),
+    )
+    .await;
+    let plan = plans["Refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["Name"] == "ABC Company Failover Plan")
+        .unwrap();
+    let href = plan["Href"].as_str().unwrap().to_string();
+    let r = client
+        .post(format!("{href}?action=start"))
+        .header("X-RestSvcSessionId", &token)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let task: serde_json::Value = r.json().await.unwrap();
+    let task = get_json(&client, &token, task["Href"].as_str().unwrap()).await;
+    let session_href = task["Links"][1]["Href"].as_str().unwrap().to_string();
+    let session_path = session_href.split("/api").nth(1).unwrap().to_string();
+    // Wait until the failover is under way, then kill the server without warning.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = get_json(&client, &token, &session_href).await;
+        if s["State"] == "Working" {
+            break;
+        }
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(first); // SIGKILL
+    let second = Server::start(data, &args);
+    let base = format!("http://{}", second.http.as_ref().unwrap());
+    let session_href = format!("{base}/api{session_path}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let finished = loop {
+        // The logon session survived the restart too.
+        let s = get_json(&client, &token, &session_href).await;
+        if s["State"] == "Stopped" {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the session never finished after the restart: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(finished["Result"], "Success", "{finished}");
+    assert_eq!(finished["Progress"], 100);
+    let tasks = finished["CloudFailoverTasks"]["CloudFailoverTasks"]
+        .as_array()
+        .unwrap();
+    assert!(tasks
+        .iter()
+        .all(|t| t["State"] == "Stopped" && t["Result"] == "Success"));
+}
