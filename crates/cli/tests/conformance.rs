@@ -44,8 +44,18 @@ fn venv() -> PathBuf {
     python
 }
 
-fn start_entman(data_dir: &Path, password: &str) -> (std::process::Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_entman"))
+/// The server process, killed when dropped (also when an assertion fails).
+struct Entman(std::process::Child);
+
+impl Drop for Entman {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_entman(data_dir: &Path, password: &str) -> (Entman, String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_entman"))
         .args(["serve", "--https", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env("ENTMAN_ADMIN_USER", "SRV12\\Administrator")
@@ -54,7 +64,8 @@ fn start_entman(data_dir: &Path, password: &str) -> (std::process::Child, String
         .stdout(Stdio::piped())
         .spawn()
         .expect("start entman");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut child = Entman(child);
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         assert!(Instant::now() < deadline, "entman did not start");
@@ -76,7 +87,7 @@ fn the_veeam_em_python_client_works_unchanged() {
     let python = venv();
     let dir = tempfile::tempdir().unwrap();
     let password = "Conformance-Passw0rd";
-    let (mut child, port) = start_entman(dir.path(), password);
+    let (server, port) = start_entman(dir.path(), password);
     let script =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/veeam_em_client.py");
     let output = Command::new(&python)
@@ -87,8 +98,7 @@ fn the_veeam_em_python_client_works_unchanged() {
         .env("REQUESTS_CA_BUNDLE", dir.path().join("tls-cert.pem"))
         .output()
         .expect("run the client script");
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -319,17 +319,25 @@ impl Engine {
     /// Returns when the next step is due, if any session is still running.
     pub async fn step(&self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
         let mut next: Option<Timestamp> = None;
+        let mut changed = Vec::new();
         for mut session in self.store.list_active_sessions().await? {
+            let before = session.tasks.clone();
             if session.advance(now, self.lead_ms()) {
-                self.store.save_session(&session).await?;
-                if session.is_finished() {
-                    self.finish(&session).await?;
-                }
+                let tasks: Vec<usize> = (0..session.tasks.len())
+                    .filter(|i| session.tasks[*i] != before[*i])
+                    .collect();
+                changed.push((session.clone(), tasks));
             }
             if let Some(due) = self.next_due(&session, now) {
                 next = Some(next.map_or(due, |n| n.min(due)));
             }
         }
+        // Effects of finished sessions first: if the server dies before the save, the
+        // session finishes again on the next step and the (idempotent) effects repeat.
+        for (session, _) in changed.iter().filter(|(s, _)| s.is_finished()) {
+            self.finish(session).await?;
+        }
+        self.store.update_sessions(&changed).await?;
         Ok(next)
     }
 

@@ -69,10 +69,28 @@ pub struct Input {
 impl Input {
     /// Parses a body in the given format.
     pub fn parse(bytes: &[u8], format: BodyFormat) -> Result<Input, BodyError> {
-        match format {
-            BodyFormat::Xml => parse_xml(bytes),
-            BodyFormat::Json => parse_json(bytes),
+        let input = match format {
+            BodyFormat::Xml => parse_xml(bytes)?,
+            BodyFormat::Json => parse_json(bytes)?,
+        };
+        // NUL cannot be stored (PostgreSQL text refuses it) and is never meaningful
+        // in an EM value; refuse it here rather than fail deeper down.
+        if input.contains_nul() {
+            return Err(BodyError::Other(
+                "The request body contains a NUL character.".into(),
+            ));
         }
+        Ok(input)
+    }
+
+    fn contains_nul(&self) -> bool {
+        self.name.contains('\0')
+            || self.text.as_deref().is_some_and(|t| t.contains('\0'))
+            || self
+                .attrs
+                .iter()
+                .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+            || self.children.iter().any(Input::contains_nul)
     }
 
     /// The first child with this name (case-insensitive).
@@ -384,6 +402,16 @@ mod tests {
             Input::parse(deep.as_bytes(), BodyFormat::Xml),
             Err(BodyError::TooDeep)
         );
+    }
+
+    #[test]
+    fn refuses_nul_characters_in_any_value() {
+        let body = br#"{"TenantCredentials": {"Username": "a\u0000b", "Password": "x"}}"#;
+        assert!(matches!(
+            Input::parse(body, BodyFormat::Json),
+            Err(BodyError::Other(_))
+        ));
+        assert!(Input::parse(b"<a>&#0;</a>", BodyFormat::Xml).is_err());
     }
 
     #[test]

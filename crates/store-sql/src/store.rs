@@ -267,6 +267,88 @@ fn session_task(row: &AnyRow) -> StoreResult<SessionTask> {
     })
 }
 
+/// `($1, $2, ...), ($n+1, ...)` for `rows` rows of `cols` bound values.
+fn placeholders(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Rows per multi-row statement: well below the bound-parameter limits of both
+/// databases (14 columns x 200 rows = 2,800 parameters).
+const BATCH_ROWS: usize = 200;
+
+/// Writes sessions and their tasks inside a transaction with multi-row upserts:
+/// insert, or update the columns that change as a session runs. The task list of
+/// a session never changes length.
+async fn upsert_sessions(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    sessions: &[FailoverSession],
+) -> StoreResult<()> {
+    for chunk in sessions.chunks(BATCH_ROWS) {
+        let sql = format!(
+            "INSERT INTO failover_sessions (id, plan_id, plan_name, tenant_id, backup_server_id, kind, creation_time, end_time, state, result, progress, failure_message) \
+             VALUES {} ON CONFLICT (id) DO UPDATE SET end_time = excluded.end_time, state = excluded.state, result = excluded.result, \
+             progress = excluded.progress, failure_message = excluded.failure_message",
+            placeholders(chunk.len(), 12)
+        );
+        let mut q = sqlx::query(&sql);
+        for s in chunk {
+            q = q
+                .bind(s.id.to_string())
+                .bind(s.plan_id.to_string())
+                .bind(s.plan_name.clone())
+                .bind(s.tenant_id.to_string())
+                .bind(s.backup_server_id.to_string())
+                .bind(s.kind.as_str().to_string())
+                .bind(s.creation_time.micros())
+                .bind(s.end_time.map(|t| t.micros()))
+                .bind(s.state.as_str().to_string())
+                .bind(s.result.as_str().to_string())
+                .bind(i64::from(s.progress))
+                .bind(s.failure_message.clone());
+        }
+        q.execute(&mut **tx).await.map_err(db_err)?;
+    }
+    let tasks: Vec<(&FailoverSession, usize, &SessionTask)> = sessions
+        .iter()
+        .flat_map(|s| s.tasks.iter().enumerate().map(move |(i, t)| (s, i, t)))
+        .collect();
+    for chunk in tasks.chunks(BATCH_ROWS) {
+        let sql = format!(
+            "INSERT INTO session_tasks (session_id, idx, vm_name, point_id, point_name, creation_time, end_time, state, result, progress, failure_message, \
+             planned_ms, planned_outcome, planned_message) VALUES {} \
+             ON CONFLICT (session_id, idx) DO UPDATE SET end_time = excluded.end_time, state = excluded.state, result = excluded.result, \
+             progress = excluded.progress, failure_message = excluded.failure_message",
+            placeholders(chunk.len(), 14)
+        );
+        let mut q = sqlx::query(&sql);
+        for (s, idx, t) in chunk {
+            q = q
+                .bind(s.id.to_string())
+                .bind(*idx as i64)
+                .bind(t.vm_name.clone())
+                .bind(t.point.as_ref().map(|p| p.id.to_string()))
+                .bind(t.point.as_ref().map(|p| p.name.clone()))
+                .bind(t.creation_time.micros())
+                .bind(t.end_time.map(|e| e.micros()))
+                .bind(t.state.as_str().to_string())
+                .bind(t.result.as_str().to_string())
+                .bind(i64::from(t.progress))
+                .bind(t.failure_message.clone())
+                .bind(t.plan.as_ref().map(|p| p.duration_ms))
+                .bind(t.plan.as_ref().map(|p| p.outcome.as_str().to_string()))
+                .bind(t.plan.as_ref().and_then(|p| p.message.clone()));
+        }
+        q.execute(&mut **tx).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
 fn roles_text(roles: &[Role]) -> String {
     roles
         .iter()
@@ -784,56 +866,71 @@ impl Store for SqlStore {
     }
 
     async fn save_session(&self, s: &FailoverSession) -> StoreResult<()> {
+        self.save_sessions(std::slice::from_ref(s)).await
+    }
+
+    async fn save_sessions(&self, sessions: &[FailoverSession]) -> StoreResult<()> {
+        if sessions.is_empty() {
+            return Ok(());
+        }
+        // One transaction (one sync to disk) for the whole batch.
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        // Delete-then-insert keeps one statement set for both dialects.
-        sqlx::query("DELETE FROM session_tasks WHERE session_id = $1")
-            .bind(s.id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        sqlx::query(
-            "INSERT INTO failover_sessions (id, plan_id, plan_name, tenant_id, backup_server_id, kind, creation_time, end_time, state, result, progress, failure_message) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             ON CONFLICT (id) DO UPDATE SET end_time = excluded.end_time, state = excluded.state, result = excluded.result, \
-             progress = excluded.progress, failure_message = excluded.failure_message",
-        )
-        .bind(s.id.to_string())
-        .bind(s.plan_id.to_string())
-        .bind(s.plan_name.clone())
-        .bind(s.tenant_id.to_string())
-        .bind(s.backup_server_id.to_string())
-        .bind(s.kind.as_str().to_string())
-        .bind(s.creation_time.micros())
-        .bind(s.end_time.map(|t| t.micros()))
-        .bind(s.state.as_str().to_string())
-        .bind(s.result.as_str().to_string())
-        .bind(i64::from(s.progress))
-        .bind(s.failure_message.clone())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        for (idx, t) in s.tasks.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO session_tasks (session_id, idx, vm_name, point_id, point_name, creation_time, end_time, state, result, progress, failure_message, \
-                 planned_ms, planned_outcome, planned_message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-            )
-            .bind(s.id.to_string())
-            .bind(idx as i64)
-            .bind(t.vm_name.clone())
-            .bind(t.point.as_ref().map(|p| p.id.to_string()))
-            .bind(t.point.as_ref().map(|p| p.name.clone()))
-            .bind(t.creation_time.micros())
-            .bind(t.end_time.map(|e| e.micros()))
-            .bind(t.state.as_str().to_string())
-            .bind(t.result.as_str().to_string())
-            .bind(i64::from(t.progress))
-            .bind(t.failure_message.clone())
-            .bind(t.plan.as_ref().map(|p| p.duration_ms))
-            .bind(t.plan.as_ref().map(|p| p.outcome.as_str().to_string()))
-            .bind(t.plan.as_ref().and_then(|p| p.message.clone()))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        upsert_sessions(&mut tx, sessions).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn update_sessions(&self, updates: &[(FailoverSession, Vec<usize>)]) -> StoreResult<()> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        for chunk in updates.chunks(BATCH_ROWS) {
+            // UPDATE ... FROM (VALUES ...): both databases name the columns column1..n.
+            let sql = format!(
+                "UPDATE failover_sessions SET end_time = v.column2, state = v.column3, result = v.column4, \
+                 progress = v.column5, failure_message = v.column6 FROM (VALUES {}) AS v WHERE failover_sessions.id = v.column1",
+                placeholders(chunk.len(), 6)
+            );
+            let mut q = sqlx::query(&sql);
+            for (s, _) in chunk {
+                q = q
+                    .bind(s.id.to_string())
+                    .bind(s.end_time.map(|t| t.micros()))
+                    .bind(s.state.as_str().to_string())
+                    .bind(s.result.as_str().to_string())
+                    .bind(i64::from(s.progress))
+                    .bind(s.failure_message.clone());
+            }
+            q.execute(&mut *tx).await.map_err(db_err)?;
+        }
+        let tasks: Vec<(&FailoverSession, usize)> = updates
+            .iter()
+            .flat_map(|(s, idx)| {
+                idx.iter()
+                    .filter(|i| **i < s.tasks.len())
+                    .map(move |i| (s, *i))
+            })
+            .collect();
+        for chunk in tasks.chunks(BATCH_ROWS) {
+            let sql = format!(
+                "UPDATE session_tasks SET end_time = v.column3, state = v.column4, result = v.column5, \
+                 progress = v.column6, failure_message = v.column7 FROM (VALUES {}) AS v \
+                 WHERE session_tasks.session_id = v.column1 AND session_tasks.idx = v.column2",
+                placeholders(chunk.len(), 7)
+            );
+            let mut q = sqlx::query(&sql);
+            for (s, i) in chunk {
+                let t = &s.tasks[*i];
+                q = q
+                    .bind(s.id.to_string())
+                    .bind(*i as i64)
+                    .bind(t.end_time.map(|e| e.micros()))
+                    .bind(t.state.as_str().to_string())
+                    .bind(t.result.as_str().to_string())
+                    .bind(i64::from(t.progress))
+                    .bind(t.failure_message.clone());
+            }
+            q.execute(&mut *tx).await.map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)
     }
@@ -851,8 +948,26 @@ impl Store for SqlStore {
             .iter()
             .map(session_row)
             .collect::<StoreResult<Vec<_>>>()?;
+        // All their tasks in one query rather than one query per session.
+        let task_rows = self
+            .fetch_all(
+                sqlx::query(
+                    "SELECT t.* FROM session_tasks t JOIN failover_sessions s ON s.id = t.session_id \
+                     WHERE s.state <> $1 ORDER BY t.session_id, t.idx",
+                )
+                .bind("Stopped"),
+            )
+            .await?;
+        let mut by_session: std::collections::HashMap<String, Vec<SessionTask>> =
+            std::collections::HashMap::new();
+        for row in &task_rows {
+            by_session
+                .entry(text(row, "session_id")?)
+                .or_default()
+                .push(session_task(row)?);
+        }
         for s in &mut sessions {
-            s.tasks = self.session_tasks(s.id).await?;
+            s.tasks = by_session.remove(&s.id.to_string()).unwrap_or_default();
         }
         Ok(sessions)
     }

@@ -4,6 +4,9 @@
 //! backends (crate `entman-store-sql`) implement it and pass the same test story.
 //! Everything the API shows lives behind this trait, so a restarted server shows
 //! exactly what it showed before.
+//!
+//! Text values must not contain NUL characters (PostgreSQL cannot store them);
+//! the request parsers refuse them before they get here.
 
 use async_trait::async_trait;
 use entman_model::auth::{Account, LogonSession};
@@ -165,6 +168,12 @@ pub trait Store: Send + Sync + 'static {
     async fn get_session(&self, scope: Scope, id: SessionId) -> StoreResult<FailoverSession>;
     /// Writes a session and its tasks (insert or full replace).
     async fn save_session(&self, session: &FailoverSession) -> StoreResult<()>;
+    /// Writes several sessions in one transaction (the engine's batch per step).
+    async fn save_sessions(&self, sessions: &[FailoverSession]) -> StoreResult<()>;
+    /// Writes what changed in stored sessions as they run: each session's state,
+    /// result, progress, end time and message, and those of the listed tasks
+    /// (indexes into `tasks`). Everything in one transaction.
+    async fn update_sessions(&self, updates: &[(FailoverSession, Vec<usize>)]) -> StoreResult<()>;
     /// Every session that has not reached `Stopped`, oldest first.
     async fn list_active_sessions(&self) -> StoreResult<Vec<FailoverSession>>;
     /// The unfinished session of a plan, if any.

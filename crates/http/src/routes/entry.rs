@@ -114,6 +114,10 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let text = String::from_utf8(bytes.clone())
         .unwrap_or_else(|_| bytes.iter().map(|&b| char::from(b)).collect());
     let (user, pass) = text.split_once(':')?;
+    // NUL never belongs to a credential (and cannot reach a PostgreSQL lookup).
+    if text.contains('\0') {
+        return None;
+    }
     Some((user.to_string(), pass.to_string()))
 }
 

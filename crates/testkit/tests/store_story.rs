@@ -1,0 +1,202 @@
+//! The store story: one sequence of Store calls run against every configured
+//! backend (SQLite always, PostgreSQL when `ENTMAN_TEST_DATABASE_URL` is set), so
+//! both implementations keep the same promises.
+
+use entman_model::auth::{LogonSession, Principal};
+use entman_model::ids::*;
+use entman_model::plan::PlanState;
+use entman_model::task::{Operation, Task, TaskState};
+use entman_model::Timestamp;
+use entman_store::{Scope, Store, StoreError};
+use entman_store_sql::SqlStore;
+use entman_testkit::fixture::{self, ids};
+use entman_testkit::{backends, TestDb};
+
+async fn store_on(db: &TestDb) -> SqlStore {
+    let store = SqlStore::connect(&db.url()).await.unwrap();
+    fixture::load(&store).await;
+    store
+}
+
+#[tokio::test]
+async fn servers_are_unique_by_name_and_deleting_one_removes_everything_below_it() {
+    for db in backends().await {
+        let store = store_on(&db).await;
+        let mut server = store.list_servers().await.unwrap().remove(0);
+        let mut twin = server.clone();
+        twin.id = BackupServerId::new_random();
+        twin.name = server.name.to_uppercase();
+        assert!(
+            matches!(
+                store.insert_server(&twin, None).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{}",
+            db.label()
+        );
+        server.description = "changed".into();
+        store.update_server(&server, Some("hash")).await.unwrap();
+        assert_eq!(
+            store.get_server(server.id).await.unwrap().description,
+            "changed"
+        );
+        store.delete_server(server.id).await.unwrap();
+        assert!(store.list_tenants().await.unwrap().is_empty());
+        assert!(store.list_plans(Scope::All).await.unwrap().is_empty());
+        assert!(store
+            .list_points(Scope::All, None)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(store
+            .list_sessions(Scope::All, None)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(matches!(
+            store.get_server(server.id).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_scope_sees_only_the_tenants_objects() {
+    for db in backends().await {
+        let store = store_on(&db).await;
+        let abc = Scope::Tenant(ids::TENANT.parse().unwrap());
+        let other = Scope::Tenant(ids::VCLOUD_TENANT.parse().unwrap());
+        assert_eq!(store.list_plans(abc).await.unwrap().len(), 1);
+        assert!(store.list_plans(other).await.unwrap().is_empty());
+        assert!(store.list_replicas(other).await.unwrap().is_empty());
+        assert!(store.list_points(other, None).await.unwrap().is_empty());
+        assert!(store.list_sessions(other, None).await.unwrap().is_empty());
+        let plan: PlanId = ids::PLAN.parse().unwrap();
+        assert!(matches!(
+            store.get_plan(other, plan).await,
+            Err(StoreError::NotFound)
+        ));
+        let point: PointId = ids::POINT.parse().unwrap();
+        assert!(matches!(
+            store.get_point(other, point).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(store.get_point(abc, point).await.is_ok());
+    }
+}
+
+#[tokio::test]
+async fn plan_state_changes_are_conditional() {
+    for db in backends().await {
+        let store = store_on(&db).await;
+        let plan: PlanId = ids::PLAN.parse().unwrap();
+        assert!(store
+            .try_set_plan_state(plan, PlanState::Ready, PlanState::InFailover)
+            .await
+            .unwrap());
+        assert!(!store
+            .try_set_plan_state(plan, PlanState::Ready, PlanState::InFailover)
+            .await
+            .unwrap());
+        assert_eq!(
+            store.get_plan(Scope::All, plan).await.unwrap().state,
+            PlanState::InFailover
+        );
+    }
+}
+
+#[tokio::test]
+async fn sessions_round_trip_and_active_ones_are_found() {
+    for db in backends().await {
+        let store = store_on(&db).await;
+        let id: SessionId = ids::RUNNING_SESSION.parse().unwrap();
+        let session = store.get_session(Scope::All, id).await.unwrap();
+        assert_eq!(
+            store.list_active_sessions().await.unwrap(),
+            vec![session.clone()]
+        );
+        assert_eq!(
+            store.active_session_of_plan(session.plan_id).await.unwrap(),
+            Some(id)
+        );
+        let mut changed = session.clone();
+        changed.progress = 42;
+        changed.tasks[0].progress = 84;
+        changed.tasks[0].failure_message = Some("'; DROP TABLE plans; -- \u{1}\u{202e}💣".into());
+        store.save_session(&changed).await.unwrap();
+        assert_eq!(
+            store.get_session(Scope::All, id).await.unwrap(),
+            changed,
+            "{}",
+            db.label()
+        );
+        let recent = store
+            .list_sessions(
+                Scope::All,
+                Some(Timestamp::parse("2025-06-21T00:00:00Z").unwrap()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            recent.len(),
+            1,
+            "only the session of 2025-06-23 is that recent"
+        );
+    }
+}
+
+#[tokio::test]
+async fn task_numbers_count_per_logon_session_and_go_with_it() {
+    for db in backends().await {
+        let store = store_on(&db).await;
+        let now = Timestamp::now();
+        let logon = |id| LogonSession {
+            id,
+            user_name: "u".into(),
+            principal: Principal::Tenant {
+                id: ids::TENANT.parse().unwrap(),
+            },
+            api_version: "v1_7".into(),
+            created: now,
+            last_seen: now,
+        };
+        let (a, b) = (LogonSessionId::new_random(), LogonSessionId::new_random());
+        store.insert_logon(&logon(a), "hash-a").await.unwrap();
+        store.insert_logon(&logon(b), "hash-b").await.unwrap();
+        let task = |l| Task {
+            logon_session_id: l,
+            number: TaskNumber(0),
+            operation: Operation::UndoCloudFailoverPlan,
+            state: TaskState::Running,
+            outcome: None,
+            related_session: None,
+            creation_time: now,
+        };
+        assert_eq!(
+            store.insert_task(&task(a)).await.unwrap().number,
+            TaskNumber(1)
+        );
+        assert_eq!(
+            store.insert_task(&task(a)).await.unwrap().number,
+            TaskNumber(2)
+        );
+        assert_eq!(
+            store.insert_task(&task(b)).await.unwrap().number,
+            TaskNumber(1)
+        );
+        store.delete_task(a, TaskNumber(1)).await.unwrap();
+        assert_eq!(
+            store.insert_task(&task(a)).await.unwrap().number,
+            TaskNumber(3),
+            "numbers are never reused"
+        );
+        let (found, hash) = store.logon_by_token("hash-a").await.unwrap().unwrap();
+        assert_eq!((found.id, hash.as_str()), (a, "hash-a"));
+        assert_eq!(
+            store.purge_idle_logons(now.plus_millis(1)).await.unwrap(),
+            2
+        );
+        assert!(store.list_tasks(a).await.unwrap().is_empty());
+        assert!(store.logon_by_token("hash-a").await.unwrap().is_none());
+    }
+}
