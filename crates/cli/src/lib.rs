@@ -38,10 +38,15 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
     /// Directory for the SQLite database and the generated certificate.
-    #[arg(long, env = "ENTMAN_DATA_DIR", default_value = "./entman-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "ENTMAN_DATA_DIR",
+        default_value = "./entman-data"
+    )]
     pub data_dir: PathBuf,
     /// Database URL: sqlite://FILE or postgres://... (default: SQLite file in the data dir).
-    #[arg(long, env = "ENTMAN_DATABASE_URL")]
+    #[arg(long, global = true, env = "ENTMAN_DATABASE_URL")]
     pub database: Option<String>,
 }
 

@@ -167,16 +167,13 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let engine_task = tokio::spawn(engine.clone().run(async move {
         let _ = engine_stopped.await;
     }));
-    let state = AppState {
-        store: store.clone(),
-        engine,
-        config: Arc::new(HttpConfig {
-            json_style: opts.json_style,
-            idle_timeout: opts.idle_timeout,
-            public_base: opts.public_url.clone(),
-            ..HttpConfig::default()
-        }),
+    let config = HttpConfig {
+        json_style: opts.json_style,
+        idle_timeout: opts.idle_timeout,
+        public_base: opts.public_url.clone(),
+        ..HttpConfig::default()
     };
+    let state = AppState::new(store.clone(), engine, config);
     let handle = axum_server::Handle::new();
     let mut servers = tokio::task::JoinSet::new();
     if let Some(addr) = opts.https {
@@ -185,7 +182,8 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {addr}"))?;
         listener.set_nonblocking(true)?;
         println!("entman listening on https://{}", listener.local_addr()?);
-        let service = app(state.clone(), Scheme::Https).into_make_service();
+        let service =
+            app(state.clone(), Scheme::Https).into_make_service_with_connect_info::<SocketAddr>();
         let server = axum_server::from_tcp_rustls(listener, config).handle(handle.clone());
         servers.spawn(async move { server.serve(service).await.map_err(anyhow::Error::from) });
     }
@@ -194,7 +192,8 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {addr}"))?;
         listener.set_nonblocking(true)?;
         println!("entman listening on http://{}", listener.local_addr()?);
-        let service = app(state.clone(), Scheme::Http).into_make_service();
+        let service =
+            app(state.clone(), Scheme::Http).into_make_service_with_connect_info::<SocketAddr>();
         let server = axum_server::from_tcp(listener).handle(handle.clone());
         servers.spawn(async move { server.serve(service).await.map_err(anyhow::Error::from) });
     }

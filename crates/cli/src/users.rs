@@ -31,6 +31,13 @@ pub enum UserAction {
     List,
     /// Remove an account.
     Remove { name: String },
+    /// Set a new password of a tenant logon: the standalone tenant's name, or
+    /// `Organization\\login` of a vCloud organization user (generated when none is given).
+    TenantPasswd {
+        login: String,
+        #[arg(long, env = "ENTMAN_USER_PASSWORD")]
+        password: Option<String>,
+    },
     /// Set a new password (generated when none is given).
     Passwd {
         name: String,
@@ -136,6 +143,18 @@ pub async fn run(action: UserAction, db: DbArgs) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("no account [{name}]"))?;
             println!("Account [{name}] removed.");
+        }
+        UserAction::TenantPasswd { login, password } => {
+            let password = password.unwrap_or_else(|| {
+                let p = generate_password();
+                println!("Generated password for tenant logon [{login}]: {p}");
+                p
+            });
+            store
+                .set_tenant_password(&login, &password::hash(&password))
+                .await
+                .with_context(|| format!("no tenant logon [{login}]"))?;
+            println!("Password of tenant logon [{login}] changed.");
         }
         UserAction::Passwd { name, password } => {
             let mut account = store

@@ -224,3 +224,78 @@ async fn a_killed_server_resumes_its_running_failovers() {
         .iter()
         .all(|t| t["State"] == "Stopped" && t["Result"] == "Success"));
 }
+
+fn entman(data_dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_entman"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .expect("run entman");
+    assert!(
+        out.status.success(),
+        "entman {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn accounts_and_tenant_passwords_are_managed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--no-https", "--http", "127.0.0.1:0"];
+    drop(Server::start(dir.path(), &args)); // first start loads the demo world
+    entman(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "TECH\\jdoe",
+            "--roles",
+            "PortalUser,VMRestoreOperator",
+            "--password",
+            "Jdoe-Passw0rd",
+        ],
+    );
+    assert!(
+        entman(dir.path(), &["user", "list"]).contains("TECH\\jdoe\tPortalUser,VMRestoreOperator")
+    );
+    entman(
+        dir.path(),
+        &[
+            "user",
+            "tenant-passwd",
+            "ABC Company",
+            "--password",
+            "New-Tenant-Pw",
+        ],
+    );
+    let server = Server::start(dir.path(), &args);
+    let base = format!("http://{}", server.http.as_ref().unwrap());
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{base}/api/sessionMngr/?v=latest"))
+        .basic_auth("tech\\JDOE", Some("Jdoe-Passw0rd"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let login = |password: &str| serde_json::json!({"TenantCredentials": {"Username": "ABC Company", "Password": password}});
+    let r = client
+        .post(format!("{base}/api/sessionMngr/?v=latest"))
+        .json(&login("Qwe123"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "the old tenant password no longer works");
+    let r = client
+        .post(format!("{base}/api/sessionMngr/?v=latest"))
+        .json(&login("New-Tenant-Pw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    drop(server);
+    entman(dir.path(), &["user", "remove", "TECH\\jdoe"]);
+    assert!(!entman(dir.path(), &["user", "list"]).contains("jdoe"));
+}

@@ -65,9 +65,16 @@ pub fn presented_token(parts: &Parts) -> Option<String> {
 pub struct Caller {
     pub session: LogonSession,
     pub ctx: Ctx,
+    /// The client's address, for audit events.
+    pub remote: Option<std::net::IpAddr>,
 }
 
 impl Caller {
+    /// Writes an audit event for this caller.
+    pub fn audit(&self, event: &str, outcome: &str, detail: &str) {
+        crate::audit::event(event, &self.session.user_name, outcome, self.remote, detail);
+    }
+
     /// What this caller may see.
     pub fn scope(&self) -> Scope {
         match self.session.principal.tenant() {
@@ -128,7 +135,11 @@ impl FromRequestParts<AppState> for Caller {
             base: base_url(parts, state),
             viewer: viewer(&session.principal),
         };
-        Ok(Caller { session, ctx })
+        Ok(Caller {
+            session,
+            ctx,
+            remote: crate::audit::client_addr(parts),
+        })
     }
 }
 

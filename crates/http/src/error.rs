@@ -25,6 +25,9 @@ pub enum ApiError {
     /// 401: wrong credentials on logon.
     #[error("The user name or password is incorrect.")]
     BadCredentials,
+    /// 429: too many failed logons for this account or address.
+    #[error("Too many failed logon attempts. Try again in {0} seconds.")]
+    TooManyAttempts(u64),
     /// 403: the caller's role does not allow this.
     #[error("Access denied.")]
     Forbidden,
@@ -74,6 +77,7 @@ impl ApiError {
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthorized | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound { .. } | ApiError::NoSuchPath(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
@@ -127,6 +131,11 @@ impl IntoResponse for ApiError {
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Basic Realm=RestSvc"),
                 );
+            }
+            ApiError::TooManyAttempts(seconds) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
             }
             ApiError::MethodNotAllowed { allow, .. } => {
                 if let Ok(v) = HeaderValue::from_str(allow) {

@@ -7,9 +7,11 @@
 //! domain objects into representation nodes; the [`render`] layer writes the node
 //! (or the `ApiError`) as XML or JSON depending on `Accept`.
 
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod limiter;
 pub mod params;
 pub mod password;
 pub mod render;
@@ -64,8 +66,26 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The failover engine that carries out plan operations.
     pub engine: Arc<entman_engine::Engine>,
+    /// The failed-logon throttle.
+    pub limiter: Arc<limiter::LogonLimiter>,
     /// HTTP settings.
     pub config: Arc<HttpConfig>,
+}
+
+impl AppState {
+    /// State over a store and engine, with the default logon throttle.
+    pub fn new(
+        store: Arc<dyn Store>,
+        engine: Arc<entman_engine::Engine>,
+        config: HttpConfig,
+    ) -> AppState {
+        AppState {
+            store,
+            engine,
+            limiter: Arc::new(limiter::LogonLimiter::default()),
+            config: Arc::new(config),
+        }
+    }
 }
 
 /// The scheme of the listener a request arrived on.

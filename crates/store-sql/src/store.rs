@@ -606,6 +606,15 @@ impl Store for SqlStore {
         .transpose()
     }
 
+    async fn set_tenant_password(&self, login_key: &str, password_hash: &str) -> StoreResult<()> {
+        self.execute_expect_row(
+            sqlx::query("UPDATE tenant_logins SET password_hash = $2 WHERE login_key = $1")
+                .bind(login_key.to_lowercase())
+                .bind(password_hash.to_string()),
+        )
+        .await
+    }
+
     async fn insert_tenant_login(
         &self,
         login_key: &str,

@@ -108,6 +108,8 @@ pub trait Store: Send + Sync + 'static {
     /// Finds tenant credentials by logon key (standalone user name, or
     /// `organization\login` for vCloud users), case-insensitively.
     async fn tenant_credential(&self, login_key: &str) -> StoreResult<Option<TenantCredential>>;
+    /// Replaces the password hash of a tenant logon key; `NotFound` when unknown.
+    async fn set_tenant_password(&self, login_key: &str, password_hash: &str) -> StoreResult<()>;
     /// Registers an additional logon key for a tenant (vCloud organization users).
     async fn insert_tenant_login(
         &self,

@@ -232,16 +232,13 @@ pub async fn spawn(db: TestDb, options: Options) -> TestApp {
         },
     );
     let engine_task = tokio::spawn(engine.clone().run(std::future::pending::<()>()));
-    let state = AppState {
-        store: store.clone(),
-        engine: engine.clone(),
-        config: Arc::new(options.config),
-    };
+    let state = AppState::new(store.clone(), engine.clone(), options.config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a random port");
     let address = format!("http://{}", listener.local_addr().unwrap());
-    let service = app(state, Scheme::Http).into_make_service();
+    let service =
+        app(state, Scheme::Http).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = tokio::spawn(async move {
         axum::serve(listener, service).await.expect("server runs");
     });

@@ -2,8 +2,10 @@
 //! and `GET /api/querySvc` (auth.md).
 
 use super::{kind, parse_id};
+use crate::audit::{self, ClientAddr};
 use crate::auth::{new_token, token_hash, viewer, Caller, Right, TOKEN_NAME};
 use crate::body::Body;
+use crate::limiter::Verdict;
 use crate::params::{api_version, Params};
 use crate::{base_url, password, ApiError, AppState, Reply};
 use axum::extract::{Path, State};
@@ -19,6 +21,7 @@ use entman_model::Timestamp;
 use entman_repr::resources::entry;
 use entman_repr::spec::LoginSpec;
 use entman_repr::{Ctx, Viewer};
+use std::time::Instant;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -52,19 +55,68 @@ async fn enterprise_manager(State(state): State<AppState>, Base(base): Base) -> 
     Reply::ok(entry::enterprise_manager(&ctx, &versions))
 }
 
+/// Credentials of a logon attempt.
+enum Attempt {
+    /// Basic authentication (or none) for an Enterprise Manager account.
+    Account(Option<(String, String)>),
+    /// A `LoginSpec` body for a tenant.
+    Tenant(LoginSpec),
+}
+
+impl Attempt {
+    /// The name failed attempts are counted under.
+    fn key(&self) -> String {
+        match self {
+            Attempt::Account(Some((user, _))) => user.clone(),
+            Attempt::Account(None) => String::new(),
+            Attempt::Tenant(LoginSpec::Tenant { username, .. }) => username.clone(),
+            Attempt::Tenant(LoginSpec::VCloud {
+                organization,
+                login,
+                ..
+            }) => format!("{organization}\\{login}"),
+        }
+    }
+}
+
 /// `POST /api/sessionMngr/?v=<version>`: Basic authentication for accounts, a
 /// `LoginSpec` body for tenants. A token already on the request is ignored.
+/// Failed attempts are throttled per account name and per client address.
 async fn logon(
     State(state): State<AppState>,
     Base(base): Base,
+    ClientAddr(remote): ClientAddr,
     params: Params,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Reply, ApiError> {
     let version = api_version(params.get("v"))?;
-    let (user_name, principal) = match body {
-        Some(input) => tenant_logon(&state, &LoginSpec::read(&input)?).await?,
-        None => account_logon(&state, &headers).await?,
+    let attempt = match body {
+        Some(input) => Attempt::Tenant(LoginSpec::read(&input)?),
+        None => Attempt::Account(basic_credentials(&headers)),
+    };
+    let key = attempt.key();
+    if let Verdict::Refuse(wait) = state.limiter.check(&key, remote, Instant::now()) {
+        audit::event("logon", &key, "refused (throttled)", remote, "");
+        return Err(ApiError::TooManyAttempts(wait.as_secs() + 1));
+    }
+    let outcome = match &attempt {
+        Attempt::Tenant(spec) => tenant_logon(&state, spec).await,
+        Attempt::Account(Some((user, pass))) => account_logon(&state, user, pass).await,
+        Attempt::Account(None) => Err(ApiError::BadCredentials),
+    };
+    let (user_name, principal) = match outcome {
+        Ok(found) => {
+            state.limiter.succeeded(&key, remote);
+            found
+        }
+        Err(ApiError::BadCredentials) => {
+            let delay = state.limiter.failed(&key, remote, Instant::now());
+            audit::event("logon", &key, "failed", remote, "");
+            tokio::time::sleep(delay).await;
+            return Err(ApiError::BadCredentials);
+        }
+        Err(other) => return Err(other),
     };
     let now = Timestamp::now();
     let session = LogonSession {
@@ -80,7 +132,13 @@ async fn logon(
         .store
         .insert_logon(&session, &token_hash(&token))
         .await?;
-    tracing::info!(user = %session.user_name, session = %session.id, "logon");
+    audit::event(
+        "logon",
+        &session.user_name,
+        "success",
+        remote,
+        &format!("session {}", session.id),
+    );
     let ctx = Ctx {
         base,
         viewer: viewer(&session.principal),
@@ -123,28 +181,28 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 
 async fn account_logon(
     state: &AppState,
-    headers: &HeaderMap,
+    user: &str,
+    pass: &str,
 ) -> Result<(String, Principal), ApiError> {
-    let (user, pass) = basic_credentials(headers).ok_or(ApiError::BadCredentials)?;
-    let mut account = state.store.account_by_name(&user).await?;
+    let mut account = state.store.account_by_name(user).await?;
     // `DOMAIN\user` and `user@domain` also match an account stored as `user`.
     if account.is_none() {
         let bare = user
             .rsplit('\\')
             .next()
-            .unwrap_or(&user)
+            .unwrap_or(user)
             .split('@')
             .next()
-            .unwrap_or(&user);
+            .unwrap_or(user);
         if bare != user {
             account = state.store.account_by_name(bare).await?;
         }
     }
     let Some(account) = account else {
-        password::verify_dummy(&pass);
+        password::verify_dummy(pass);
         return Err(ApiError::BadCredentials);
     };
-    if !password::verify(&pass, &account.password_hash) || account.roles.is_empty() {
+    if !password::verify(pass, &account.password_hash) || account.roles.is_empty() {
         return Err(ApiError::BadCredentials);
     }
     Ok((
@@ -242,7 +300,7 @@ async fn delete_logon_session(
         .delete_logon(session.id)
         .await
         .map_err(|e| ApiError::from_store(e, kind::LOGON, &raw))?;
-    tracing::info!(user = %caller.session.user_name, session = %session.id, "logoff");
+    caller.audit("logoff", "success", &format!("session {}", session.id));
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 

@@ -24,6 +24,7 @@ async fn answer(
     state: &AppState,
     caller: &Caller,
     operation: Operation,
+    subject: &str,
     result: Result<Option<RelatedSession>, OperationError>,
 ) -> Result<Reply, ApiError> {
     let (outcome, related) = match result {
@@ -43,12 +44,15 @@ async fn answer(
         ),
         Err(OperationError::Store(e)) => return Err(e.into()),
     };
-    tracing::info!(
-        user = %caller.session.user_name,
-        operation = %operation,
-        success = outcome.success,
-        message = %outcome.message,
-        "operation"
+    let verdict = if outcome.success {
+        "success"
+    } else {
+        "refused"
+    };
+    caller.audit(
+        operation.as_str(),
+        verdict,
+        &format!("{subject}: {}", outcome.message),
     );
     let task = Task {
         logon_session_id: caller.session.id,
@@ -109,6 +113,7 @@ pub async fn plan_action(
                 &state,
                 &caller,
                 Operation::StartCloudFailoverPlan,
+                &plan.name,
                 result.map(related),
             )
             .await
@@ -123,13 +128,21 @@ pub async fn plan_action(
                 &state,
                 &caller,
                 Operation::StartCloudFailoverPlan,
+                &plan.name,
                 result.map(related),
             )
             .await
         }
         _ => {
             let result = state.engine.undo(&plan).await.map(|()| None);
-            answer(&state, &caller, Operation::UndoCloudFailoverPlan, result).await
+            answer(
+                &state,
+                &caller,
+                Operation::UndoCloudFailoverPlan,
+                &plan.name,
+                result,
+            )
+            .await
         }
     }
 }
@@ -154,7 +167,14 @@ pub async fn edit_plan(
     let input = body.ok_or(BodyError::Missing("CloudFailoverPlan"))?;
     let options = PlanOptionsUpdate::read(&input)?.apply(&plan.options)?;
     let result = state.engine.edit(&plan, &options).await.map(|()| None);
-    answer(&state, &caller, Operation::UpdateFailoverPlan, result).await
+    answer(
+        &state,
+        &caller,
+        Operation::UpdateFailoverPlan,
+        &plan.name,
+        result,
+    )
+    .await
 }
 
 /// `DELETE /api/cloud/cloudFailoverPlans/{ID}`.
@@ -166,15 +186,27 @@ pub async fn delete_plan(
     caller.require(Right::EditPlans)?;
     let plan = load_plan(&state, &caller, &raw).await?;
     let result = state.engine.delete(&plan).await.map(|()| None);
-    answer(&state, &caller, Operation::DeleteCloudFailoverPlan, result).await
+    answer(
+        &state,
+        &caller,
+        Operation::DeleteCloudFailoverPlan,
+        &plan.name,
+        result,
+    )
+    .await
 }
 
 /// Stops the failover session a task started, if it is still running
 /// (`DELETE /api/tasks/{ID}` on a running operation).
-pub async fn stop_related(state: &AppState, task: &Task) -> Result<(), ApiError> {
+pub async fn stop_related(state: &AppState, caller: &Caller, task: &Task) -> Result<(), ApiError> {
     if let Some(related) = &task.related_session {
         match state.engine.stop(related.id).await {
-            Ok(_) | Err(OperationError::Store(entman_store::StoreError::NotFound)) => {}
+            Ok(true) => caller.audit(
+                "StopCloudFailoverSession",
+                "success",
+                &format!("{}: session {}", related.name, related.id),
+            ),
+            Ok(false) | Err(OperationError::Store(entman_store::StoreError::NotFound)) => {}
             Err(OperationError::Store(e)) => return Err(e.into()),
             Err(OperationError::Refused(m)) => return Err(ApiError::BadRequest(m)),
         }

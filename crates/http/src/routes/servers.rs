@@ -129,7 +129,7 @@ async fn create(
             }
             other => other.into(),
         })?;
-    tracing::info!(user = %caller.session.user_name, server = %server.name, "backup server added");
+    caller.audit("AddBackupServer", "success", &server.name);
     Ok(Reply::empty(StatusCode::ACCEPTED))
 }
 
@@ -172,7 +172,7 @@ async fn update(
             }
             other => ApiError::from_store(other, kind::SERVER, &raw),
         })?;
-    tracing::info!(user = %caller.session.user_name, server = %server.name, "backup server edited");
+    caller.audit("EditBackupServer", "success", &server.name);
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 
@@ -189,7 +189,7 @@ async fn remove(
         .delete_server(server.id)
         .await
         .map_err(|e| ApiError::from_store(e, kind::SERVER, &raw))?;
-    tracing::info!(user = %caller.session.user_name, server = %server.name, "backup server removed");
+    caller.audit("DeleteBackupServer", "success", &server.name);
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 

@@ -53,7 +53,7 @@ async fn remove(
         .get_task(caller.session.id, number(&raw)?)
         .await
         .map_err(|e| ApiError::from_store(e, kind::TASK, &raw))?;
-    super::operations::stop_related(&state, &task).await?;
+    super::operations::stop_related(&state, &caller, &task).await?;
     state
         .store
         .delete_task(caller.session.id, number(&raw)?)

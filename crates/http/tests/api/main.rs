@@ -1,6 +1,7 @@
 //! Integration tests of the HTTP API: each starts a real server on a random port
 //! and speaks HTTP to it. One binary for all (faster to build and link).
 
+mod authorization;
 mod backends;
 mod entry;
 mod errors;
