@@ -197,7 +197,12 @@ impl FailoverSession {
     }
 
     /// Ends every unfinished task as stopped by the user and the session with it.
+    /// A session whose tasks had all finished ends as if no stop had been asked.
     fn stop_now(&mut self, now: Timestamp) {
+        if self.tasks.iter().all(|t| t.state == SessionState::Stopped) {
+            self.settle(now);
+            return;
+        }
         for task in self
             .tasks
             .iter_mut()

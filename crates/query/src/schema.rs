@@ -1,0 +1,261 @@
+//! Query types and their fields (query.md §3–4): each field's value kind and the
+//! SQL expression it reads, over the FROM clause of its type.
+
+/// How a field's values are read and compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Text, compared case-insensitively (ASCII letters).
+    Text,
+    /// A UID of this URN type, or a bare GUID.
+    Uid(&'static str),
+    /// A date-time.
+    Time,
+    /// An integer.
+    Int,
+    /// A boolean (stored 0/1).
+    Bool,
+    /// An enumeration: (name in the API, value stored) in index order.
+    Enum(&'static [(&'static str, &'static str)]),
+    /// A task id `task-<n>`, compared by number.
+    TaskId,
+}
+
+/// A queryable field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    /// Name, matched case-insensitively.
+    pub name: &'static str,
+    /// Other accepted names.
+    pub aliases: &'static [&'static str],
+    pub kind: Kind,
+    /// SQL expression over the type's FROM clause (a constant, never user text).
+    pub column: &'static str,
+}
+
+const fn f(name: &'static str, kind: Kind, column: &'static str) -> Field {
+    Field { name, aliases: &[], kind, column }
+}
+
+/// A query type of this contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QueryType {
+    BackupServer,
+    CloudTenant,
+    CloudReplica,
+    CloudVmReplicaPoint,
+    CloudFailoverPlan,
+    CloudFailoverSession,
+    Task,
+}
+
+/// Why a `type` value is not served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TypeLookup {
+    /// Not a query type at all (400).
+    Unknown,
+    /// A type EM has that this server does not implement (501).
+    NotImplemented,
+}
+
+/// Query types EM knows (the querySvc list) that this contract does not cover.
+const OTHER_EM_TYPES: &[&str] = &[
+    "VmRestorePoint", "VAppRestorePoint", "VmReplicaPoint", "Job", "RestorePoint", "BackupTaskSession",
+    "ReplicaTaskSession", "RestoreSession", "Repository", "Backup", "Replica", "HierarchyRoot", "BackupJobSession",
+    "ReplicaJobSession", "ManagedServer", "FailoverPlan", "WanAccelerator", "CloudGateway", "Passwords",
+    "Credentials", "BackupFile", "VCloudOrganizationConfig", "CloudSubtenant", "CloudHardwarePlan",
+    "CloudPublicIpAddress", "AgentBackupJob", "AgentRestorePoint", "AgentProtectionGroup", "DiscoveredComputer",
+    "CloudGatewayPool", "VSphereSelfServiceConfig", "ExternalRepository", "NasJob", "FileServer", "VAppReplicaPoint",
+];
+
+const SESSION_STATES: &[(&str, &str)] =
+    &[("Starting", "Starting"), ("Stopping", "Stopping"), ("Working", "Working"), ("Stopped", "Stopped")];
+const SESSION_RESULTS: &[(&str, &str)] = &[("None", "None"), ("Success", "Success"), ("Warning", "Warning"), ("Failed", "Failed")];
+const POINT_TYPES: &[(&str, &str)] = &[
+    ("CDP", "CDP"),
+    ("Full", "Full"),
+    ("ReverseIncrement", "ReverseIncrement"),
+    ("Increment", "Increment"),
+    ("Snapshot", "Snapshot"),
+];
+const POINT_STATES: &[(&str, &str)] = &[
+    ("Unknown", "Unknown"),
+    ("Ready", "Ready"),
+    ("Failover", "Failover"),
+    ("Failback", "Failback"),
+    ("PermanentFailover", "PermanentFailover"),
+];
+const PLATFORMS: &[(&str, &str)] = &[("VMware", "VMware"), ("HyperV", "HyperV"), ("vCloud", "vCloud")];
+const TENANT_TYPES: &[(&str, &str)] = &[("vCD", "VCloud"), ("Standalone", "Standalone"), ("ActiveDirectory", "ActiveDirectory")];
+const TASK_STATES: &[(&str, &str)] = &[("Running", "Running"), ("OperationFinished", "OperationFinished"), ("Finished", "Finished")];
+
+const SERVER_FIELDS: &[Field] = &[
+    f("UID", Kind::Uid("BackupServer"), "b.id"),
+    f("Name", Kind::Text, "b.name"),
+    f("Description", Kind::Text, "b.description"),
+    f("IpOrDnsName", Kind::Text, "b.name"),
+    f("Port", Kind::Int, "b.port"),
+    f("Version", Kind::Text, "b.version"),
+];
+
+const TENANT_FIELDS: &[Field] = &[
+    f("UID", Kind::Uid("CloudTenant"), "t.id"),
+    f("Name", Kind::Text, "t.name"),
+    f("Enabled", Kind::Bool, "t.enabled"),
+    Field { name: "BackupServerUid", aliases: &["BackupServerUId"], kind: Kind::Uid("BackupServer"), column: "t.backup_server_id" },
+    f("BackupServerName", Kind::Text, "(SELECT bs.name FROM backup_servers bs WHERE bs.id = t.backup_server_id)"),
+    f("Type", Kind::Enum(TENANT_TYPES), "t.kind"),
+    f("OrganizationReference", Kind::Text, "t.org_ref"),
+];
+
+const REPLICA_FIELDS: &[Field] = &[
+    f("UID", Kind::Uid("CloudReplica"), "r.id"),
+    f("Name", Kind::Text, "r.name"),
+    f("Platform", Kind::Enum(PLATFORMS), "r.platform"),
+];
+
+const POINT_FIELDS: &[Field] = &[
+    f("UID", Kind::Uid("CloudVmReplicaPoint"), "p.id"),
+    f("Name", Kind::Text, "p.name"),
+    f("CreationTime", Kind::Time, "p.creation_time"),
+    f("VmName", Kind::Text, "p.vm_name"),
+    f("Type", Kind::Enum(POINT_TYPES), "p.point_type"),
+    f("ReplicaUid", Kind::Uid("CloudReplica"), "p.replica_id"),
+    f("ReplicaName", Kind::Text, "r.name"),
+    f("VmDisplayName", Kind::Text, "p.vm_display_name"),
+    f("BackupServerUid", Kind::Uid("BackupServer"), "r.backup_server_id"),
+    f("BackupServerName", Kind::Text, "(SELECT bs.name FROM backup_servers bs WHERE bs.id = r.backup_server_id)"),
+    f("State", Kind::Enum(POINT_STATES), "p.state"),
+];
+
+const PLAN_FIELDS: &[Field] = &[
+    f("UID", Kind::Uid("CloudFailoverPlan"), "p.id"),
+    f("Name", Kind::Text, "p.name"),
+    f("Description", Kind::Text, "p.description"),
+    f("CloudTenantUid", Kind::Uid("CloudTenant"), "p.tenant_id"),
+    f("CloudTenantName", Kind::Text, "(SELECT tn.name FROM tenants tn WHERE tn.id = p.tenant_id)"),
+    f("BackupServerUid", Kind::Uid("BackupServer"), "p.backup_server_id"),
+    f("BackupServerName", Kind::Text, "(SELECT bs.name FROM backup_servers bs WHERE bs.id = p.backup_server_id)"),
+];
+
+const SESSION_FIELDS: &[Field] = &[
+    f("UID", Kind::Uid("CloudFailoverSession"), "s.id"),
+    f("Name", Kind::Text, "s.plan_name"),
+    f("Type", Kind::Enum(&[("FailoverPlan", "FailoverPlan")]), "'FailoverPlan'"),
+    f("CreationTime", Kind::Time, "s.creation_time"),
+    f("EndTime", Kind::Time, "s.end_time"),
+    f("State", Kind::Enum(SESSION_STATES), "s.state"),
+    f("Result", Kind::Enum(SESSION_RESULTS), "s.result"),
+    f("FailureMessage", Kind::Text, "s.failure_message"),
+    f("BackupServerUid", Kind::Uid("BackupServer"), "s.backup_server_id"),
+    f("BackupServerName", Kind::Text, "(SELECT bs.name FROM backup_servers bs WHERE bs.id = s.backup_server_id)"),
+];
+
+const TASK_FIELDS: &[Field] = &[
+    Field { name: "TaskId", aliases: &["TaskUid"], kind: Kind::TaskId, column: "k.number" },
+    f("State", Kind::Enum(TASK_STATES), "k.state"),
+    f("Operation", Kind::Text, "k.operation"),
+];
+
+impl QueryType {
+    /// Every type of this contract.
+    pub const ALL: &'static [QueryType] = &[
+        QueryType::BackupServer,
+        QueryType::CloudTenant,
+        QueryType::CloudReplica,
+        QueryType::CloudVmReplicaPoint,
+        QueryType::CloudFailoverPlan,
+        QueryType::CloudFailoverSession,
+        QueryType::Task,
+    ];
+
+    /// The type's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            QueryType::BackupServer => "BackupServer",
+            QueryType::CloudTenant => "CloudTenant",
+            QueryType::CloudReplica => "CloudReplica",
+            QueryType::CloudVmReplicaPoint => "CloudVmReplicaPoint",
+            QueryType::CloudFailoverPlan => "CloudFailoverPlan",
+            QueryType::CloudFailoverSession => "CloudFailoverSession",
+            QueryType::Task => "Task",
+        }
+    }
+
+    /// Looks a `type` value up, case-insensitively.
+    pub fn parse(name: &str) -> Result<QueryType, TypeLookup> {
+        if let Some(t) = Self::ALL.iter().find(|t| t.name().eq_ignore_ascii_case(name.trim())) {
+            return Ok(*t);
+        }
+        if OTHER_EM_TYPES.iter().any(|t| t.eq_ignore_ascii_case(name.trim())) {
+            Err(TypeLookup::NotImplemented)
+        } else {
+            Err(TypeLookup::Unknown)
+        }
+    }
+
+    /// The type's fields.
+    pub fn fields(self) -> &'static [Field] {
+        match self {
+            QueryType::BackupServer => SERVER_FIELDS,
+            QueryType::CloudTenant => TENANT_FIELDS,
+            QueryType::CloudReplica => REPLICA_FIELDS,
+            QueryType::CloudVmReplicaPoint => POINT_FIELDS,
+            QueryType::CloudFailoverPlan => PLAN_FIELDS,
+            QueryType::CloudFailoverSession => SESSION_FIELDS,
+            QueryType::Task => TASK_FIELDS,
+        }
+    }
+
+    /// A field by name or alias, case-insensitively.
+    pub fn field(self, name: &str) -> Option<&'static Field> {
+        self.fields()
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name) || f.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
+    }
+
+    /// The sort field when none is given (query.md §6).
+    pub fn default_sort(self) -> &'static Field {
+        let name = match self {
+            QueryType::CloudFailoverSession | QueryType::CloudVmReplicaPoint => "CreationTime",
+            QueryType::Task => "TaskId",
+            _ => "Name",
+        };
+        self.field(name).expect("default sort fields exist")
+    }
+
+    /// FROM clause (constant SQL).
+    pub fn from_clause(self) -> &'static str {
+        match self {
+            QueryType::BackupServer => "backup_servers b",
+            QueryType::CloudTenant => "tenants t",
+            QueryType::CloudReplica => "replicas r",
+            QueryType::CloudVmReplicaPoint => "vm_replica_points p JOIN replicas r ON r.id = p.replica_id",
+            QueryType::CloudFailoverPlan => "plans p",
+            QueryType::CloudFailoverSession => "failover_sessions s",
+            QueryType::Task => "tasks k",
+        }
+    }
+
+    /// The key column, which is also the tie-breaker of every sort.
+    pub fn id_column(self) -> &'static str {
+        match self {
+            QueryType::BackupServer => "b.id",
+            QueryType::CloudTenant => "t.id",
+            QueryType::CloudReplica => "r.id",
+            QueryType::CloudVmReplicaPoint => "p.id",
+            QueryType::CloudFailoverPlan => "p.id",
+            QueryType::CloudFailoverSession => "s.id",
+            QueryType::Task => "k.number",
+        }
+    }
+
+    /// The column holding the owning tenant, for tenant scoping.
+    pub fn tenant_column(self) -> Option<&'static str> {
+        match self {
+            QueryType::CloudReplica | QueryType::CloudVmReplicaPoint => Some("r.tenant_id"),
+            QueryType::CloudFailoverPlan => Some("p.tenant_id"),
+            QueryType::CloudFailoverSession => Some("s.tenant_id"),
+            _ => None,
+        }
+    }
+}
