@@ -80,7 +80,13 @@ impl fmt::Display for Filter {
         match self {
             Filter::Or(parts) => group(f, parts, ","),
             Filter::And(parts) => group(f, parts, ";"),
-            Filter::Cmp(c) => write!(f, "{}{}\"{}\"", c.field, c.op.as_str(), c.value.replace('"', "\"\"")),
+            Filter::Cmp(c) => write!(
+                f,
+                "{}{}\"{}\"",
+                c.field,
+                c.op.as_str(),
+                c.value.replace('"', "\"\"")
+            ),
         }
     }
 }
@@ -91,7 +97,12 @@ impl Filter {
         match self {
             Filter::Or(p) => Filter::Or(p.iter().map(Filter::without_positions).collect()),
             Filter::And(p) => Filter::And(p.iter().map(Filter::without_positions).collect()),
-            Filter::Cmp(c) => Filter::Cmp(Comparison { field_pos: 0, value_pos: 0, quoted: true, ..c.clone() }),
+            Filter::Cmp(c) => Filter::Cmp(Comparison {
+                field_pos: 0,
+                value_pos: 0,
+                quoted: true,
+                ..c.clone()
+            }),
         }
     }
 }

@@ -25,11 +25,21 @@ pub enum QueryErrorKind {
     UnclosedQuote,
     QuoteInBareValue,
     /// A field the type does not have.
-    UnknownField { field: String, type_name: &'static str },
+    UnknownField {
+        field: String,
+        type_name: &'static str,
+    },
     /// A value that does not fit the field.
-    BadValue { field: String, value: String, expected: String },
+    BadValue {
+        field: String,
+        value: String,
+        expected: String,
+    },
     /// An operator that does not apply to the field.
-    BadOperator { field: String, op: &'static str },
+    BadOperator {
+        field: String,
+        op: &'static str,
+    },
 }
 
 impl QueryError {
@@ -50,12 +60,26 @@ impl fmt::Display for QueryError {
             UnclosedGroup(open) => write!(f, "the group opened at position {open} is not closed"),
             ExpectedComparison => f.write_str("expected a comparison"),
             ExpectedField(c) => write!(f, "expected a field name, found '{c}'"),
-            ExpectedOperator(field) => write!(f, "expected an operator (==, !=, <, <=, >, >=) after field [{field}]"),
+            ExpectedOperator(field) => write!(
+                f,
+                "expected an operator (==, !=, <, <=, >, >=) after field [{field}]"
+            ),
             ExpectedValue => f.write_str("expected a value"),
             UnclosedQuote => f.write_str("unclosed quoted value"),
-            QuoteInBareValue => f.write_str("quote inside an unquoted value (quote the whole value)"),
-            UnknownField { field, type_name } => write!(f, "[{field}] is not a field of {type_name}"),
-            BadValue { field, value, expected } => write!(f, "[{value}] is not a valid value for [{field}]: {expected} expected"),
+            QuoteInBareValue => {
+                f.write_str("quote inside an unquoted value (quote the whole value)")
+            }
+            UnknownField { field, type_name } => {
+                write!(f, "[{field}] is not a field of {type_name}")
+            }
+            BadValue {
+                field,
+                value,
+                expected,
+            } => write!(
+                f,
+                "[{value}] is not a valid value for [{field}]: {expected} expected"
+            ),
             BadOperator { field, op } => write!(f, "operator {op} cannot be used with [{field}]"),
         }?;
         write!(f, " at position {}", self.position)

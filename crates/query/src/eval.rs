@@ -49,7 +49,11 @@ pub fn sort_cmp(field: &Field, a: &Stored, b: &Stored) -> Ordering {
     let key = |s: &Stored| -> (u8, Option<i64>, Option<String>) {
         match (s, field.kind) {
             (Stored::Null, _) => (0, None, None),
-            (Stored::Text(t), Kind::Enum(members)) => (1, members.iter().position(|m| m.1 == t).map(|i| i as i64), None),
+            (Stored::Text(t), Kind::Enum(members)) => (
+                1,
+                members.iter().position(|m| m.1 == t).map(|i| i as i64),
+                None,
+            ),
             (Stored::Text(t), Kind::Text) => (1, None, Some(fold(t))),
             (Stored::Text(t), _) => (1, None, Some(t.clone())),
             (Stored::Int(i), _) => (1, Some(*i), None),

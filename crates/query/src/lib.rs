@@ -11,7 +11,7 @@ pub mod schema;
 pub mod sql;
 
 pub use ast::{Comparison, Filter, Op};
+pub use check::{check_query, CheckedQuery, Direction};
 pub use error::{QueryError, QueryErrorKind};
 pub use parse::parse;
-pub use check::{check_query, CheckedQuery, Direction};
 pub use schema::{QueryType, TypeLookup};

@@ -30,9 +30,16 @@ pub const MAX_DEPTH: usize = 64;
 pub fn parse(text: &str) -> Result<Option<Filter>, QueryError> {
     let chars: Vec<char> = text.chars().collect();
     if chars.len() > MAX_FILTER_CHARS {
-        return Err(QueryError::at(MAX_FILTER_CHARS, QueryErrorKind::TooLong(MAX_FILTER_CHARS)));
+        return Err(QueryError::at(
+            MAX_FILTER_CHARS,
+            QueryErrorKind::TooLong(MAX_FILTER_CHARS),
+        ));
     }
-    let mut p = Parser { chars, pos: 0, depth: 0 };
+    let mut p = Parser {
+        chars,
+        pos: 0,
+        depth: 0,
+    };
     p.skip_ws();
     if p.at_end() {
         return Ok(None);
@@ -78,7 +85,11 @@ impl Parser {
             self.skip_ws();
             parts.push(self.conjunction()?);
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Filter::Or(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Filter::Or(parts)
+        })
     }
 
     fn conjunction(&mut self) -> Result<Filter, QueryError> {
@@ -92,7 +103,11 @@ impl Parser {
             self.skip_ws();
             parts.push(self.primary()?);
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Filter::And(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Filter::And(parts)
+        })
     }
 
     fn primary(&mut self) -> Result<Filter, QueryError> {
@@ -109,7 +124,10 @@ impl Parser {
                 let inner = self.disjunction()?;
                 self.skip_ws();
                 if self.peek() != Some(')') {
-                    return Err(QueryError::at(self.pos, QueryErrorKind::UnclosedGroup(open)));
+                    return Err(QueryError::at(
+                        self.pos,
+                        QueryErrorKind::UnclosedGroup(open),
+                    ));
                 }
                 self.pos += 1;
                 self.depth -= 1;
@@ -125,11 +143,20 @@ impl Parser {
         let field = self.field()?;
         self.skip_ws();
         let op_pos = self.pos;
-        let op = self.operator().ok_or_else(|| QueryError::at(op_pos, QueryErrorKind::ExpectedOperator(field.clone())))?;
+        let op = self.operator().ok_or_else(|| {
+            QueryError::at(op_pos, QueryErrorKind::ExpectedOperator(field.clone()))
+        })?;
         self.skip_ws();
         let value_pos = self.pos;
         let (value, quoted) = self.value()?;
-        Ok(Comparison { field, op, value, quoted, field_pos, value_pos })
+        Ok(Comparison {
+            field,
+            op,
+            value,
+            quoted,
+            field_pos,
+            value_pos,
+        })
     }
 
     fn field(&mut self) -> Result<String, QueryError> {
@@ -209,7 +236,10 @@ mod tests {
     use super::*;
 
     fn ok(s: &str) -> String {
-        parse(s).unwrap_or_else(|e| panic!("{s}: {e}")).map(|f| f.to_string()).unwrap_or_default()
+        parse(s)
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+            .map(|f| f.to_string())
+            .unwrap_or_default()
     }
 
     fn err(s: &str) -> (usize, String) {
@@ -295,12 +325,26 @@ mod properties {
     use proptest::prelude::*;
 
     fn op() -> impl Strategy<Value = Op> {
-        prop_oneof![Just(Op::Eq), Just(Op::Ne), Just(Op::Lt), Just(Op::Le), Just(Op::Gt), Just(Op::Ge)]
+        prop_oneof![
+            Just(Op::Eq),
+            Just(Op::Ne),
+            Just(Op::Lt),
+            Just(Op::Le),
+            Just(Op::Gt),
+            Just(Op::Ge)
+        ]
     }
 
     fn comparison() -> impl Strategy<Value = Filter> {
         ("[A-Za-z][A-Za-z0-9_]{0,12}", op(), ".{0,20}").prop_map(|(field, op, value)| {
-            Filter::Cmp(Comparison { field, op, value, quoted: true, field_pos: 0, value_pos: 0 })
+            Filter::Cmp(Comparison {
+                field,
+                op,
+                value,
+                quoted: true,
+                field_pos: 0,
+                value_pos: 0,
+            })
         })
     }
 

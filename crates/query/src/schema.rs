@@ -33,7 +33,12 @@ pub struct Field {
 }
 
 const fn f(name: &'static str, kind: Kind, column: &'static str) -> Field {
-    Field { name, aliases: &[], kind, column }
+    Field {
+        name,
+        aliases: &[],
+        kind,
+        column,
+    }
 }
 
 /// A query type of this contract.
@@ -59,17 +64,55 @@ pub enum TypeLookup {
 
 /// Query types EM knows (the querySvc list) that this contract does not cover.
 const OTHER_EM_TYPES: &[&str] = &[
-    "VmRestorePoint", "VAppRestorePoint", "VmReplicaPoint", "Job", "RestorePoint", "BackupTaskSession",
-    "ReplicaTaskSession", "RestoreSession", "Repository", "Backup", "Replica", "HierarchyRoot", "BackupJobSession",
-    "ReplicaJobSession", "ManagedServer", "FailoverPlan", "WanAccelerator", "CloudGateway", "Passwords",
-    "Credentials", "BackupFile", "VCloudOrganizationConfig", "CloudSubtenant", "CloudHardwarePlan",
-    "CloudPublicIpAddress", "AgentBackupJob", "AgentRestorePoint", "AgentProtectionGroup", "DiscoveredComputer",
-    "CloudGatewayPool", "VSphereSelfServiceConfig", "ExternalRepository", "NasJob", "FileServer", "VAppReplicaPoint",
+    "VmRestorePoint",
+    "VAppRestorePoint",
+    "VmReplicaPoint",
+    "Job",
+    "RestorePoint",
+    "BackupTaskSession",
+    "ReplicaTaskSession",
+    "RestoreSession",
+    "Repository",
+    "Backup",
+    "Replica",
+    "HierarchyRoot",
+    "BackupJobSession",
+    "ReplicaJobSession",
+    "ManagedServer",
+    "FailoverPlan",
+    "WanAccelerator",
+    "CloudGateway",
+    "Passwords",
+    "Credentials",
+    "BackupFile",
+    "VCloudOrganizationConfig",
+    "CloudSubtenant",
+    "CloudHardwarePlan",
+    "CloudPublicIpAddress",
+    "AgentBackupJob",
+    "AgentRestorePoint",
+    "AgentProtectionGroup",
+    "DiscoveredComputer",
+    "CloudGatewayPool",
+    "VSphereSelfServiceConfig",
+    "ExternalRepository",
+    "NasJob",
+    "FileServer",
+    "VAppReplicaPoint",
 ];
 
-const SESSION_STATES: &[(&str, &str)] =
-    &[("Starting", "Starting"), ("Stopping", "Stopping"), ("Working", "Working"), ("Stopped", "Stopped")];
-const SESSION_RESULTS: &[(&str, &str)] = &[("None", "None"), ("Success", "Success"), ("Warning", "Warning"), ("Failed", "Failed")];
+const SESSION_STATES: &[(&str, &str)] = &[
+    ("Starting", "Starting"),
+    ("Stopping", "Stopping"),
+    ("Working", "Working"),
+    ("Stopped", "Stopped"),
+];
+const SESSION_RESULTS: &[(&str, &str)] = &[
+    ("None", "None"),
+    ("Success", "Success"),
+    ("Warning", "Warning"),
+    ("Failed", "Failed"),
+];
 const POINT_TYPES: &[(&str, &str)] = &[
     ("CDP", "CDP"),
     ("Full", "Full"),
@@ -84,9 +127,21 @@ const POINT_STATES: &[(&str, &str)] = &[
     ("Failback", "Failback"),
     ("PermanentFailover", "PermanentFailover"),
 ];
-const PLATFORMS: &[(&str, &str)] = &[("VMware", "VMware"), ("HyperV", "HyperV"), ("vCloud", "vCloud")];
-const TENANT_TYPES: &[(&str, &str)] = &[("vCD", "VCloud"), ("Standalone", "Standalone"), ("ActiveDirectory", "ActiveDirectory")];
-const TASK_STATES: &[(&str, &str)] = &[("Running", "Running"), ("OperationFinished", "OperationFinished"), ("Finished", "Finished")];
+const PLATFORMS: &[(&str, &str)] = &[
+    ("VMware", "VMware"),
+    ("HyperV", "HyperV"),
+    ("vCloud", "vCloud"),
+];
+const TENANT_TYPES: &[(&str, &str)] = &[
+    ("vCD", "VCloud"),
+    ("Standalone", "Standalone"),
+    ("ActiveDirectory", "ActiveDirectory"),
+];
+const TASK_STATES: &[(&str, &str)] = &[
+    ("Running", "Running"),
+    ("OperationFinished", "OperationFinished"),
+    ("Finished", "Finished"),
+];
 
 const SERVER_FIELDS: &[Field] = &[
     f("UID", Kind::Uid("BackupServer"), "b.id"),
@@ -101,8 +156,17 @@ const TENANT_FIELDS: &[Field] = &[
     f("UID", Kind::Uid("CloudTenant"), "t.id"),
     f("Name", Kind::Text, "t.name"),
     f("Enabled", Kind::Bool, "t.enabled"),
-    Field { name: "BackupServerUid", aliases: &["BackupServerUId"], kind: Kind::Uid("BackupServer"), column: "t.backup_server_id" },
-    f("BackupServerName", Kind::Text, "(SELECT bs.name FROM backup_servers bs WHERE bs.id = t.backup_server_id)"),
+    Field {
+        name: "BackupServerUid",
+        aliases: &["BackupServerUId"],
+        kind: Kind::Uid("BackupServer"),
+        column: "t.backup_server_id",
+    },
+    f(
+        "BackupServerName",
+        Kind::Text,
+        "(SELECT bs.name FROM backup_servers bs WHERE bs.id = t.backup_server_id)",
+    ),
     f("Type", Kind::Enum(TENANT_TYPES), "t.kind"),
     f("OrganizationReference", Kind::Text, "t.org_ref"),
 ];
@@ -122,8 +186,16 @@ const POINT_FIELDS: &[Field] = &[
     f("ReplicaUid", Kind::Uid("CloudReplica"), "p.replica_id"),
     f("ReplicaName", Kind::Text, "r.name"),
     f("VmDisplayName", Kind::Text, "p.vm_display_name"),
-    f("BackupServerUid", Kind::Uid("BackupServer"), "r.backup_server_id"),
-    f("BackupServerName", Kind::Text, "(SELECT bs.name FROM backup_servers bs WHERE bs.id = r.backup_server_id)"),
+    f(
+        "BackupServerUid",
+        Kind::Uid("BackupServer"),
+        "r.backup_server_id",
+    ),
+    f(
+        "BackupServerName",
+        Kind::Text,
+        "(SELECT bs.name FROM backup_servers bs WHERE bs.id = r.backup_server_id)",
+    ),
     f("State", Kind::Enum(POINT_STATES), "p.state"),
 ];
 
@@ -132,26 +204,55 @@ const PLAN_FIELDS: &[Field] = &[
     f("Name", Kind::Text, "p.name"),
     f("Description", Kind::Text, "p.description"),
     f("CloudTenantUid", Kind::Uid("CloudTenant"), "p.tenant_id"),
-    f("CloudTenantName", Kind::Text, "(SELECT tn.name FROM tenants tn WHERE tn.id = p.tenant_id)"),
-    f("BackupServerUid", Kind::Uid("BackupServer"), "p.backup_server_id"),
-    f("BackupServerName", Kind::Text, "(SELECT bs.name FROM backup_servers bs WHERE bs.id = p.backup_server_id)"),
+    f(
+        "CloudTenantName",
+        Kind::Text,
+        "(SELECT tn.name FROM tenants tn WHERE tn.id = p.tenant_id)",
+    ),
+    f(
+        "BackupServerUid",
+        Kind::Uid("BackupServer"),
+        "p.backup_server_id",
+    ),
+    f(
+        "BackupServerName",
+        Kind::Text,
+        "(SELECT bs.name FROM backup_servers bs WHERE bs.id = p.backup_server_id)",
+    ),
 ];
 
 const SESSION_FIELDS: &[Field] = &[
     f("UID", Kind::Uid("CloudFailoverSession"), "s.id"),
     f("Name", Kind::Text, "s.plan_name"),
-    f("Type", Kind::Enum(&[("FailoverPlan", "FailoverPlan")]), "'FailoverPlan'"),
+    f(
+        "Type",
+        Kind::Enum(&[("FailoverPlan", "FailoverPlan")]),
+        "'FailoverPlan'",
+    ),
     f("CreationTime", Kind::Time, "s.creation_time"),
     f("EndTime", Kind::Time, "s.end_time"),
     f("State", Kind::Enum(SESSION_STATES), "s.state"),
     f("Result", Kind::Enum(SESSION_RESULTS), "s.result"),
     f("FailureMessage", Kind::Text, "s.failure_message"),
-    f("BackupServerUid", Kind::Uid("BackupServer"), "s.backup_server_id"),
-    f("BackupServerName", Kind::Text, "(SELECT bs.name FROM backup_servers bs WHERE bs.id = s.backup_server_id)"),
+    f(
+        "BackupServerUid",
+        Kind::Uid("BackupServer"),
+        "s.backup_server_id",
+    ),
+    f(
+        "BackupServerName",
+        Kind::Text,
+        "(SELECT bs.name FROM backup_servers bs WHERE bs.id = s.backup_server_id)",
+    ),
 ];
 
 const TASK_FIELDS: &[Field] = &[
-    Field { name: "TaskId", aliases: &["TaskUid"], kind: Kind::TaskId, column: "k.number" },
+    Field {
+        name: "TaskId",
+        aliases: &["TaskUid"],
+        kind: Kind::TaskId,
+        column: "k.number",
+    },
     f("State", Kind::Enum(TASK_STATES), "k.state"),
     f("Operation", Kind::Text, "k.operation"),
 ];
@@ -183,10 +284,16 @@ impl QueryType {
 
     /// Looks a `type` value up, case-insensitively.
     pub fn parse(name: &str) -> Result<QueryType, TypeLookup> {
-        if let Some(t) = Self::ALL.iter().find(|t| t.name().eq_ignore_ascii_case(name.trim())) {
+        if let Some(t) = Self::ALL
+            .iter()
+            .find(|t| t.name().eq_ignore_ascii_case(name.trim()))
+        {
             return Ok(*t);
         }
-        if OTHER_EM_TYPES.iter().any(|t| t.eq_ignore_ascii_case(name.trim())) {
+        if OTHER_EM_TYPES
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(name.trim()))
+        {
             Err(TypeLookup::NotImplemented)
         } else {
             Err(TypeLookup::Unknown)
@@ -208,9 +315,10 @@ impl QueryType {
 
     /// A field by name or alias, case-insensitively.
     pub fn field(self, name: &str) -> Option<&'static Field> {
-        self.fields()
-            .iter()
-            .find(|f| f.name.eq_ignore_ascii_case(name) || f.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
+        self.fields().iter().find(|f| {
+            f.name.eq_ignore_ascii_case(name)
+                || f.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+        })
     }
 
     /// The sort field when none is given (query.md §6).
@@ -229,7 +337,9 @@ impl QueryType {
             QueryType::BackupServer => "backup_servers b",
             QueryType::CloudTenant => "tenants t",
             QueryType::CloudReplica => "replicas r",
-            QueryType::CloudVmReplicaPoint => "vm_replica_points p JOIN replicas r ON r.id = p.replica_id",
+            QueryType::CloudVmReplicaPoint => {
+                "vm_replica_points p JOIN replicas r ON r.id = p.replica_id"
+            }
             QueryType::CloudFailoverPlan => "plans p",
             QueryType::CloudFailoverSession => "failover_sessions s",
             QueryType::Task => "tasks k",

@@ -4,7 +4,7 @@
 //! between SQLite and PostgreSQL; its defaults are SQLite's.
 
 use crate::ast::Op;
-use crate::check::{CheckedQuery, Checked, Condition, Direction, Value};
+use crate::check::{Checked, CheckedQuery, Condition, Direction, Value};
 use crate::schema::Kind;
 
 /// A value bound to a placeholder.
@@ -83,7 +83,14 @@ fn sql_op(op: Op) -> &'static str {
     }
 }
 
-fn compare(sql: &mut Sql, d: &dyn Dialect, column: &str, key: String, op: Op, value: Bind) -> String {
+fn compare(
+    sql: &mut Sql,
+    d: &dyn Dialect,
+    column: &str,
+    key: String,
+    op: Op,
+    value: Bind,
+) -> String {
     let p = sql.bind(d, value);
     match op {
         // A missing value is never equal, so `!=` holds for it (query.md §5.4).
@@ -100,18 +107,31 @@ fn condition(sql: &mut Sql, d: &dyn Dialect, c: &Condition) -> String {
             compare(sql, d, col, key, c.op, Bind::Text(v.clone()))
         }
         (Value::Uid(v), _) => compare(sql, d, col, col.to_string(), c.op, Bind::Text(v.clone())),
-        (Value::Time(v) | Value::Int(v), _) => compare(sql, d, col, col.to_string(), c.op, Bind::Int(*v)),
-        (Value::Bool(b), _) => compare(sql, d, col, col.to_string(), c.op, Bind::Int(i64::from(*b))),
-        (Value::Task(n), _) => compare(sql, d, col, col.to_string(), c.op, Bind::Int(i64::from(*n))),
+        (Value::Time(v) | Value::Int(v), _) => {
+            compare(sql, d, col, col.to_string(), c.op, Bind::Int(*v))
+        }
+        (Value::Bool(b), _) => {
+            compare(sql, d, col, col.to_string(), c.op, Bind::Int(i64::from(*b)))
+        }
+        (Value::Task(n), _) => {
+            compare(sql, d, col, col.to_string(), c.op, Bind::Int(i64::from(*n)))
+        }
         (Value::Enum(index), Kind::Enum(members)) => {
             // Enumerations compare by index: the members that satisfy the operator
             // become an IN list of stored values, which an index can serve.
-            let chosen: Vec<&str> =
-                members.iter().enumerate().filter(|(i, _)| c.op.holds(i.cmp(index))).map(|(_, m)| m.1).collect();
+            let chosen: Vec<&str> = members
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| c.op.holds(i.cmp(index)))
+                .map(|(_, m)| m.1)
+                .collect();
             let in_list = if chosen.is_empty() {
                 "1 = 0".to_string()
             } else {
-                let ps: Vec<String> = chosen.iter().map(|v| sql.bind(d, Bind::Text(v.to_string()))).collect();
+                let ps: Vec<String> = chosen
+                    .iter()
+                    .map(|v| sql.bind(d, Bind::Text(v.to_string())))
+                    .collect();
                 format!("{col} IN ({})", ps.join(", "))
             };
             if c.op == Op::Ne {
@@ -127,12 +147,31 @@ fn condition(sql: &mut Sql, d: &dyn Dialect, c: &Condition) -> String {
 fn filter(sql: &mut Sql, d: &dyn Dialect, f: &Checked) -> String {
     match f {
         Checked::Cond(c) => condition(sql, d, c),
-        Checked::And(parts) => format!("({})", parts.iter().map(|p| filter(sql, d, p)).collect::<Vec<_>>().join(" AND ")),
-        Checked::Or(parts) => format!("({})", parts.iter().map(|p| filter(sql, d, p)).collect::<Vec<_>>().join(" OR ")),
+        Checked::And(parts) => format!(
+            "({})",
+            parts
+                .iter()
+                .map(|p| filter(sql, d, p))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        ),
+        Checked::Or(parts) => format!(
+            "({})",
+            parts
+                .iter()
+                .map(|p| filter(sql, d, p))
+                .collect::<Vec<_>>()
+                .join(" OR ")
+        ),
     }
 }
 
-fn where_clause(sql: &mut Sql, d: &dyn Dialect, q: &CheckedQuery, restriction: &Restriction) -> String {
+fn where_clause(
+    sql: &mut Sql,
+    d: &dyn Dialect,
+    q: &CheckedQuery,
+    restriction: &Restriction,
+) -> String {
     let mut parts = Vec::new();
     match restriction {
         Restriction::None => {}
@@ -172,7 +211,11 @@ fn sort_key(q: &CheckedQuery, d: &dyn Dialect) -> String {
     match q.sort.kind {
         Kind::Text => d.text_key(&d.fold(col)),
         Kind::Enum(members) => {
-            let whens: String = members.iter().enumerate().map(|(i, m)| format!(" WHEN '{}' THEN {i}", m.1)).collect();
+            let whens: String = members
+                .iter()
+                .enumerate()
+                .map(|(i, m)| format!(" WHEN '{}' THEN {i}", m.1))
+                .collect();
             format!("CASE {col}{whens} END")
         }
         _ => col.to_string(),
@@ -182,11 +225,22 @@ fn sort_key(q: &CheckedQuery, d: &dyn Dialect) -> String {
 /// `SELECT <id>` of one page: `offset` rows skipped, at most `limit` rows. With
 /// `reverse` the order is inverted (the caller reverses the rows again), so pages
 /// near the end skip few rows instead of nearly all of them.
-pub fn page_sql(q: &CheckedQuery, restriction: &Restriction, d: &dyn Dialect, offset: u64, limit: u64, reverse: bool) -> Sql {
+pub fn page_sql(
+    q: &CheckedQuery,
+    restriction: &Restriction,
+    d: &dyn Dialect,
+    offset: u64,
+    limit: u64,
+    reverse: bool,
+) -> Sql {
     let mut sql = Sql::default();
     let w = where_clause(&mut sql, d, q, restriction);
     let ascending = (q.direction == Direction::Asc) != reverse;
-    let order = if ascending { "ASC NULLS FIRST" } else { "DESC NULLS LAST" };
+    let order = if ascending {
+        "ASC NULLS FIRST"
+    } else {
+        "DESC NULLS LAST"
+    };
     let tie = if reverse { "DESC" } else { "ASC" };
     let limit_p = sql.bind(d, Bind::Int(limit as i64));
     let offset_p = sql.bind(d, Bind::Int(offset as i64));
@@ -213,7 +267,11 @@ mod tests {
 
     #[test]
     fn sqlite_session_query_is_exact() {
-        let q = query(QueryType::CloudFailoverSession, "Result>=Warning;CreationTime>\"2019-07-01\"", Some(("CreationTime", Direction::Desc)));
+        let q = query(
+            QueryType::CloudFailoverSession,
+            "Result>=Warning;CreationTime>\"2019-07-01\"",
+            Some(("CreationTime", Direction::Desc)),
+        );
         let sql = page_sql(&q, &Restriction::None, &Sqlite, 200, 100, false);
         assert_eq!(
             sql.text,
@@ -222,13 +280,23 @@ mod tests {
         );
         assert_eq!(
             sql.binds,
-            vec![Bind::Text("Warning".into()), Bind::Text("Failed".into()), Bind::Int(1_561_939_200_000_000), Bind::Int(100), Bind::Int(200)]
+            vec![
+                Bind::Text("Warning".into()),
+                Bind::Text("Failed".into()),
+                Bind::Int(1_561_939_200_000_000),
+                Bind::Int(100),
+                Bind::Int(200)
+            ]
         );
     }
 
     #[test]
     fn postgres_folds_ascii_and_compares_in_c_collation() {
-        let q = query(QueryType::CloudFailoverPlan, "CloudTenantName==\"ABC Company\",Name!=x", None);
+        let q = query(
+            QueryType::CloudFailoverPlan,
+            "CloudTenantName==\"ABC Company\",Name!=x",
+            None,
+        );
         let sql = count_sql(&q, &Restriction::Tenant("t".into()), &Postgres);
         assert_eq!(
             sql.text,
@@ -236,24 +304,48 @@ mod tests {
              ((translate((SELECT tn.name FROM tenants tn WHERE tn.id = p.tenant_id), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')) COLLATE \"C\" = $2 \
              OR (p.name IS NULL OR (translate(p.name, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')) COLLATE \"C\" <> $3))"
         );
-        assert_eq!(sql.binds, vec![Bind::Text("t".into()), Bind::Text("abc company".into()), Bind::Text("x".into())]);
+        assert_eq!(
+            sql.binds,
+            vec![
+                Bind::Text("t".into()),
+                Bind::Text("abc company".into()),
+                Bind::Text("x".into())
+            ]
+        );
     }
 
     #[test]
     fn hostile_values_only_ever_reach_binds() {
         let evil = "'; DROP TABLE failover_sessions; --";
-        let q = query(QueryType::CloudFailoverSession, &format!("Name==\"{evil}\";FailureMessage!=\"\\\"\"\""), None);
+        let q = query(
+            QueryType::CloudFailoverSession,
+            &format!("Name==\"{evil}\";FailureMessage!=\"\\\"\"\""),
+            None,
+        );
         let sql = page_sql(&q, &Restriction::None, &Sqlite, 0, 10, true);
         assert!(!sql.text.contains("DROP"));
         assert!(!sql.text.contains('\''));
         assert!(sql.binds.contains(&Bind::Text(evil.to_ascii_lowercase())));
-        assert!(sql.text.ends_with("ORDER BY s.creation_time DESC NULLS LAST, s.id DESC LIMIT $3 OFFSET $4"));
+        assert!(sql
+            .text
+            .ends_with("ORDER BY s.creation_time DESC NULLS LAST, s.id DESC LIMIT $3 OFFSET $4"));
     }
 
     #[test]
     fn enum_sorting_and_empty_enum_sets() {
-        let q = query(QueryType::Task, "State<Running", Some(("State", Direction::Asc)));
-        let sql = page_sql(&q, &Restriction::LogonSession("l".into()), &Sqlite, 0, 5, false);
+        let q = query(
+            QueryType::Task,
+            "State<Running",
+            Some(("State", Direction::Asc)),
+        );
+        let sql = page_sql(
+            &q,
+            &Restriction::LogonSession("l".into()),
+            &Sqlite,
+            0,
+            5,
+            false,
+        );
         assert_eq!(
             sql.text,
             "SELECT k.number FROM tasks k WHERE k.logon_session_id = $1 AND 1 = 0 ORDER BY \

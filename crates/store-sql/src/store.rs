@@ -12,10 +12,42 @@ use entman_model::session::{FailoverSession, PointRef, SessionTask, TaskPlan};
 use entman_model::task::{RelatedSession, Task, TaskOutcome};
 use entman_model::tenant::{Tenant, TenantKind};
 use entman_model::Timestamp;
-use entman_store::{Scope, Store, StoreError, StoreResult, TenantCredential};
+use entman_query::sql::{
+    count_sql, page_sql, Bind, Dialect, Postgres as PostgresDialect, Sqlite as SqliteDialect,
+};
+use entman_store::{
+    QueryPage, Restriction, Scope, Store, StoreError, StoreResult, TenantCredential,
+};
 use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::Row;
 use sqlx::{AnyPool, Executor};
+use std::collections::HashMap;
 use std::time::Duration;
+
+/// Binds query-service values to a scalar query.
+fn bind_all<'q>(
+    mut q: sqlx::query::QueryScalar<'q, sqlx::Any, i64, sqlx::any::AnyArguments<'q>>,
+    binds: &'q [Bind],
+) -> sqlx::query::QueryScalar<'q, sqlx::Any, i64, sqlx::any::AnyArguments<'q>> {
+    for b in binds {
+        q = match b {
+            Bind::Text(t) => q.bind(t.as_str()),
+            Bind::Int(i) => q.bind(*i),
+        };
+    }
+    q
+}
+
+/// Binds query-service values to a row query.
+fn bind_rows<'q>(mut q: Q<'q>, binds: &'q [Bind]) -> Q<'q> {
+    for b in binds {
+        q = match b {
+            Bind::Text(t) => q.bind(t.as_str()),
+            Bind::Int(i) => q.bind(*i),
+        };
+    }
+    q
+}
 
 /// A query with bound arguments.
 type Q<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
@@ -568,13 +600,20 @@ impl Store for SqlStore {
     async fn insert_tenant(&self, t: &Tenant, password_hash: Option<&str>) -> StoreResult<()> {
         let detail = serde_json::to_string(t).map_err(|e| StoreError::Backend(e.to_string()))?;
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        sqlx::query("INSERT INTO tenants (id, backup_server_id, name, kind, enabled, detail) VALUES ($1, $2, $3, $4, $5, $6)")
+        let org_ref = match &t.kind {
+            TenantKind::VCloud {
+                organization_ref, ..
+            } => Some(organization_ref.clone()),
+            TenantKind::Standalone { .. } => None,
+        };
+        sqlx::query("INSERT INTO tenants (id, backup_server_id, name, kind, enabled, detail, org_ref) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(t.id.to_string())
             .bind(t.backup_server_id.to_string())
             .bind(t.name.clone())
             .bind(t.kind.type_name().to_string())
             .bind(b(t.enabled))
             .bind(detail)
+            .bind(org_ref)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -704,8 +743,8 @@ impl Store for SqlStore {
 
     async fn insert_point(&self, p: &VmReplicaPoint) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO vm_replica_points (id, replica_id, vm_name, vm_display_name, creation_time, point_type, state) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO vm_replica_points (id, replica_id, vm_name, vm_display_name, creation_time, point_type, state, name) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(p.id.to_string())
         .bind(p.replica_id.to_string())
@@ -714,6 +753,7 @@ impl Store for SqlStore {
         .bind(p.creation_time.micros())
         .bind(p.point_type.as_str().to_string())
         .bind(p.state.as_str().to_string())
+        .bind(p.name())
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -990,6 +1030,95 @@ impl Store for SqlStore {
                 .await
                 .map_err(db_err)?;
         row.map(|r| guid(&r, "id").map(SessionId)).transpose()
+    }
+
+    async fn sessions_by_ids(&self, ids: &[SessionId]) -> StoreResult<Vec<FailoverSession>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(BATCH_ROWS) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!("SELECT * FROM failover_sessions WHERE id IN ({list})");
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            let mut sessions: std::collections::HashMap<String, FailoverSession> = HashMap::new();
+            for row in q.fetch_all(&self.pool).await.map_err(db_err)? {
+                let s = session_row(&row)?;
+                sessions.insert(s.id.to_string(), s);
+            }
+            let sql = format!(
+                "SELECT * FROM session_tasks WHERE session_id IN ({list}) ORDER BY session_id, idx"
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            for row in q.fetch_all(&self.pool).await.map_err(db_err)? {
+                if let Some(s) = sessions.get_mut(&text(&row, "session_id")?) {
+                    s.tasks.push(session_task(&row)?);
+                }
+            }
+            out.extend(
+                chunk
+                    .iter()
+                    .filter_map(|id| sessions.remove(&id.to_string())),
+            );
+        }
+        Ok(out)
+    }
+
+    async fn query_page(
+        &self,
+        query: &entman_query::CheckedQuery,
+        restriction: &Restriction,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<QueryPage> {
+        let dialect: &(dyn Dialect + Sync) = match self.backend {
+            Backend::Sqlite => &SqliteDialect,
+            Backend::Postgres => &PostgresDialect,
+        };
+        let count = count_sql(query, restriction, dialect);
+        let total: i64 = bind_all(sqlx::query_scalar(&count.text), &count.binds)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let total = total.max(0) as u64;
+        if offset >= total || limit == 0 {
+            return Ok(QueryPage {
+                total,
+                keys: Vec::new(),
+            });
+        }
+        let end = offset.saturating_add(limit).min(total);
+        // Pages in the second half are read from the end, so the database skips
+        // `total - end` rows instead of `offset`.
+        let reverse = offset > total / 2;
+        let (skip, take) = if reverse {
+            (total - end, end - offset)
+        } else {
+            (offset, end - offset)
+        };
+        let page = page_sql(query, restriction, dialect, skip, take, reverse);
+        let rows = bind_rows(sqlx::query(&page.text), &page.binds)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let mut keys = rows
+            .iter()
+            .map(|r| {
+                r.try_get::<String, _>(0)
+                    .or_else(|_| r.try_get::<i64, _>(0).map(|n| n.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Corrupt(format!("query key: {e}")))?;
+        if reverse {
+            keys.reverse();
+        }
+        Ok(QueryPage { total, keys })
     }
 
     async fn account_by_name(&self, name: &str) -> StoreResult<Option<Account>> {

@@ -58,6 +58,16 @@ impl Scope {
     }
 }
 
+/// One page of a query: how many rows match in all, and the keys of the page's
+/// rows in order (GUIDs as text; task numbers for tasks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryPage {
+    pub total: u64,
+    pub keys: Vec<String>,
+}
+
+pub use entman_query::sql::Restriction;
+
 /// Where a tenant's logon credentials come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantCredential {
@@ -180,6 +190,20 @@ pub trait Store: Send + Sync + 'static {
     async fn list_active_sessions(&self) -> StoreResult<Vec<FailoverSession>>;
     /// The unfinished session of a plan, if any.
     async fn active_session_of_plan(&self, plan: PlanId) -> StoreResult<Option<SessionId>>;
+
+    /// Sessions by id, in the order given (unknown ids are skipped).
+    async fn sessions_by_ids(&self, ids: &[SessionId]) -> StoreResult<Vec<FailoverSession>>;
+
+    // --- query service ----------------------------------------------------------
+    /// Runs a checked query in the database: counts the matching rows and returns
+    /// the keys of rows `offset .. offset + limit` in the query's order.
+    async fn query_page(
+        &self,
+        query: &entman_query::CheckedQuery,
+        restriction: &Restriction,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<QueryPage>;
 
     // --- accounts and logon sessions ------------------------------------------
     /// Finds an account by name, case-insensitively.

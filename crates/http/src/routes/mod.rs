@@ -8,6 +8,7 @@ mod out_of_scope;
 
 pub use out_of_scope::is_em_resource;
 mod plans;
+mod query;
 mod servers;
 mod sessions;
 mod tasks;
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .merge(plans::router())
         .merge(sessions::router())
         .merge(tasks::router())
+        .merge(query::router())
         .fallback(out_of_scope::fallback)
 }
 

@@ -40,8 +40,6 @@ const EM_TOP_LEVEL: &[&str] = &[
     "cdpreplicavapp",
     "vappreplicapoints",
     "systemsessions",
-    "restoresessions",
-    "query",
 ];
 
 /// EM collections under `/api/cloud` outside the contract.

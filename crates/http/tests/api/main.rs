@@ -7,4 +7,5 @@ mod entry;
 mod errors;
 mod failover;
 mod links;
+mod query;
 mod representations;

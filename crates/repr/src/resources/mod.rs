@@ -7,6 +7,7 @@
 pub mod entry;
 pub mod error;
 pub mod plan;
+pub mod query;
 pub mod replica;
 pub mod server;
 pub mod session;

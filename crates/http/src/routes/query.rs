@@ -1,0 +1,398 @@
+//! `GET /api/query` (query.md): filter, sort and page one type's objects in the
+//! database, and answer a `QueryResult` with paging links.
+
+use super::{related, server_map};
+use crate::auth::{Caller, Right};
+use crate::params::{Params, Representation};
+use crate::{ApiError, AppState, Reply};
+use axum::extract::{RawQuery, State};
+use axum::routing::get;
+use axum::Router;
+use entman_model::ids::{PlanId, SessionId};
+use entman_query::{check_query, parse, CheckedQuery, Direction, QueryType, TypeLookup};
+use entman_repr::resources::query::{query_result, Paging, QueryItems};
+use entman_repr::resources::replica::{PointView, ReplicaView};
+use entman_repr::resources::server::{entity_node, reference_node};
+use entman_repr::resources::session::SessionView;
+use entman_repr::resources::task::task_node;
+use entman_repr::resources::tenant::TenantView;
+use entman_repr::resources::{plan::PlanView, Placement};
+use entman_repr::{Ctx, Node};
+use entman_store::{Restriction, Scope};
+use percent_encoding::percent_decode_str;
+use std::collections::HashMap;
+
+/// Default page size (every EM capture reports 100).
+const DEFAULT_PAGE_SIZE: u64 = 100;
+/// Largest accepted page size (a safety limit; EM documents none).
+pub const MAX_PAGE_SIZE: u64 = 10_000;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/query", get(query))
+}
+
+/// The right a query type needs (auth.md §6).
+fn right_of(t: QueryType) -> Right {
+    match t {
+        QueryType::BackupServer => Right::ReadServers,
+        QueryType::CloudTenant => Right::ReadTenants,
+        QueryType::CloudReplica | QueryType::CloudVmReplicaPoint => Right::ReadReplicas,
+        QueryType::CloudFailoverPlan => Right::ReadPlans,
+        QueryType::CloudFailoverSession => Right::ReadSessions,
+        QueryType::Task => Right::OwnTasks,
+    }
+}
+
+/// A positive integer parameter; digits beyond u64 saturate (a page that far
+/// away is simply empty).
+fn positive(params: &Params, name: &str, default: u64) -> Result<u64, ApiError> {
+    let Some(raw) = params.get(name) else {
+        return Ok(default);
+    };
+    let v = raw.trim();
+    let bad = || {
+        ApiError::BadRequest(format!(
+            "The value [{}] of parameter [{name}] must be a positive integer.",
+            v.chars().take(32).collect::<String>()
+        ))
+    };
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n = v.parse::<u64>().unwrap_or(u64::MAX);
+    if n == 0 {
+        return Err(bad());
+    }
+    Ok(n)
+}
+
+/// The first `sortAsc`/`sortDesc` parameter.
+fn sort_param(params: &Params) -> Option<(&str, Direction)> {
+    params.0.iter().find_map(|(k, v)| {
+        if k.eq_ignore_ascii_case("sortAsc") {
+            Some((v.as_str(), Direction::Asc))
+        } else if k.eq_ignore_ascii_case("sortDesc") {
+            Some((v.as_str(), Direction::Desc))
+        } else {
+            None
+        }
+    })
+}
+
+/// Parses and checks the query parameters.
+fn checked(params: &Params) -> Result<CheckedQuery, ApiError> {
+    let type_name = params
+        .get("type")
+        .ok_or_else(|| ApiError::BadRequest("Parameter [type] is required.".into()))?;
+    let t = QueryType::parse(type_name).map_err(|e| match e {
+        TypeLookup::NotImplemented => {
+            ApiError::NotImplemented(format!("/api/query?type={type_name}"))
+        }
+        TypeLookup::Unknown => ApiError::BadRequest(format!(
+            "Query type [{}] is not supported.",
+            type_name.chars().take(64).collect::<String>()
+        )),
+    })?;
+    let filter_text = params.get("filter").unwrap_or("");
+    let filter = parse(filter_text)
+        .map_err(|e| ApiError::BadRequest(format!("Failed to parse filter: {e}.")))?;
+    check_query(t, filter.as_ref(), sort_param(params)).map_err(|e| {
+        match (&filter, sort_param(params)) {
+            (_, Some((sort, _))) if t.field(sort.trim()).is_none() => {
+                ApiError::BadRequest(format!(
+                    "Failed to sort: [{}] is not a field of {}.",
+                    sort.chars().take(64).collect::<String>(),
+                    t.name()
+                ))
+            }
+            _ => ApiError::BadRequest(format!("Failed to parse filter: {e}.")),
+        }
+    })
+}
+
+async fn query(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+    RawQuery(raw): RawQuery,
+) -> Result<Reply, ApiError> {
+    let q = checked(&params)?;
+    caller.require(right_of(q.query_type))?;
+    let representation = params.representation()?;
+    let page_size = positive(&params, "pageSize", DEFAULT_PAGE_SIZE)?;
+    if page_size > MAX_PAGE_SIZE {
+        return Err(ApiError::BadRequest(format!(
+            "Parameter [pageSize] must not be above {MAX_PAGE_SIZE}."
+        )));
+    }
+    let page = positive(&params, "page", 1)?;
+    let restriction = match (q.query_type, caller.scope()) {
+        (QueryType::Task, _) => Restriction::LogonSession(caller.session.id.to_string()),
+        (_, Scope::Tenant(t)) => Restriction::Tenant(t.to_string()),
+        (_, Scope::All) => Restriction::None,
+    };
+    let offset = (page - 1).saturating_mul(page_size);
+    let result = state
+        .store
+        .query_page(&q, &restriction, offset, page_size)
+        .await?;
+    let items = load(&state, &caller, q.query_type, representation, &result.keys).await?;
+    let pages = result.total.div_ceil(page_size).max(1);
+    let paging = paging(
+        &caller.ctx,
+        raw.as_deref().unwrap_or(""),
+        page_size,
+        page,
+        pages,
+    );
+    Ok(Reply::ok(query_result(items, paging)))
+}
+
+/// First, Previous (not on page 1), Next (not on the last page), Last (query.md §7).
+fn paging(ctx: &Ctx, raw: &str, page_size: u64, page: u64, pages: u64) -> Paging {
+    let href = |k: u64| ctx.url(&format!("/query?{}", paging_query(raw, page_size, k)));
+    let mut links = vec![("First", href(1))];
+    if page > 1 {
+        links.push(("Previous", href((page - 1).min(pages))));
+    }
+    if page < pages {
+        links.push(("Next", href(page + 1)));
+    }
+    links.push(("Last", href(pages)));
+    Paging {
+        page,
+        page_size,
+        pages,
+        links,
+    }
+}
+
+/// The paging links' query strings (query.md §7.1): the client's raw pairs in
+/// order, `page` pairs removed, the first `pageSize` pair kept in place with the
+/// effective size and `page=<k>` right after it (or both appended).
+pub fn paging_query(raw_query: &str, page_size: u64, page: u64) -> String {
+    let name_of = |pair: &str| {
+        percent_decode_str(pair.split('=').next().unwrap_or(""))
+            .decode_utf8_lossy()
+            .to_ascii_lowercase()
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut placed = false;
+    for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
+        match name_of(pair).as_str() {
+            "page" => {}
+            "pagesize" if placed => {}
+            "pagesize" => {
+                let name = pair.split('=').next().unwrap_or("pageSize");
+                out.push(format!("{name}={page_size}"));
+                out.push(format!("page={page}"));
+                placed = true;
+            }
+            _ => out.push(pair.to_string()),
+        }
+    }
+    if !placed {
+        out.push(format!("pageSize={page_size}"));
+        out.push(format!("page={page}"));
+    }
+    out.join("&")
+}
+
+/// Loads the page's objects by key and renders them, in the query's order.
+async fn load(
+    state: &AppState,
+    caller: &Caller,
+    t: QueryType,
+    representation: Representation,
+    keys: &[String],
+) -> Result<QueryItems, ApiError> {
+    let ctx = &caller.ctx;
+    let scope = caller.scope();
+    let entity = representation == Representation::Entity;
+    let pick = |id: String| keys.iter().position(|k| *k == id);
+    let mut nodes: Vec<(usize, Node)> = Vec::new();
+    match t {
+        QueryType::CloudFailoverSession => {
+            let ids: Vec<SessionId> = keys.iter().filter_map(|k| k.parse().ok()).collect();
+            let servers = server_map(state).await?;
+            for (i, session) in state.store.sessions_by_ids(&ids).await?.iter().enumerate() {
+                let view = SessionView {
+                    session,
+                    server: related(&servers, &session.backup_server_id, "backup server")?,
+                };
+                nodes.push((
+                    i,
+                    if entity {
+                        view.entity(ctx)
+                    } else {
+                        view.reference(ctx, Placement::Item)
+                    },
+                ));
+            }
+        }
+        QueryType::BackupServer => {
+            for s in state.store.list_servers().await? {
+                if let Some(i) = pick(s.id.to_string()) {
+                    nodes.push((
+                        i,
+                        if entity {
+                            entity_node(ctx, &s)
+                        } else {
+                            reference_node(ctx, &s, Placement::Item)
+                        },
+                    ));
+                }
+            }
+        }
+        QueryType::CloudTenant => {
+            let servers = server_map(state).await?;
+            for tenant in state.store.list_tenants().await? {
+                if let Some(i) = pick(tenant.id.to_string()) {
+                    let view = TenantView {
+                        tenant: &tenant,
+                        server: related(&servers, &tenant.backup_server_id, "backup server")?,
+                    };
+                    nodes.push((
+                        i,
+                        if entity {
+                            view.entity(ctx)
+                        } else {
+                            view.reference(ctx, Placement::Item)
+                        },
+                    ));
+                }
+            }
+        }
+        QueryType::CloudReplica => {
+            let servers = server_map(state).await?;
+            for replica in state.store.list_replicas(scope).await? {
+                if let Some(i) = pick(replica.id.to_string()) {
+                    let view = ReplicaView {
+                        replica: &replica,
+                        server: related(&servers, &replica.backup_server_id, "backup server")?,
+                    };
+                    nodes.push((
+                        i,
+                        if entity {
+                            view.entity(ctx)
+                        } else {
+                            view.reference(ctx, Placement::Item)
+                        },
+                    ));
+                }
+            }
+        }
+        QueryType::CloudVmReplicaPoint => {
+            let servers = server_map(state).await?;
+            let replicas: HashMap<_, _> = state
+                .store
+                .list_replicas(scope)
+                .await?
+                .into_iter()
+                .map(|r| (r.id, r))
+                .collect();
+            for point in state.store.list_points(scope, None).await? {
+                if let Some(i) = pick(point.id.to_string()) {
+                    let replica = related(&replicas, &point.replica_id, "replica")?;
+                    let view = PointView {
+                        point: &point,
+                        replica,
+                        server: related(&servers, &replica.backup_server_id, "backup server")?,
+                    };
+                    nodes.push((
+                        i,
+                        if entity {
+                            view.entity(ctx, "CloudReplica")
+                        } else {
+                            view.reference(ctx, Placement::Item)
+                        },
+                    ));
+                }
+            }
+        }
+        QueryType::CloudFailoverPlan => {
+            let servers = server_map(state).await?;
+            let tenants: HashMap<_, _> = state
+                .store
+                .list_tenants()
+                .await?
+                .into_iter()
+                .map(|t| (t.id, t))
+                .collect();
+            for id in keys.iter().filter_map(|k| k.parse::<PlanId>().ok()) {
+                let plan = state.store.get_plan(scope, id).await?;
+                let view = PlanView {
+                    plan: &plan,
+                    server: related(&servers, &plan.backup_server_id, "backup server")?,
+                    tenant: related(&tenants, &plan.tenant_id, "tenant")?,
+                };
+                nodes.push((
+                    nodes.len(),
+                    if entity {
+                        view.entity(ctx)
+                    } else {
+                        view.reference(ctx, Placement::Item)
+                    },
+                ));
+            }
+        }
+        QueryType::Task => {
+            for task in state.store.list_tasks(caller.session.id).await? {
+                if let Some(i) = pick(task.number.0.to_string()) {
+                    nodes.push((i, task_node(ctx, &task)));
+                }
+            }
+        }
+    }
+    nodes.sort_by_key(|(i, _)| *i);
+    let items: Vec<Node> = nodes.into_iter().map(|(_, n)| n).collect();
+    Ok(match t {
+        QueryType::Task => QueryItems::Tasks(items),
+        _ if !entity => QueryItems::Refs(items),
+        QueryType::BackupServer => QueryItems::Entities {
+            list: "BackupServers",
+            items,
+        },
+        QueryType::CloudTenant => QueryItems::Entities {
+            list: "CloudTenants",
+            items,
+        },
+        QueryType::CloudReplica => QueryItems::Entities {
+            list: "CloudReplicas",
+            items,
+        },
+        QueryType::CloudVmReplicaPoint => QueryItems::Entities {
+            list: "CloudVmReplicaPoints",
+            items,
+        },
+        QueryType::CloudFailoverPlan => QueryItems::Entities {
+            list: "CloudFailoverPlans",
+            items,
+        },
+        QueryType::CloudFailoverSession => QueryItems::Entities {
+            list: "CloudFailoverSessions",
+            items,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::paging_query;
+
+    #[test]
+    fn paging_links_keep_the_clients_text_and_place_page_after_page_size() {
+        assert_eq!(
+            paging_query("type=CloudFailoverSession&format=Entities&sortDesc=CreationTime&pageSize=1&filter=State%3d%3dStopped", 1, 2),
+            "type=CloudFailoverSession&format=Entities&sortDesc=CreationTime&pageSize=1&page=2&filter=State%3d%3dStopped"
+        );
+        assert_eq!(
+            paging_query("type=BackupJobSession&format=entities&filter=result%3d%3d%22Failed%22&page=3&v=latest", 100, 1),
+            "type=BackupJobSession&format=entities&filter=result%3d%3d%22Failed%22&v=latest&pageSize=100&page=1"
+        );
+        assert_eq!(
+            paging_query("type=Task&PAGESIZE=5&pagesize=9&Page=2", 5, 3),
+            "type=Task&PAGESIZE=5&page=3"
+        );
+    }
+}
