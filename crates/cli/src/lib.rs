@@ -25,6 +25,21 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print the logons of the demo world's tenants.
     DemoCredentials,
+    /// Add a large synthetic history of finished failover sessions (for load and
+    /// query benchmarks), generated over the plans of the database's world.
+    Generate {
+        /// How many sessions to add.
+        #[arg(long)]
+        sessions: u32,
+        /// Spread over this many days before now.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Manage Enterprise Manager accounts.
     User {
         #[command(subcommand)]
@@ -105,6 +120,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve(args) => runtime()?.block_on(serve::serve(ServeOptions::from_args(args)?)),
         Command::User { action, db } => runtime()?.block_on(users::run(action, db)),
+        Command::Generate {
+            sessions,
+            days,
+            seed,
+            db,
+        } => runtime()?.block_on(serve::generate(db, sessions, days, seed)),
     }
 }
 

@@ -152,6 +152,57 @@ async fn ensure_world(store: &dyn Store, file: Option<&std::path::Path>) -> anyh
     Ok(())
 }
 
+/// `entman generate`: appends a synthetic history in batches.
+pub async fn generate(
+    db: crate::DbArgs,
+    sessions: u32,
+    days: u32,
+    seed: u64,
+) -> anyhow::Result<()> {
+    init_tracing();
+    std::fs::create_dir_all(&db.data_dir)?;
+    let url = db
+        .database
+        .clone()
+        .unwrap_or_else(|| sqlite_url(&db.data_dir.join("entman.db")));
+    let store = SqlStore::connect(&url)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
+    ensure_world(&store, None).await?;
+    let plans = store.list_plans(entman_store::Scope::All).await?;
+    let points = store.list_points(entman_store::Scope::All, None).await?;
+    let def = entman_world::format::HistoryDef {
+        sessions,
+        days,
+        seed,
+    };
+    let started = std::time::Instant::now();
+    let mut batch = Vec::with_capacity(5_000);
+    let mut written = 0u64;
+    for session in entman_world::history::sessions(&def, &plans, &points, Timestamp::now()) {
+        batch.push(session);
+        if batch.len() == batch.capacity() {
+            store.save_sessions(&batch).await?;
+            written += batch.len() as u64;
+            batch.clear();
+            if written % 100_000 == 0 {
+                println!(
+                    "{written} sessions written ({:.0} s)",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
+    }
+    store.save_sessions(&batch).await?;
+    written += batch.len() as u64;
+    println!(
+        "{written} sessions written in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    store.close().await;
+    Ok(())
+}
+
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     init_tracing();

@@ -30,6 +30,9 @@ pub struct Field {
     pub kind: Kind,
     /// SQL expression over the type's FROM clause (a constant, never user text).
     pub column: &'static str,
+    /// Whether the column can be NULL (only those get an explicit NULLS order,
+    /// which would keep indexes from serving the sort).
+    pub nullable: bool,
 }
 
 const fn f(name: &'static str, kind: Kind, column: &'static str) -> Field {
@@ -38,6 +41,17 @@ const fn f(name: &'static str, kind: Kind, column: &'static str) -> Field {
         aliases: &[],
         kind,
         column,
+        nullable: false,
+    }
+}
+
+const fn nullable(name: &'static str, kind: Kind, column: &'static str) -> Field {
+    Field {
+        name,
+        aliases: &[],
+        kind,
+        column,
+        nullable: true,
     }
 }
 
@@ -161,6 +175,7 @@ const TENANT_FIELDS: &[Field] = &[
         aliases: &["BackupServerUId"],
         kind: Kind::Uid("BackupServer"),
         column: "t.backup_server_id",
+        nullable: false,
     },
     f(
         "BackupServerName",
@@ -168,7 +183,7 @@ const TENANT_FIELDS: &[Field] = &[
         "(SELECT bs.name FROM backup_servers bs WHERE bs.id = t.backup_server_id)",
     ),
     f("Type", Kind::Enum(TENANT_TYPES), "t.kind"),
-    f("OrganizationReference", Kind::Text, "t.org_ref"),
+    nullable("OrganizationReference", Kind::Text, "t.org_ref"),
 ];
 
 const REPLICA_FIELDS: &[Field] = &[
@@ -179,7 +194,7 @@ const REPLICA_FIELDS: &[Field] = &[
 
 const POINT_FIELDS: &[Field] = &[
     f("UID", Kind::Uid("CloudVmReplicaPoint"), "p.id"),
-    f("Name", Kind::Text, "p.name"),
+    nullable("Name", Kind::Text, "p.name"),
     f("CreationTime", Kind::Time, "p.creation_time"),
     f("VmName", Kind::Text, "p.vm_name"),
     f("Type", Kind::Enum(POINT_TYPES), "p.point_type"),
@@ -202,7 +217,7 @@ const POINT_FIELDS: &[Field] = &[
 const PLAN_FIELDS: &[Field] = &[
     f("UID", Kind::Uid("CloudFailoverPlan"), "p.id"),
     f("Name", Kind::Text, "p.name"),
-    f("Description", Kind::Text, "p.description"),
+    nullable("Description", Kind::Text, "p.description"),
     f("CloudTenantUid", Kind::Uid("CloudTenant"), "p.tenant_id"),
     f(
         "CloudTenantName",
@@ -230,10 +245,10 @@ const SESSION_FIELDS: &[Field] = &[
         "'FailoverPlan'",
     ),
     f("CreationTime", Kind::Time, "s.creation_time"),
-    f("EndTime", Kind::Time, "s.end_time"),
+    nullable("EndTime", Kind::Time, "s.end_time"),
     f("State", Kind::Enum(SESSION_STATES), "s.state"),
     f("Result", Kind::Enum(SESSION_RESULTS), "s.result"),
-    f("FailureMessage", Kind::Text, "s.failure_message"),
+    nullable("FailureMessage", Kind::Text, "s.failure_message"),
     f(
         "BackupServerUid",
         Kind::Uid("BackupServer"),
@@ -252,6 +267,7 @@ const TASK_FIELDS: &[Field] = &[
         aliases: &["TaskUid"],
         kind: Kind::TaskId,
         column: "k.number",
+        nullable: false,
     },
     f("State", Kind::Enum(TASK_STATES), "k.state"),
     f("Operation", Kind::Text, "k.operation"),

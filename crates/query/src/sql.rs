@@ -225,6 +225,10 @@ fn sort_key(q: &CheckedQuery, d: &dyn Dialect) -> String {
 /// `SELECT <id>` of one page: `offset` rows skipped, at most `limit` rows. With
 /// `reverse` the order is inverted (the caller reverses the rows again), so pages
 /// near the end skip few rows instead of nearly all of them.
+///
+/// Ties are broken by the key in the sort's direction, and only nullable columns
+/// get an explicit NULLS order, so that an index on (filter, sort, key) serves the
+/// whole ORDER BY without a sort step.
 pub fn page_sql(
     q: &CheckedQuery,
     restriction: &Restriction,
@@ -236,12 +240,14 @@ pub fn page_sql(
     let mut sql = Sql::default();
     let w = where_clause(&mut sql, d, q, restriction);
     let ascending = (q.direction == Direction::Asc) != reverse;
-    let order = if ascending {
-        "ASC NULLS FIRST"
-    } else {
-        "DESC NULLS LAST"
+    let order = match (ascending, q.sort.nullable) {
+        (true, true) => "ASC NULLS FIRST",
+        (false, true) => "DESC NULLS LAST",
+        (true, false) => "ASC",
+        (false, false) => "DESC",
     };
-    let tie = if reverse { "DESC" } else { "ASC" };
+    // Ties follow the sort's direction so one index serves the whole ORDER BY.
+    let tie = if ascending { "ASC" } else { "DESC" };
     let limit_p = sql.bind(d, Bind::Int(limit as i64));
     let offset_p = sql.bind(d, Bind::Int(offset as i64));
     sql.text = format!(
@@ -276,7 +282,7 @@ mod tests {
         assert_eq!(
             sql.text,
             "SELECT s.id FROM failover_sessions s WHERE (s.result IN ($1, $2) AND s.creation_time > $3) \
-             ORDER BY s.creation_time DESC NULLS LAST, s.id ASC LIMIT $4 OFFSET $5"
+             ORDER BY s.creation_time DESC, s.id DESC LIMIT $4 OFFSET $5"
         );
         assert_eq!(
             sql.binds,
@@ -328,7 +334,7 @@ mod tests {
         assert!(sql.binds.contains(&Bind::Text(evil.to_ascii_lowercase())));
         assert!(sql
             .text
-            .ends_with("ORDER BY s.creation_time DESC NULLS LAST, s.id DESC LIMIT $3 OFFSET $4"));
+            .ends_with("ORDER BY s.creation_time DESC, s.id DESC LIMIT $3 OFFSET $4"));
     }
 
     #[test]
@@ -349,7 +355,7 @@ mod tests {
         assert_eq!(
             sql.text,
             "SELECT k.number FROM tasks k WHERE k.logon_session_id = $1 AND 1 = 0 ORDER BY \
-             CASE k.state WHEN 'Running' THEN 0 WHEN 'OperationFinished' THEN 1 WHEN 'Finished' THEN 2 END ASC NULLS FIRST, \
+             CASE k.state WHEN 'Running' THEN 0 WHEN 'OperationFinished' THEN 1 WHEN 'Finished' THEN 2 END ASC, \
              k.number ASC LIMIT $2 OFFSET $3"
         );
     }

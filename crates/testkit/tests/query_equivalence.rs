@@ -226,7 +226,8 @@ async fn check_backend(db: &TestDb) {
                 sort,
                 direction: dir,
             };
-            // Reference: filter, then sort with nulls first ascending and ties by UID ascending.
+            // Reference: filter, then sort with nulls first ascending, ties by UID in the
+        // sort's direction.
             let mut expected: Vec<&FailoverSession> = data
                 .iter()
                 .filter(|s| matches(&checked, &|field| stored(s, field, &server.name)))
@@ -237,12 +238,13 @@ async fn check_backend(db: &TestDb) {
                     &stored(a, sort, &server.name),
                     &stored(b, sort, &server.name),
                 );
-                let by_field = if dir == Direction::Desc {
-                    by_field.reverse()
+                // Ties by UID in the sort's direction.
+                let ordered = by_field.then_with(|| a.id.to_string().cmp(&b.id.to_string()));
+                if dir == Direction::Desc {
+                    ordered.reverse()
                 } else {
-                    by_field
-                };
-                by_field.then_with(|| a.id.to_string().cmp(&b.id.to_string()))
+                    ordered
+                }
             });
             let expected_keys: Vec<String> = expected.iter().map(|s| s.id.to_string()).collect();
             let offset = page * page_size;
@@ -255,15 +257,29 @@ async fn check_backend(db: &TestDb) {
                 .into_iter()
                 .filter(|k| !fixture_sessions.contains(k))
                 .collect();
-            prop_assert_eq!(
-                &got_keys,
-                &expected_keys,
-                "filter {} sorted by {} {:?} on {}",
-                f,
-                sort_field,
-                dir,
-                db.label()
-            );
+            if got_keys != expected_keys {
+                let at = got_keys.iter().zip(&expected_keys).position(|(a, b)| a != b).unwrap_or(0);
+                let show = |k: &String| {
+                    let s = data.iter().find(|s| s.id.to_string() == *k).unwrap();
+                    format!("{k} {:?}", stored(s, sort, &server.name))
+                };
+                let end = (at + 2).min(got_keys.len()).min(expected_keys.len());
+                let context: Vec<String> = (at.saturating_sub(1)..end)
+                    .map(|i| format!("got {} / expected {}", show(&got_keys[i]), show(&expected_keys[i])))
+                    .collect();
+                prop_assert!(
+                    false,
+                    "filter {} sorted by {} {:?} on {}: {} rows, {} expected, first difference at {}:\n{}",
+                    f,
+                    sort_field,
+                    dir,
+                    db.label(),
+                    got_keys.len(),
+                    expected_keys.len(),
+                    at,
+                    context.join("\n")
+                );
+            }
             // A page, possibly read from the end, is the matching slice.
             let paged = tokio::task::block_in_place(|| {
                 handle.block_on(store.query_page(&q, &Restriction::None, offset, page_size))
@@ -280,7 +296,7 @@ async fn check_backend(db: &TestDb) {
                 .take(page_size as usize)
                 .cloned()
                 .collect();
-            prop_assert_eq!(paged.keys, slice);
+            prop_assert!(paged.keys == slice, "page {} of size {} (total {}) for {} sorted by {} {:?}: got {:?}, expected {:?}", page, page_size, paged.total, f, sort_field, dir, paged.keys, slice);
             Ok(())
         },
     );

@@ -54,30 +54,36 @@ pub fn generate(
     points: &[VmReplicaPoint],
     now: Timestamp,
 ) -> Vec<FailoverSession> {
-    if plans.is_empty() || def.sessions == 0 {
-        return Vec::new();
-    }
+    sessions(def, plans, points, now).collect()
+}
+
+/// The sessions of `def`, one at a time (large histories need not fit in memory).
+pub fn sessions<'a>(
+    def: &'a HistoryDef,
+    plans: &'a [Plan],
+    points: &'a [VmReplicaPoint],
+    now: Timestamp,
+) -> impl Iterator<Item = FailoverSession> + 'a {
     let mut rng = Rng(def.seed ^ 0x5EED);
     let span_ms = i64::from(def.days.max(1)) * 86_400_000;
     let n = i64::from(def.sessions);
-    (0..n)
-        .map(|i| {
-            let plan = &plans[rng.below(plans.len() as u64) as usize];
-            // Evenly spread, newest first in generation order, with up to 6 hours of jitter.
-            let offset = span_ms * (i * 2 + 1) / (n * 2) + rng.below(6 * 3_600_000) as i64;
-            let created = now.plus_millis(-offset.min(span_ms).max(86_400_000));
-            let kind = if rng.below(4) == 0 {
-                SessionKind::Test
-            } else {
-                SessionKind::Start
-            };
-            let mut bytes = [0u8; 16];
-            bytes[..8].copy_from_slice(&rng.next().to_le_bytes());
-            bytes[8..].copy_from_slice(&rng.next().to_le_bytes());
-            let id = SessionId(uuid::Builder::from_random_bytes(bytes).into_uuid());
-            session(plan, points, created, kind, id, &mut rng)
-        })
-        .collect()
+    let count = if plans.is_empty() { 0 } else { n };
+    (0..count).map(move |i| {
+        let plan = &plans[rng.below(plans.len() as u64) as usize];
+        // Evenly spread, newest first in generation order, with up to 6 hours of jitter.
+        let offset = span_ms * (i * 2 + 1) / (n * 2) + rng.below(6 * 3_600_000) as i64;
+        let created = now.plus_millis(-offset.min(span_ms).max(86_400_000));
+        let kind = if rng.below(4) == 0 {
+            SessionKind::Test
+        } else {
+            SessionKind::Start
+        };
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&rng.next().to_le_bytes());
+        bytes[8..].copy_from_slice(&rng.next().to_le_bytes());
+        let id = SessionId(uuid::Builder::from_random_bytes(bytes).into_uuid());
+        session(plan, points, created, kind, id, &mut rng)
+    })
 }
 
 fn session(

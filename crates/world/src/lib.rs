@@ -6,7 +6,7 @@
 //! the only truth and the file is not read again.
 
 pub mod format;
-mod history;
+pub mod history;
 
 use entman_model::ids::*;
 use entman_model::plan::{Plan, PlanOptions, PlanState, PlanVm, VmBehaviour};

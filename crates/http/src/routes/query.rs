@@ -96,18 +96,18 @@ fn checked(params: &Params) -> Result<CheckedQuery, ApiError> {
     let filter_text = params.get("filter").unwrap_or("");
     let filter = parse(filter_text)
         .map_err(|e| ApiError::BadRequest(format!("Failed to parse filter: {e}.")))?;
-    check_query(t, filter.as_ref(), sort_param(params)).map_err(|e| {
-        match (&filter, sort_param(params)) {
-            (_, Some((sort, _))) if t.field(sort.trim()).is_none() => {
-                ApiError::BadRequest(format!(
-                    "Failed to sort: [{}] is not a field of {}.",
-                    sort.chars().take(64).collect::<String>(),
-                    t.name()
-                ))
-            }
-            _ => ApiError::BadRequest(format!("Failed to parse filter: {e}.")),
+    let sort = sort_param(params);
+    if let Some((name, _)) = sort {
+        if t.field(name.trim()).is_none() {
+            let name: String = name.chars().take(64).collect();
+            return Err(ApiError::BadRequest(format!(
+                "Failed to sort: [{name}] is not a field of {}.",
+                t.name()
+            )));
         }
-    })
+    }
+    check_query(t, filter.as_ref(), sort)
+        .map_err(|e| ApiError::BadRequest(format!("Failed to parse filter: {e}.")))
 }
 
 async fn query(

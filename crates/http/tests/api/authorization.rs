@@ -349,3 +349,160 @@ async fn repeated_failed_logons_are_refused_with_retry_after_whether_or_not_the_
         assert_eq!(body["StatusCode"], 429);
     }
 }
+
+#[tokio::test]
+async fn administrators_may_end_other_logon_sessions_and_other_roles_may_not() {
+    let app = spawn_app().await;
+    let who = callers(&app).await;
+    let (admin, user) = (&who[0], &who[1]);
+    let user_session = format!("/logonSessions/{}", user.session_id);
+    let admin_session = format!("/logonSessions/{}", admin.session_id);
+    assert_eq!(
+        app.get_text(user, &admin_session, true).await.0,
+        404,
+        "another account's session is not visible"
+    );
+    assert_eq!(
+        app.send(
+            Some(user),
+            Method::DELETE,
+            &admin_session,
+            None,
+            vec![],
+            true
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(app.get_text(admin, &user_session, true).await.0, 200);
+    assert_eq!(
+        app.send(
+            Some(admin),
+            Method::DELETE,
+            &user_session,
+            None,
+            vec![],
+            true
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        app.get_text(user, "/cloud", true).await.0,
+        401,
+        "the ended session's token stops working"
+    );
+}
+
+#[tokio::test]
+async fn backup_servers_are_added_edited_and_removed_with_their_cloud_objects() {
+    let app = spawn_app().await;
+    let admin = app.logon().await;
+    let spec = "<BackupServerSpec xmlns=\"http://www.veeam.com/ent/v1.0\"><Description>Veeam backup server 01</Description>\
+        <DnsNameOrIpAddress>172.16.13.119</DnsNameOrIpAddress><Username>172.16.13.119\\Administrator</Username>\
+        <Port>9392</Port><Password>1234</Password><WcfPort>9405</WcfPort></BackupServerSpec>";
+    let (status, headers, body) = app
+        .send(
+            Some(&admin),
+            Method::POST,
+            "/backupServers?action=create",
+            Some("application/xml"),
+            spec.into(),
+            true,
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert!(
+        headers.get("content-type").is_none() && body.is_empty(),
+        "202 without a body"
+    );
+    let (status, _, body) = app
+        .send(
+            Some(&admin),
+            Method::POST,
+            "/backupServers?action=create",
+            Some("application/xml"),
+            spec.into(),
+            true,
+        )
+        .await;
+    assert_eq!(status, 400, "a server is added once: {body}");
+    let missing = r#"{"DnsNameOrIpAddress": "x"}"#;
+    assert_eq!(
+        app.send(
+            Some(&admin),
+            Method::POST,
+            "/backupServers?action=create",
+            Some("application/json"),
+            missing.into(),
+            true
+        )
+        .await
+        .0,
+        400
+    );
+    let servers = json(&app, &admin, "/backupServers?format=Entity").await;
+    let added = servers["BackupServers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Name"] == "172.16.13.119")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (added["Port"].as_i64(), added["WcfPort"].as_i64()),
+        (Some(9392), Some(9405))
+    );
+    let href = added["Links"][0]["Href"].as_str().unwrap().to_string();
+    let edit = r#"{"Description": "", "DnsNameOrIpAddress": "srv02.tech.local", "Port": 9393}"#;
+    assert_eq!(
+        app.send(
+            Some(&admin),
+            Method::PUT,
+            &href,
+            Some("application/json"),
+            edit.into(),
+            true
+        )
+        .await
+        .0,
+        204
+    );
+    let edited = json(&app, &admin, &format!("{href}?format=Entity")).await;
+    assert_eq!(
+        (
+            edited["Name"].as_str(),
+            edited["Description"].as_str(),
+            edited["Port"].as_i64()
+        ),
+        (Some("srv02.tech.local"), Some(""), Some(9393))
+    );
+    // Removing the demo server 172.17.53.48 removes its tenants, replicas, plans and sessions.
+    let servers = json(&app, &admin, "/backupServers").await;
+    let demo = servers["Refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Name"] == "172.17.53.48")
+        .unwrap()["Href"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        app.send(Some(&admin), Method::DELETE, &demo, None, vec![], true)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(app.get_text(&admin, &demo, true).await.0, 404);
+    let plans = json(&app, &admin, "/cloud/cloudFailoverPlans").await;
+    assert!(plans["Refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["Name"] == "TechCompany DR Plan"));
+    let tenants = json(&app, &admin, "/cloud/tenants").await;
+    assert_eq!(tenants["Refs"].as_array().unwrap().len(), 1);
+}
