@@ -185,7 +185,7 @@ pub async fn generate(
             store.save_sessions(&batch).await?;
             written += batch.len() as u64;
             batch.clear();
-            if written % 100_000 == 0 {
+            if written.is_multiple_of(100_000) {
                 println!(
                     "{written} sessions written ({:.0} s)",
                     started.elapsed().as_secs_f64()
