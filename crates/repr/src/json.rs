@@ -87,7 +87,14 @@ fn write_key(out: &mut String, name: &str, style: JsonStyle) {
 }
 
 fn write_string(out: &mut String, s: &str) {
-    // serde_json escapes exactly what JSON requires and leaves '/' and non-ASCII alone.
+    // Most values need no escaping: write them straight through. Otherwise serde_json
+    // escapes exactly what JSON requires and leaves '/' and non-ASCII alone.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string()));
 }
 

@@ -7,6 +7,7 @@
 //! connection setup (SQLite: WAL, foreign keys, busy timeout, full sync) and the
 //! migration history table. Values are always bound, never formatted into SQL.
 
+mod counts;
 mod migrate;
 mod rows;
 mod store;

@@ -4,20 +4,46 @@
 use entman_store::{StoreError, StoreResult};
 use sqlx::AnyPool;
 
-/// (version, SQL). Statements are separated by `;` at line ends.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/0001_init.sql")),
-    (2, include_str!("../migrations/0002_task_plans.sql")),
-    (3, include_str!("../migrations/0003_query.sql")),
+/// A migration: the same SQL for both databases, or one text per dialect.
+struct Migration {
+    version: i64,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const fn shared(version: i64, sql: &'static str) -> Migration {
+    Migration {
+        version,
+        sqlite: sql,
+        postgres: sql,
+    }
+}
+
+/// Statements end with `;` at the end of a line; trigger bodies (`BEGIN` … `END;`)
+/// and `$$` quoted function bodies are kept whole.
+const MIGRATIONS: &[Migration] = &[
+    shared(1, include_str!("../migrations/0001_init.sql")),
+    shared(2, include_str!("../migrations/0002_task_plans.sql")),
+    shared(3, include_str!("../migrations/0003_query.sql")),
+    Migration {
+        version: 4,
+        sqlite: include_str!("../migrations/sqlite/0004_session_counts.sql"),
+        postgres: include_str!("../migrations/postgres/0004_session_counts.sql"),
+    },
 ];
 
 /// Applies every migration not applied yet.
-pub async fn run(pool: &AnyPool) -> StoreResult<()> {
+pub async fn run(pool: &AnyPool, dialect: crate::Backend) -> StoreResult<()> {
     sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied BIGINT NOT NULL)")
         .execute(pool)
         .await
         .map_err(backend)?;
-    for (version, sql) in MIGRATIONS {
+    for migration in MIGRATIONS {
+        let version = &migration.version;
+        let sql = match dialect {
+            crate::Backend::Sqlite => migration.sqlite,
+            crate::Backend::Postgres => migration.postgres,
+        };
         let done: Option<i64> =
             sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
                 .bind(*version)
@@ -99,19 +125,43 @@ async fn backfill(pool: &AnyPool) -> StoreResult<()> {
     Ok(())
 }
 
-/// Splits a migration into statements, dropping `--` comment lines.
+/// Splits a migration into statements (see [`MIGRATIONS`]), dropping comment lines.
 fn statements(sql: &str) -> Vec<String> {
-    let cleaned: String = sql
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("--"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    cleaned
-        .split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let (mut in_trigger, mut in_dollars) = (false, false);
+    for line in sql.lines() {
+        let t = line.trim();
+        if t.starts_with("--") || (t.is_empty() && current.is_empty()) {
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+        if t.matches("$$").count() % 2 == 1 {
+            in_dollars = !in_dollars;
+        }
+        if !in_dollars && t.ends_with("BEGIN") && current.trim_start().starts_with("CREATE TRIGGER")
+        {
+            in_trigger = true;
+        }
+        let complete = if in_trigger {
+            t == "END;"
+        } else {
+            !in_dollars && t.ends_with(';')
+        };
+        if complete {
+            in_trigger = false;
+            out.push(
+                current.trim().trim_end_matches(';').to_string()
+                    + if t == "END;" { ";" } else { "" },
+            );
+            current.clear();
+        }
+    }
+    if !current.trim().is_empty() {
+        out.push(current.trim().to_string());
+    }
+    out
 }
 
 fn backend(e: sqlx::Error) -> StoreError {
@@ -121,11 +171,17 @@ fn backend(e: sqlx::Error) -> StoreError {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn the_initial_migration_splits_into_statements() {
-        let s = super::statements(super::MIGRATIONS[0].1);
+    fn migrations_split_into_whole_statements() {
+        let s = super::statements(super::MIGRATIONS[0].sqlite);
         assert!(s.len() > 10);
         assert!(s.iter().all(|st| st.starts_with("CREATE")));
-        assert_eq!(super::statements(super::MIGRATIONS[1].1).len(), 5);
-        assert_eq!(super::statements(super::MIGRATIONS[2].1).len(), 4);
+        assert_eq!(super::statements(super::MIGRATIONS[1].sqlite).len(), 5);
+        assert_eq!(super::statements(super::MIGRATIONS[2].sqlite).len(), 4);
+        let sqlite = super::statements(super::MIGRATIONS[3].sqlite);
+        assert_eq!(sqlite.len(), 5);
+        assert!(sqlite[2].starts_with("CREATE TRIGGER") && sqlite[2].ends_with("END;"));
+        let postgres = super::statements(super::MIGRATIONS[3].postgres);
+        assert_eq!(postgres.len(), 5);
+        assert!(postgres[2].starts_with("CREATE FUNCTION") && postgres[2].ends_with("$$"));
     }
 }

@@ -100,7 +100,7 @@ impl SqlStore {
                 .await
                 .map_err(db_err)?,
         };
-        migrate::run(&pool).await?;
+        migrate::run(&pool, backend).await?;
         Ok(SqlStore { pool, backend })
     }
 
@@ -126,6 +126,75 @@ impl SqlStore {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    /// Counts sessions from the per-day buckets and the index (see `counts`).
+    async fn bucket_count(&self, shape: &crate::counts::BucketCount) -> StoreResult<u64> {
+        use crate::counts::Piece;
+        if shape.results.is_empty() {
+            return Ok(0);
+        }
+        let mut total: i64 = 0;
+        for piece in crate::counts::pieces(shape) {
+            let mut binds: Vec<Bind> = shape
+                .results
+                .iter()
+                .map(|r| Bind::Text(r.to_string()))
+                .collect();
+            let list = (1..=binds.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let (table, mut sql) = match &piece {
+                Piece::Days { .. } => (
+                    "session_counts",
+                    format!(
+                        "SELECT COALESCE(SUM(n), 0) FROM session_counts WHERE result IN ({list})"
+                    ),
+                ),
+                Piece::Exact { .. } => (
+                    "s",
+                    format!("SELECT COUNT(*) FROM failover_sessions s WHERE s.result IN ({list})"),
+                ),
+            };
+            let mut push = |sql: &mut String, clause: &str, value: Bind| {
+                binds.push(value);
+                sql.push_str(&format!(" AND {clause} ${}", binds.len()));
+            };
+            if let Some(t) = &shape.tenant {
+                push(
+                    &mut sql,
+                    if table == "s" {
+                        "s.tenant_id ="
+                    } else {
+                        "tenant_id ="
+                    },
+                    Bind::Text(t.clone()),
+                );
+            }
+            match piece {
+                Piece::Days { from, to } => {
+                    if let Some(f) = from {
+                        push(&mut sql, "day >=", Bind::Int(f));
+                    }
+                    if let Some(t) = to {
+                        push(&mut sql, "day <", Bind::Int(t));
+                    }
+                }
+                Piece::Exact { from, to } => {
+                    push(&mut sql, "s.creation_time >=", Bind::Int(from));
+                    push(&mut sql, "s.creation_time <", Bind::Int(to));
+                }
+            }
+            // SUM over BIGINT is NUMERIC on PostgreSQL; cast both forms to BIGINT.
+            let sql = format!("SELECT CAST(({sql}) AS BIGINT)");
+            let n: i64 = bind_all(sqlx::query_scalar(&sql), &binds)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)?;
+            total += n;
+        }
+        Ok(total.max(0) as u64)
     }
 
     async fn plan_vms(&self, plan_ids: &[String]) -> StoreResult<Vec<(String, PlanVm)>> {
@@ -1081,12 +1150,17 @@ impl Store for SqlStore {
             Backend::Sqlite => &SqliteDialect,
             Backend::Postgres => &PostgresDialect,
         };
-        let count = count_sql(query, restriction, dialect);
-        let total: i64 = bind_all(sqlx::query_scalar(&count.text), &count.binds)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err)?;
-        let total = total.max(0) as u64;
+        let total = match crate::counts::bucket_shape(query, restriction) {
+            Some(shape) => self.bucket_count(&shape).await?,
+            None => {
+                let count = count_sql(query, restriction, dialect);
+                let n: i64 = bind_all(sqlx::query_scalar(&count.text), &count.binds)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                n.max(0) as u64
+            }
+        };
         if offset >= total || limit == 0 {
             return Ok(QueryPage {
                 total,

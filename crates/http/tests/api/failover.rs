@@ -193,6 +193,21 @@ async fn start_run_and_undo(app: TestApp) {
     )
     .await;
     assert_eq!(point["State"], "Ready");
+    // Counts kept per day by triggers agree with counting the rows.
+    for result in ["Success", "Failed", "None", "Warning"] {
+        let bucketed = json(
+            &app,
+            &admin,
+            &format!("/query?type=CloudFailoverSession&pageSize=1&filter=Result%3d%3d{result}"),
+        )
+        .await;
+        let counted =
+            json(&app, &admin, &format!("/query?type=CloudFailoverSession&pageSize=1&filter=Result%3d%3d{result}%3bName!%3dzzz")).await;
+        assert_eq!(
+            bucketed["PagingInfo"]["PagesCount"], counted["PagingInfo"]["PagesCount"],
+            "{result}"
+        );
+    }
     let undo_again = act(&app, &admin, &plan, "undo", None).await;
     assert_eq!(
         undo_again["Result"]["Message"],
