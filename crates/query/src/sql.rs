@@ -49,12 +49,12 @@ pub trait Dialect {
 pub struct Sqlite;
 impl Dialect for Sqlite {}
 
-/// PostgreSQL: `lower()` would fold every letter, so ASCII is folded with
-/// `translate`; comparisons use the "C" collation (code point order).
+/// PostgreSQL: under the "C" collation `lower()` folds ASCII letters only, as
+/// SQLite's does, and text compares by code point.
 pub struct Postgres;
 impl Dialect for Postgres {
     fn fold(&self, expr: &str) -> String {
-        format!("translate({expr}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')")
+        format!("lower(({expr}) COLLATE \"C\")")
     }
     fn text_key(&self, folded: &str) -> String {
         format!("({folded}) COLLATE \"C\"")
@@ -307,8 +307,8 @@ mod tests {
         assert_eq!(
             sql.text,
             "SELECT COUNT(*) FROM plans p WHERE p.tenant_id = $1 AND \
-             ((translate((SELECT tn.name FROM tenants tn WHERE tn.id = p.tenant_id), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')) COLLATE \"C\" = $2 \
-             OR (p.name IS NULL OR (translate(p.name, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')) COLLATE \"C\" <> $3))"
+             ((lower(((SELECT tn.name FROM tenants tn WHERE tn.id = p.tenant_id)) COLLATE \"C\")) COLLATE \"C\" = $2 \
+             OR (p.name IS NULL OR (lower((p.name) COLLATE \"C\")) COLLATE \"C\" <> $3))"
         );
         assert_eq!(
             sql.binds,

@@ -21,6 +21,7 @@ const NAMES: &[&str] = &[
     "QWE Plan",
     "Zeta",
     "émigré Plan",
+    "ÉMIGRÉ PLAN",
     "a\"b;c",
 ];
 const MESSAGES: &[Option<&str>] = &[
