@@ -78,12 +78,8 @@ impl LogonLimiter {
 
     /// Whether an attempt for `account` from `address` may proceed now.
     pub fn check(&self, account: &str, address: Option<IpAddr>, now: Instant) -> Verdict {
-        let account_wait = lock_left(
-            self.accounts.lock().unwrap().get(&account.to_lowercase()),
-            now,
-        );
-        let address_wait =
-            address.and_then(|a| lock_left(self.addresses.lock().unwrap().get(&a), now));
+        let account_wait = lock_left(guard(&self.accounts).get(&account.to_lowercase()), now);
+        let address_wait = address.and_then(|a| lock_left(guard(&self.addresses).get(&a), now));
         match account_wait.max(address_wait) {
             Some(wait) => Verdict::Refuse(wait),
             None => Verdict::Allow,
@@ -93,13 +89,13 @@ impl LogonLimiter {
     /// Records a failed attempt; returns how long to delay the answer.
     pub fn failed(&self, account: &str, address: Option<IpAddr>, now: Instant) -> Duration {
         let account_failures = self.bump(
-            &mut self.accounts.lock().unwrap(),
+            &mut guard(&self.accounts),
             account.to_lowercase(),
             now,
             true,
         );
         let address_failures = match address {
-            Some(a) => self.bump(&mut self.addresses.lock().unwrap(), a, now, false),
+            Some(a) => self.bump(&mut guard(&self.addresses), a, now, false),
             None => 0,
         };
         let worst = account_failures.max(address_failures);
@@ -112,12 +108,9 @@ impl LogonLimiter {
 
     /// Records a successful logon: the account's and the address's counts restart.
     pub fn succeeded(&self, account: &str, address: Option<IpAddr>) {
-        self.accounts
-            .lock()
-            .unwrap()
-            .remove(&account.to_lowercase());
+        guard(&self.accounts).remove(&account.to_lowercase());
         if let Some(a) = address {
-            self.addresses.lock().unwrap().remove(&a);
+            guard(&self.addresses).remove(&a);
         }
     }
 
@@ -149,6 +142,12 @@ impl LogonLimiter {
         }
         record.failures
     }
+}
+
+/// Locks a counter map; a panic elsewhere while it was held leaves counts that
+/// are still usable, so poisoning is ignored.
+fn guard<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn lock_left(record: Option<&Record>, now: Instant) -> Option<Duration> {
