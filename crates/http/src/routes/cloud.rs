@@ -1,6 +1,6 @@
 //! `/api/cloud/replicas` and `/api/cloud/vmReplicaPoints` (resources/replicas.md).
 
-use super::{kind, parse_id, related, server_map};
+use super::{collection, kind, parse_id, related, server_map};
 use crate::auth::{Caller, Right};
 use crate::params::{Params, Representation};
 use crate::{ApiError, AppState, Reply};
@@ -10,7 +10,7 @@ use axum::Router;
 use entman_model::ids::{PointId, ReplicaId};
 use entman_model::replica::{Replica, VmReplicaPoint};
 use entman_repr::resources::replica::{PointView, ReplicaView};
-use entman_repr::resources::{entity_list, reference_list, Placement};
+use entman_repr::resources::{Placement, Represent};
 use entman_repr::{Ctx, Node};
 use std::collections::HashMap;
 
@@ -46,15 +46,17 @@ async fn list_replicas(
             replica,
             server: related(&servers, &replica.backup_server_id, "backup server")?,
         };
-        items.push(match representation {
-            Representation::Reference => view.reference(&caller.ctx, Placement::Item),
-            Representation::Entity => view.entity(&caller.ctx),
-        });
+        items.push(view.represent(
+            &caller.ctx,
+            representation == Representation::Entity,
+            Placement::Item,
+        ));
     }
-    Ok(Reply::ok(match representation {
-        Representation::Reference => reference_list(items),
-        Representation::Entity => entity_list("CloudReplicas", "CloudReplicas", items),
-    }))
+    Ok(Reply::ok(collection(
+        representation,
+        "CloudReplicas",
+        items,
+    )))
 }
 
 async fn load_replica(state: &AppState, caller: &Caller, raw: &str) -> Result<Replica, ApiError> {
@@ -80,10 +82,11 @@ async fn one_replica(
         replica: &replica,
         server: &server,
     };
-    Ok(Reply::ok(match representation {
-        Representation::Reference => view.reference(&caller.ctx, Placement::Root),
-        Representation::Entity => view.entity(&caller.ctx),
-    }))
+    Ok(Reply::ok(view.represent(
+        &caller.ctx,
+        representation == Representation::Entity,
+        Placement::Root,
+    )))
 }
 
 async fn points_of_replica(
@@ -137,18 +140,17 @@ async fn point_list(
             replica,
             server: related(&servers, &replica.backup_server_id, "backup server")?,
         };
-        items.push(match representation {
-            Representation::Reference => view.reference(ctx, Placement::Item),
-            // Items of the entity list are named CloudReplica (XSD quirk, replicas.md §3.3).
-            Representation::Entity => view.entity(ctx, "CloudReplica"),
-        });
+        items.push(view.represent(
+            ctx,
+            representation == Representation::Entity,
+            Placement::Item,
+        ));
     }
-    Ok(Reply::ok(match representation {
-        Representation::Reference => reference_list(items),
-        Representation::Entity => {
-            entity_list("CloudVmReplicaPoints", "CloudVmReplicaPoints", items)
-        }
-    }))
+    Ok(Reply::ok(collection(
+        representation,
+        "CloudVmReplicaPoints",
+        items,
+    )))
 }
 
 async fn one_point(
@@ -175,8 +177,9 @@ async fn one_point(
         replica: &replica,
         server: &server,
     };
-    Ok(Reply::ok(match representation {
-        Representation::Reference => view.reference(&caller.ctx, Placement::Root),
-        Representation::Entity => view.entity(&caller.ctx, "CloudVmReplicaPoint"),
-    }))
+    Ok(Reply::ok(view.represent(
+        &caller.ctx,
+        representation == Representation::Entity,
+        Placement::Root,
+    )))
 }

@@ -14,10 +14,13 @@ mod sessions;
 mod tasks;
 mod tenants;
 
+use crate::params::Representation;
 use crate::{ApiError, AppState};
 use axum::Router;
 use entman_model::ids::*;
 use entman_model::server::BackupServer;
+use entman_repr::resources::{entity_list, reference_list};
+use entman_repr::Node;
 use std::collections::HashMap;
 use std::str::FromStr;
 
@@ -33,6 +36,19 @@ pub fn router() -> Router<AppState> {
         .merge(tasks::router())
         .merge(query::router())
         .fallback(out_of_scope::fallback)
+}
+
+/// A collection root in the asked representation: `EntityReferences` of `Ref`s, or
+/// the entity list `list` (JSON `{"<list>": [...]}`).
+pub(crate) fn collection(
+    representation: Representation,
+    list: &'static str,
+    items: Vec<Node>,
+) -> Node {
+    match representation {
+        Representation::Reference => reference_list(items),
+        Representation::Entity => entity_list(list, list, items),
+    }
 }
 
 /// Parses a path id, answering 404 for anything that is not a GUID (README:

@@ -1,6 +1,6 @@
 //! `/api/cloud/cloudFailoverPlans` read path and includes (resources/failover-plans.md).
 
-use super::{kind, parse_id, related, server_map};
+use super::{collection, kind, parse_id, related, server_map};
 use crate::auth::{Caller, Right};
 use crate::params::{Params, Representation};
 use crate::{ApiError, AppState, Reply};
@@ -11,7 +11,7 @@ use entman_model::ids::{PlanId, PlanVmId, TenantId};
 use entman_model::plan::Plan;
 use entman_model::tenant::Tenant;
 use entman_repr::resources::plan::{failovered_vm, PlanView};
-use entman_repr::resources::{entity_list, reference_list, Placement};
+use entman_repr::resources::{Placement, Represent};
 use std::collections::HashMap;
 
 pub fn router() -> Router<AppState> {
@@ -58,15 +58,17 @@ async fn list(
             server: related(&servers, &plan.backup_server_id, "backup server")?,
             tenant: related(&tenants, &plan.tenant_id, "tenant")?,
         };
-        items.push(match representation {
-            Representation::Reference => view.reference(&caller.ctx, Placement::Item),
-            Representation::Entity => view.entity(&caller.ctx),
-        });
+        items.push(view.represent(
+            &caller.ctx,
+            representation == Representation::Entity,
+            Placement::Item,
+        ));
     }
-    Ok(Reply::ok(match representation {
-        Representation::Reference => reference_list(items),
-        Representation::Entity => entity_list("CloudFailoverPlans", "CloudFailoverPlans", items),
-    }))
+    Ok(Reply::ok(collection(
+        representation,
+        "CloudFailoverPlans",
+        items,
+    )))
 }
 
 /// Loads a plan visible to the caller (another tenant's plan is a 404).
@@ -99,10 +101,11 @@ async fn one(
         server: &server,
         tenant: &tenant,
     };
-    Ok(Reply::ok(match representation {
-        Representation::Reference => view.reference(&caller.ctx, Placement::Root),
-        Representation::Entity => view.entity(&caller.ctx),
-    }))
+    Ok(Reply::ok(view.represent(
+        &caller.ctx,
+        representation == Representation::Entity,
+        Placement::Root,
+    )))
 }
 
 async fn includes(

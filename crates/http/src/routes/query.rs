@@ -12,11 +12,11 @@ use entman_model::ids::{PlanId, SessionId};
 use entman_query::{check_query, parse, CheckedQuery, Direction, QueryType, TypeLookup};
 use entman_repr::resources::query::{query_result, Paging, QueryItems};
 use entman_repr::resources::replica::{PointView, ReplicaView};
-use entman_repr::resources::server::{entity_node, reference_node};
+use entman_repr::resources::server::ServerView;
 use entman_repr::resources::session::SessionView;
 use entman_repr::resources::task::task_node;
 use entman_repr::resources::tenant::TenantView;
-use entman_repr::resources::{plan::PlanView, Placement};
+use entman_repr::resources::{plan::PlanView, Placement, Represent};
 use entman_repr::{Ctx, Node};
 use entman_store::{Restriction, Scope};
 use percent_encoding::percent_decode_str;
@@ -220,14 +220,7 @@ async fn load(
                     session,
                     server: related(&servers, &session.backup_server_id, "backup server")?,
                 };
-                nodes.push((
-                    i,
-                    if entity {
-                        view.entity(ctx)
-                    } else {
-                        view.reference(ctx, Placement::Item)
-                    },
-                ));
+                nodes.push((i, view.represent(ctx, entity, Placement::Item)));
             }
         }
         QueryType::BackupServer => {
@@ -235,11 +228,7 @@ async fn load(
                 if let Some(i) = pick(s.id.to_string()) {
                     nodes.push((
                         i,
-                        if entity {
-                            entity_node(ctx, &s)
-                        } else {
-                            reference_node(ctx, &s, Placement::Item)
-                        },
+                        ServerView { server: &s }.represent(ctx, entity, Placement::Item),
                     ));
                 }
             }
@@ -252,14 +241,7 @@ async fn load(
                         tenant: &tenant,
                         server: related(&servers, &tenant.backup_server_id, "backup server")?,
                     };
-                    nodes.push((
-                        i,
-                        if entity {
-                            view.entity(ctx)
-                        } else {
-                            view.reference(ctx, Placement::Item)
-                        },
-                    ));
+                    nodes.push((i, view.represent(ctx, entity, Placement::Item)));
                 }
             }
         }
@@ -271,14 +253,7 @@ async fn load(
                         replica: &replica,
                         server: related(&servers, &replica.backup_server_id, "backup server")?,
                     };
-                    nodes.push((
-                        i,
-                        if entity {
-                            view.entity(ctx)
-                        } else {
-                            view.reference(ctx, Placement::Item)
-                        },
-                    ));
+                    nodes.push((i, view.represent(ctx, entity, Placement::Item)));
                 }
             }
         }
@@ -299,14 +274,7 @@ async fn load(
                         replica,
                         server: related(&servers, &replica.backup_server_id, "backup server")?,
                     };
-                    nodes.push((
-                        i,
-                        if entity {
-                            view.entity(ctx, "CloudReplica")
-                        } else {
-                            view.reference(ctx, Placement::Item)
-                        },
-                    ));
+                    nodes.push((i, view.represent(ctx, entity, Placement::Item)));
                 }
             }
         }
@@ -326,14 +294,7 @@ async fn load(
                     server: related(&servers, &plan.backup_server_id, "backup server")?,
                     tenant: related(&tenants, &plan.tenant_id, "tenant")?,
                 };
-                nodes.push((
-                    nodes.len(),
-                    if entity {
-                        view.entity(ctx)
-                    } else {
-                        view.reference(ctx, Placement::Item)
-                    },
-                ));
+                nodes.push((nodes.len(), view.represent(ctx, entity, Placement::Item)));
             }
         }
         QueryType::Task => {

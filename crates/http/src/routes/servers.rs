@@ -1,6 +1,6 @@
 //! `/api/backupServers` (resources/backup-servers.md).
 
-use super::{kind, parse_id};
+use super::{collection, kind, parse_id};
 use crate::auth::{Caller, Right};
 use crate::body::Body;
 use crate::params::{Params, Representation};
@@ -13,9 +13,9 @@ use entman_model::ids::BackupServerId;
 use entman_model::server::{BackupServer, DEFAULT_BACKUP_PORT};
 use entman_model::task::{Operation, Task, TaskOutcome, TaskState};
 use entman_model::{TaskNumber, Timestamp};
-use entman_repr::resources::server::{entity_node, reference_node};
+use entman_repr::resources::server::ServerView;
 use entman_repr::resources::task::task_node;
-use entman_repr::resources::{entity_list, reference_list, Placement};
+use entman_repr::resources::{Placement, Represent};
 use entman_repr::spec::BackupServerSpec;
 use entman_repr::{BodyError, Input};
 
@@ -38,20 +38,17 @@ async fn list(
 ) -> Result<Reply, ApiError> {
     caller.require(Right::ReadServers)?;
     let servers = state.store.list_servers().await?;
-    let ctx = &caller.ctx;
-    Ok(Reply::ok(match params.representation()? {
-        Representation::Reference => reference_list(
-            servers
-                .iter()
-                .map(|s| reference_node(ctx, s, Placement::Item))
-                .collect(),
-        ),
-        Representation::Entity => entity_list(
-            "BackupServers",
-            "BackupServers",
-            servers.iter().map(|s| entity_node(ctx, s)).collect(),
-        ),
-    }))
+    let representation = params.representation()?;
+    let entity = representation == Representation::Entity;
+    let items = servers
+        .iter()
+        .map(|s| ServerView { server: s }.represent(&caller.ctx, entity, Placement::Item))
+        .collect();
+    Ok(Reply::ok(collection(
+        representation,
+        "BackupServers",
+        items,
+    )))
 }
 
 async fn load(state: &AppState, raw: &str) -> Result<BackupServer, ApiError> {
@@ -72,10 +69,12 @@ async fn one(
     caller.require(Right::ReadServers)?;
     let representation = params.representation()?;
     let server = load(&state, &raw).await?;
-    Ok(Reply::ok(match representation {
-        Representation::Reference => reference_node(&caller.ctx, &server, Placement::Root),
-        Representation::Entity => entity_node(&caller.ctx, &server),
-    }))
+    let view = ServerView { server: &server };
+    Ok(Reply::ok(view.represent(
+        &caller.ctx,
+        representation == Representation::Entity,
+        Placement::Root,
+    )))
 }
 
 fn spec_of(body: Option<Input>) -> Result<BackupServerSpec, ApiError> {

@@ -1,6 +1,6 @@
 //! `/api/cloud/failoverSessions` (resources/failover-sessions.md).
 
-use super::{kind, parse_id, related, server_map};
+use super::{collection, kind, parse_id, related, server_map};
 use crate::auth::{Caller, Right};
 use crate::params::{Params, Representation};
 use crate::{ApiError, AppState, Reply};
@@ -10,7 +10,7 @@ use axum::Router;
 use entman_model::ids::SessionId;
 use entman_model::Timestamp;
 use entman_repr::resources::session::SessionView;
-use entman_repr::resources::{entity_list, reference_list, Placement};
+use entman_repr::resources::{Placement, Represent};
 
 /// The collection lists sessions of the last 30 days only.
 const WINDOW_DAYS: i64 = 30;
@@ -40,17 +40,17 @@ async fn list(
             session,
             server: related(&servers, &session.backup_server_id, "backup server")?,
         };
-        items.push(match representation {
-            Representation::Reference => view.reference(&caller.ctx, Placement::Item),
-            Representation::Entity => view.entity(&caller.ctx),
-        });
+        items.push(view.represent(
+            &caller.ctx,
+            representation == Representation::Entity,
+            Placement::Item,
+        ));
     }
-    Ok(Reply::ok(match representation {
-        Representation::Reference => reference_list(items),
-        Representation::Entity => {
-            entity_list("CloudFailoverSessions", "CloudFailoverSessions", items)
-        }
-    }))
+    Ok(Reply::ok(collection(
+        representation,
+        "CloudFailoverSessions",
+        items,
+    )))
 }
 
 async fn one(
@@ -72,8 +72,9 @@ async fn one(
         session: &session,
         server: &server,
     };
-    Ok(Reply::ok(match representation {
-        Representation::Reference => view.reference(&caller.ctx, Placement::Root),
-        Representation::Entity => view.entity(&caller.ctx),
-    }))
+    Ok(Reply::ok(view.represent(
+        &caller.ctx,
+        representation == Representation::Entity,
+        Placement::Root,
+    )))
 }

@@ -2,7 +2,7 @@
 //! features outside the contract (501).
 
 use super::out_of_scope::not_implemented;
-use super::{kind, parse_id, related, server_map};
+use super::{collection, kind, parse_id, related, server_map};
 use crate::auth::{Caller, Right};
 use crate::params::{Params, Representation};
 use crate::{ApiError, AppState, Reply};
@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::Router;
 use entman_model::ids::TenantId;
 use entman_repr::resources::tenant::TenantView;
-use entman_repr::resources::{entity_list, reference_list, Placement};
+use entman_repr::resources::{Placement, Represent};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -37,15 +37,13 @@ async fn list(
             tenant,
             server: related(&servers, &tenant.backup_server_id, "backup server")?,
         };
-        items.push(match representation {
-            Representation::Reference => view.reference(&caller.ctx, Placement::Item),
-            Representation::Entity => view.entity(&caller.ctx),
-        });
+        items.push(view.represent(
+            &caller.ctx,
+            representation == Representation::Entity,
+            Placement::Item,
+        ));
     }
-    Ok(Reply::ok(match representation {
-        Representation::Reference => reference_list(items),
-        Representation::Entity => entity_list("CloudTenants", "CloudTenants", items),
-    }))
+    Ok(Reply::ok(collection(representation, "CloudTenants", items)))
 }
 
 async fn one(
@@ -67,8 +65,9 @@ async fn one(
         tenant: &tenant,
         server: &server,
     };
-    Ok(Reply::ok(match representation {
-        Representation::Reference => view.reference(&caller.ctx, Placement::Root),
-        Representation::Entity => view.entity(&caller.ctx),
-    }))
+    Ok(Reply::ok(view.represent(
+        &caller.ctx,
+        representation == Representation::Entity,
+        Placement::Root,
+    )))
 }

@@ -75,6 +75,22 @@ pub fn up_to_server(ctx: &Ctx, server: &BackupServer) -> Node {
     )
 }
 
+/// A key resource with its two representations (conventions.md §6).
+pub trait Represent {
+    /// The reference representation (`EntityRef` at the root, `Ref` in lists).
+    fn reference(&self, ctx: &Ctx, placement: Placement) -> Node;
+    /// The entity representation.
+    fn entity(&self, ctx: &Ctx, placement: Placement) -> Node;
+    /// The representation a `format` parameter asks for.
+    fn represent(&self, ctx: &Ctx, entity: bool, placement: Placement) -> Node {
+        if entity {
+            self.entity(ctx, placement)
+        } else {
+            self.reference(ctx, placement)
+        }
+    }
+}
+
 /// Whether the node is rendered as the document root or as an item of a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placement {

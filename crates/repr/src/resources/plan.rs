@@ -1,6 +1,6 @@
 //! Cloud failover plans and their includes (resources/failover-plans.md).
 
-use super::{entity, link, reference, up_to_server, Ctx, Placement, Viewer};
+use super::{entity, link, reference, up_to_server, Ctx, Placement, Represent, Viewer};
 use crate::node::{Node, Value};
 use entman_model::plan::{Plan, PlanVm};
 use entman_model::server::BackupServer;
@@ -18,8 +18,27 @@ impl PlanView<'_> {
         ctx.url(&format!("/cloud/cloudFailoverPlans/{}", self.plan.id))
     }
 
+    fn includes(&self, ctx: &Ctx) -> Vec<Node> {
+        self.plan
+            .vms
+            .iter()
+            .map(|vm| failovered_vm(ctx, self.plan, vm))
+            .collect()
+    }
+
+    /// `CloudFailoveredVms` root (§4).
+    pub fn includes_list(&self, ctx: &Ctx) -> Node {
+        Node::new("CloudFailoveredVms").elem(
+            0,
+            "CloudFailoveredVms",
+            Value::Items(self.includes(ctx)),
+        )
+    }
+}
+
+impl Represent for PlanView<'_> {
     /// Reference representation (§2).
-    pub fn reference(&self, ctx: &Ctx, placement: Placement) -> Node {
+    fn reference(&self, ctx: &Ctx, placement: Placement) -> Node {
         let p = self.plan;
         let href = self.href(ctx);
         let links = vec![
@@ -48,7 +67,7 @@ impl PlanView<'_> {
     }
 
     /// Entity representation (§3). Tenants get no `Edit`/`Delete` links.
-    pub fn entity(&self, ctx: &Ctx) -> Node {
+    fn entity(&self, ctx: &Ctx, _placement: Placement) -> Node {
         let p = self.plan;
         let href = self.href(ctx);
         let may_edit = ctx.viewer != Viewer::Tenant;
@@ -121,23 +140,6 @@ impl PlanView<'_> {
         )
         .elem(2, "CloudFailoverPlanOptions", options)
         .elem(2, "CloudFailoverPlanInfo", info)
-    }
-
-    fn includes(&self, ctx: &Ctx) -> Vec<Node> {
-        self.plan
-            .vms
-            .iter()
-            .map(|vm| failovered_vm(ctx, self.plan, vm))
-            .collect()
-    }
-
-    /// `CloudFailoveredVms` root (§4).
-    pub fn includes_list(&self, ctx: &Ctx) -> Node {
-        Node::new("CloudFailoveredVms").elem(
-            0,
-            "CloudFailoveredVms",
-            Value::Items(self.includes(ctx)),
-        )
     }
 }
 

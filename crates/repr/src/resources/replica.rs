@@ -1,6 +1,6 @@
 //! Cloud replicas and VM replica points (resources/replicas.md).
 
-use super::{entity, link, reference, up_to_server, Ctx, Placement};
+use super::{entity, link, reference, up_to_server, Ctx, Placement, Represent};
 use crate::node::{Node, Value};
 use entman_model::replica::{Replica, VmReplicaPoint};
 use entman_model::server::BackupServer;
@@ -24,9 +24,11 @@ impl ReplicaView<'_> {
             Some("CloudVmReplicaPointReferenceList"),
         )
     }
+}
 
+impl Represent for ReplicaView<'_> {
     /// Reference representation (§2.1).
-    pub fn reference(&self, ctx: &Ctx, placement: Placement) -> Node {
+    fn reference(&self, ctx: &Ctx, placement: Placement) -> Node {
         let r = self.replica;
         let href = self.href(ctx);
         let links = vec![
@@ -50,7 +52,7 @@ impl ReplicaView<'_> {
     }
 
     /// Entity representation (§2.2).
-    pub fn entity(&self, ctx: &Ctx) -> Node {
+    fn entity(&self, ctx: &Ctx, _placement: Placement) -> Node {
         let r = self.replica;
         let href = self.href(ctx);
         let links = vec![
@@ -99,9 +101,11 @@ impl PointView<'_> {
             ),
         ]
     }
+}
 
+impl Represent for PointView<'_> {
     /// Reference representation (§3.1).
-    pub fn reference(&self, ctx: &Ctx, placement: Placement) -> Node {
+    fn reference(&self, ctx: &Ctx, placement: Placement) -> Node {
         let p = self.point;
         let name = p.name();
         let href = self.href(ctx);
@@ -122,9 +126,13 @@ impl PointView<'_> {
         )
     }
 
-    /// Entity representation (§3.2). `element` is `CloudVmReplicaPoint` at the root
-    /// and `CloudReplica` inside entity lists (the XSD quirk of §3.3).
-    pub fn entity(&self, ctx: &Ctx, element: &'static str) -> Node {
+    /// Entity representation (§3.2).
+    fn entity(&self, ctx: &Ctx, placement: Placement) -> Node {
+        // Items of entity lists are named CloudReplica (the XSD quirk of §3.3).
+        let element = match placement {
+            Placement::Root => "CloudVmReplicaPoint",
+            Placement::Item => "CloudReplica",
+        };
         let p = self.point;
         let name = p.name();
         let href = self.href(ctx);

@@ -1,6 +1,6 @@
 //! Backup servers (resources/backup-servers.md).
 
-use super::{entity, link, reference, Ctx, Placement, Viewer};
+use super::{entity, link, reference, Ctx, Placement, Represent, Viewer};
 use crate::node::{opt_text, opt_value, Node};
 use entman_model::server::BackupServer;
 
@@ -171,4 +171,19 @@ pub fn entity_node(ctx: &Ctx, s: &BackupServer) -> Node {
         "VbrCertificateThumbprint",
         opt_text(s.certificate_thumbprint.clone()),
     )
+}
+
+/// A backup server as a key resource.
+pub struct ServerView<'a> {
+    pub server: &'a BackupServer,
+}
+
+impl Represent for ServerView<'_> {
+    fn reference(&self, ctx: &Ctx, placement: Placement) -> Node {
+        reference_node(ctx, self.server, placement)
+    }
+
+    fn entity(&self, ctx: &Ctx, _placement: Placement) -> Node {
+        entity_node(ctx, self.server)
+    }
 }

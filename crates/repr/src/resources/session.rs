@@ -1,6 +1,6 @@
 //! Cloud failover sessions (resources/failover-sessions.md).
 
-use super::{entity, link, named_link, reference, up_to_server, Ctx, Placement};
+use super::{entity, link, named_link, reference, up_to_server, Ctx, Placement, Represent};
 use crate::node::{opt_text, opt_value, Node, Value};
 use entman_model::server::BackupServer;
 use entman_model::session::{FailoverSession, SessionTask};
@@ -15,9 +15,11 @@ impl SessionView<'_> {
     fn href(&self, ctx: &Ctx) -> String {
         ctx.url(&format!("/cloud/failoverSessions/{}", self.session.id))
     }
+}
 
+impl Represent for SessionView<'_> {
     /// Reference representation (§2).
-    pub fn reference(&self, ctx: &Ctx, placement: Placement) -> Node {
+    fn reference(&self, ctx: &Ctx, placement: Placement) -> Node {
         let s = self.session;
         let href = self.href(ctx);
         let links = vec![
@@ -41,7 +43,7 @@ impl SessionView<'_> {
 
     /// Entity representation (§3): JobSession members on level 2, the session's own
     /// `CloudFailoverTasks` on level 3.
-    pub fn entity(&self, ctx: &Ctx) -> Node {
+    fn entity(&self, ctx: &Ctx, _placement: Placement) -> Node {
         let s = self.session;
         let href = self.href(ctx);
         let links = vec![

@@ -1,6 +1,6 @@
 //! Cloud tenants (resources/tenants.md).
 
-use super::{entity, link, reference, up_to_server, Ctx, Placement};
+use super::{entity, link, reference, up_to_server, Ctx, Placement, Represent};
 use crate::node::{opt_value, Node, Value};
 use entman_model::server::BackupServer;
 use entman_model::tenant::{
@@ -16,109 +16,6 @@ pub struct TenantView<'a> {
 impl TenantView<'_> {
     fn href(&self, ctx: &Ctx) -> String {
         ctx.url(&format!("/cloud/tenants/{}", self.tenant.id))
-    }
-
-    /// Reference representation (§2).
-    pub fn reference(&self, ctx: &Ctx, placement: Placement) -> Node {
-        let t = self.tenant;
-        let href = self.href(ctx);
-        let links = vec![
-            up_to_server(ctx, self.server),
-            link(
-                "Alternate",
-                format!("{href}?format=Entity"),
-                Some(&t.name),
-                Some("CloudTenant"),
-            ),
-        ];
-        reference(
-            placement,
-            t.id.uid(),
-            &t.name,
-            href,
-            "CloudTenantReference",
-            links,
-        )
-    }
-
-    /// Entity representation (§3).
-    pub fn entity(&self, ctx: &Ctx) -> Node {
-        let t = self.tenant;
-        let href = self.href(ctx);
-        entity(
-            "CloudTenant",
-            format!("{href}?format=Entity"),
-            "CloudTenant",
-            &t.name,
-            t.id.uid(),
-            self.links(ctx),
-        )
-        .elem(2, "Password", Value::Null)
-        .elem(2, "Description", &t.description)
-        .elem(2, "Enabled", t.enabled)
-        .elem(2, "LeaseOptions", lease(t))
-        .elem(
-            2,
-            "Resources",
-            Value::List {
-                json_key: "CloudTenantResources",
-                items: t
-                    .resources
-                    .iter()
-                    .map(|r| repository_quota(&href, r))
-                    .collect(),
-            },
-        )
-        .elem(2, "LastResult", t.last_result.as_str())
-        .elem(2, "LastActive", opt_value(t.last_active))
-        .elem(
-            2,
-            "ComputeResources",
-            Value::List {
-                json_key: "CloudTenantComputeResources",
-                items: t
-                    .compute_resources
-                    .iter()
-                    .map(|c| compute_resource(&href, c))
-                    .collect(),
-            },
-        )
-        .elem(2, "ThrottlingEnabled", t.throttling.enabled)
-        .elem(2, "ThrottlingSpeedLimit", t.throttling.speed_limit)
-        .elem(2, "ThrottlingSpeedUnit", &t.throttling.unit)
-        .elem(2, "PublicIpCount", t.counters.public_ip_count)
-        .elem(2, "BackupCount", t.counters.backup_count)
-        .elem(2, "ReplicaCount", t.counters.replica_count)
-        .elem(2, "MaxConcurrentTasks", t.counters.max_concurrent_tasks)
-        .elem(
-            2,
-            "WorkStationBackupCount",
-            t.counters.workstation_backup_count,
-        )
-        .elem(2, "ServerBackupCount", t.counters.server_backup_count)
-        .elem(
-            2,
-            "BackupProtectionEnabled",
-            t.counters.backup_protection_enabled,
-        )
-        .elem(
-            2,
-            "BackupProtectionPeriod",
-            t.counters.backup_protection_period,
-        )
-        .elem(2, "TenantType", tenant_type(&t.kind))
-        .elem(
-            2,
-            "VCloudComputeResources",
-            match &t.kind {
-                TenantKind::VCloud { vdcs, .. } => Value::List {
-                    json_key: "CloudTenantVCloudComputeResources",
-                    items: vdcs.iter().map(|v| vcloud_resource(&href, v)).collect(),
-                },
-                TenantKind::Standalone { .. } => Value::Null,
-            },
-        )
-        .elem(2, "CloudGatewayPools", Value::Null)
     }
 
     fn links(&self, ctx: &Ctx) -> Vec<Node> {
@@ -201,6 +98,111 @@ impl TenantView<'_> {
             Some("FreeLicenseCounters"),
         ));
         links
+    }
+}
+
+impl Represent for TenantView<'_> {
+    /// Reference representation (§2).
+    fn reference(&self, ctx: &Ctx, placement: Placement) -> Node {
+        let t = self.tenant;
+        let href = self.href(ctx);
+        let links = vec![
+            up_to_server(ctx, self.server),
+            link(
+                "Alternate",
+                format!("{href}?format=Entity"),
+                Some(&t.name),
+                Some("CloudTenant"),
+            ),
+        ];
+        reference(
+            placement,
+            t.id.uid(),
+            &t.name,
+            href,
+            "CloudTenantReference",
+            links,
+        )
+    }
+
+    /// Entity representation (§3).
+    fn entity(&self, ctx: &Ctx, _placement: Placement) -> Node {
+        let t = self.tenant;
+        let href = self.href(ctx);
+        entity(
+            "CloudTenant",
+            format!("{href}?format=Entity"),
+            "CloudTenant",
+            &t.name,
+            t.id.uid(),
+            self.links(ctx),
+        )
+        .elem(2, "Password", Value::Null)
+        .elem(2, "Description", &t.description)
+        .elem(2, "Enabled", t.enabled)
+        .elem(2, "LeaseOptions", lease(t))
+        .elem(
+            2,
+            "Resources",
+            Value::List {
+                json_key: "CloudTenantResources",
+                items: t
+                    .resources
+                    .iter()
+                    .map(|r| repository_quota(&href, r))
+                    .collect(),
+            },
+        )
+        .elem(2, "LastResult", t.last_result.as_str())
+        .elem(2, "LastActive", opt_value(t.last_active))
+        .elem(
+            2,
+            "ComputeResources",
+            Value::List {
+                json_key: "CloudTenantComputeResources",
+                items: t
+                    .compute_resources
+                    .iter()
+                    .map(|c| compute_resource(&href, c))
+                    .collect(),
+            },
+        )
+        .elem(2, "ThrottlingEnabled", t.throttling.enabled)
+        .elem(2, "ThrottlingSpeedLimit", t.throttling.speed_limit)
+        .elem(2, "ThrottlingSpeedUnit", &t.throttling.unit)
+        .elem(2, "PublicIpCount", t.counters.public_ip_count)
+        .elem(2, "BackupCount", t.counters.backup_count)
+        .elem(2, "ReplicaCount", t.counters.replica_count)
+        .elem(2, "MaxConcurrentTasks", t.counters.max_concurrent_tasks)
+        .elem(
+            2,
+            "WorkStationBackupCount",
+            t.counters.workstation_backup_count,
+        )
+        .elem(2, "ServerBackupCount", t.counters.server_backup_count)
+        .elem(
+            2,
+            "BackupProtectionEnabled",
+            t.counters.backup_protection_enabled,
+        )
+        .elem(
+            2,
+            "BackupProtectionPeriod",
+            t.counters.backup_protection_period,
+        )
+        .elem(2, "TenantType", tenant_type(&t.kind))
+        .elem(
+            2,
+            "VCloudComputeResources",
+            match &t.kind {
+                TenantKind::VCloud { vdcs, .. } => Value::List {
+                    json_key: "CloudTenantVCloudComputeResources",
+                    items: vdcs.iter().map(|v| vcloud_resource(&href, v)).collect(),
+                },
+                TenantKind::Standalone { .. } => Value::Null,
+            },
+        )
+        .elem(2, "CloudGatewayPools", Value::Null)
     }
 }
 
