@@ -450,6 +450,21 @@ async fn upsert_sessions(
     Ok(())
 }
 
+/// Gives each session its tasks from rows of `session_tasks` ordered by session and index.
+fn attach_tasks(sessions: &mut [FailoverSession], task_rows: &[AnyRow]) -> StoreResult<()> {
+    let mut by_session: HashMap<String, Vec<SessionTask>> = HashMap::new();
+    for row in task_rows {
+        by_session
+            .entry(text(row, "session_id")?)
+            .or_default()
+            .push(session_task(row)?);
+    }
+    for s in sessions {
+        s.tasks = by_session.remove(&s.id.to_string()).unwrap_or_default();
+    }
+    Ok(())
+}
+
 fn roles_text(roles: &[Role]) -> String {
     roles
         .iter()
@@ -963,9 +978,21 @@ impl Store for SqlStore {
             .iter()
             .map(session_row)
             .collect::<StoreResult<Vec<_>>>()?;
-        for s in &mut sessions {
-            s.tasks = self.session_tasks(s.id).await?;
-        }
+        // All their tasks in one query rather than one query per session.
+        let (task_sql, tenant) = scoped(
+            "SELECT t.* FROM session_tasks t JOIN failover_sessions s ON s.id = t.session_id \
+             WHERE {scope} AND s.creation_time >= $2 ORDER BY t.session_id, t.idx",
+            scope,
+        );
+        let task_sql = task_sql.replace("tenant_id", "s.tenant_id");
+        let task_rows = self
+            .fetch_all(
+                sqlx::query(&task_sql)
+                    .bind(tenant)
+                    .bind(since.map(|t| t.micros()).unwrap_or(i64::MIN)),
+            )
+            .await?;
+        attach_tasks(&mut sessions, &task_rows)?;
         Ok(sessions)
     }
 
@@ -1076,17 +1103,7 @@ impl Store for SqlStore {
                 .bind("Stopped"),
             )
             .await?;
-        let mut by_session: std::collections::HashMap<String, Vec<SessionTask>> =
-            std::collections::HashMap::new();
-        for row in &task_rows {
-            by_session
-                .entry(text(row, "session_id")?)
-                .or_default()
-                .push(session_task(row)?);
-        }
-        for s in &mut sessions {
-            s.tasks = by_session.remove(&s.id.to_string()).unwrap_or_default();
-        }
+        attach_tasks(&mut sessions, &task_rows)?;
         Ok(sessions)
     }
 
