@@ -298,6 +298,20 @@ impl QueryType {
         }
     }
 
+    /// The list element of this type inside `Entities` (or `Resources` for tasks),
+    /// query.md §3; also the JSON key of its array.
+    pub fn list_element(self) -> &'static str {
+        match self {
+            QueryType::BackupServer => "BackupServers",
+            QueryType::CloudTenant => "CloudTenants",
+            QueryType::CloudReplica => "CloudReplicas",
+            QueryType::CloudVmReplicaPoint => "CloudVmReplicaPoints",
+            QueryType::CloudFailoverPlan => "CloudFailoverPlans",
+            QueryType::CloudFailoverSession => "CloudFailoverSessions",
+            QueryType::Task => "Tasks",
+        }
+    }
+
     /// Looks a `type` value up, case-insensitively.
     pub fn parse(name: &str) -> Result<QueryType, TypeLookup> {
         if let Some(t) = Self::ALL

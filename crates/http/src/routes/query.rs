@@ -310,28 +310,8 @@ async fn load(
     Ok(match t {
         QueryType::Task => QueryItems::Tasks(items),
         _ if !entity => QueryItems::Refs(items),
-        QueryType::BackupServer => QueryItems::Entities {
-            list: "BackupServers",
-            items,
-        },
-        QueryType::CloudTenant => QueryItems::Entities {
-            list: "CloudTenants",
-            items,
-        },
-        QueryType::CloudReplica => QueryItems::Entities {
-            list: "CloudReplicas",
-            items,
-        },
-        QueryType::CloudVmReplicaPoint => QueryItems::Entities {
-            list: "CloudVmReplicaPoints",
-            items,
-        },
-        QueryType::CloudFailoverPlan => QueryItems::Entities {
-            list: "CloudFailoverPlans",
-            items,
-        },
-        QueryType::CloudFailoverSession => QueryItems::Entities {
-            list: "CloudFailoverSessions",
+        _ => QueryItems::Entities {
+            list: t.list_element(),
             items,
         },
     })
