@@ -4,7 +4,7 @@
 use crate::{tls, users, ServeArgs};
 use anyhow::Context;
 use entman_engine::{Engine, EngineConfig};
-use entman_http::{app, AppState, HttpConfig, Scheme};
+use entman_http::{app, server, AppState, HttpConfig, Scheme};
 use entman_model::Timestamp;
 use entman_repr::JsonStyle;
 use entman_store::Store;
@@ -206,7 +206,6 @@ pub async fn generate(
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     init_tracing();
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let store = prepare_store(&opts).await?;
     let engine = Engine::new(
         store.clone(),
@@ -225,34 +224,39 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         ..HttpConfig::default()
     };
     let state = AppState::new(store.clone(), engine, config);
-    let handle = axum_server::Handle::new();
+    let (stop_servers, servers_stop) = tokio::sync::watch::channel(false);
     let mut servers = tokio::task::JoinSet::new();
+    let mut listeners = Vec::new();
     if let Some(addr) = opts.https {
-        let config = tls::rustls_config(&opts.data_dir, opts.tls_files.as_ref()).await?;
-        let listener = std::net::TcpListener::bind(addr)
-            .with_context(|| format!("cannot listen on {addr}"))?;
-        listener.set_nonblocking(true)?;
-        println!("entman listening on https://{}", listener.local_addr()?);
-        let service =
-            app(state.clone(), Scheme::Https).into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum_server::from_tcp_rustls(listener, config).handle(handle.clone());
-        servers.spawn(async move { server.serve(service).await.map_err(anyhow::Error::from) });
+        let tls = tls::rustls_config(&opts.data_dir, opts.tls_files.as_ref())?;
+        listeners.push((addr, Some(tls), Scheme::Https));
     }
     if let Some(addr) = opts.http {
-        let listener = std::net::TcpListener::bind(addr)
+        listeners.push((addr, None, Scheme::Http));
+    }
+    for (addr, tls, scheme) in listeners {
+        let tcp = tokio::net::TcpListener::bind(addr)
+            .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        listener.set_nonblocking(true)?;
-        println!("entman listening on http://{}", listener.local_addr()?);
-        let service =
-            app(state.clone(), Scheme::Http).into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum_server::from_tcp(listener).handle(handle.clone());
-        servers.spawn(async move { server.serve(service).await.map_err(anyhow::Error::from) });
+        let shown = if tls.is_some() { "https" } else { "http" };
+        println!("entman listening on {shown}://{}", tcp.local_addr()?);
+        let listener = server::Listener { tcp, tls };
+        let mut stop = servers_stop.clone();
+        let router = app(state.clone(), scheme);
+        servers.spawn(async move {
+            let shutdown = async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            };
+            server::serve(listener, router, shutdown)
+                .await
+                .map_err(anyhow::Error::from)
+        });
     }
     tokio::spawn(purge_idle_logons(store.clone(), opts.idle_timeout));
     tokio::select! {
         _ = shutdown_signal() => {
             tracing::info!("shutting down");
-            handle.graceful_shutdown(Some(Duration::from_secs(10)));
+            let _ = stop_servers.send(true);
         }
         Some(result) = servers.join_next() => {
             result??;

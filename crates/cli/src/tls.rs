@@ -2,27 +2,29 @@
 //! on first start and kept in the data directory (key readable by its owner only).
 
 use anyhow::Context;
-use axum_server::tls_rustls::RustlsConfig;
+use entman_http::server::rustls::ServerConfig;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Loads the configured certificate, or generates and keeps one.
-pub async fn rustls_config(
+pub fn rustls_config(
     data_dir: &Path,
     files: Option<&(PathBuf, PathBuf)>,
-) -> anyhow::Result<RustlsConfig> {
+) -> anyhow::Result<Arc<ServerConfig>> {
     let (cert, key) = match files {
         Some((cert, key)) => (cert.clone(), key.clone()),
         None => ensure_self_signed(data_dir)?,
     };
-    RustlsConfig::from_pem_file(&cert, &key)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot load the TLS certificate {} and key {}",
-                cert.display(),
-                key.display()
-            )
-        })
+    let read = |path: &Path| {
+        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    entman_http::server::tls_config(&read(&cert)?, &read(&key)?).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot load the TLS certificate {} and key {}: {e}",
+            cert.display(),
+            key.display()
+        )
+    })
 }
 
 /// The generated certificate's files, created when missing. SANs: localhost,

@@ -1,32 +1,67 @@
 //! Logon sessions: tokens, the [`Caller`] extractor, and the role matrix of
 //! auth.md §6.
 //!
-//! A token is 16 random bytes in Base64 (the documented shape). Only its SHA-256
-//! is stored; a presented token is hashed, looked up, and the stored hash compared
-//! in constant time. A session idle for longer than the configured timeout is
-//! deleted and answers 401.
+//! The token is the Base64 of the session's `SessionId` text (auth.md §2.2), and the
+//! `SessionId` is a random v4 GUID. Neither is stored: the store keeps the SHA-256 of
+//! the token and addresses the session by [`logon_key`], a one-way hash of the
+//! `SessionId`, so the database holds nothing a token can be made from. A presented
+//! token is decoded, hashed, looked up, and the stored hash compared in constant time.
+//! A session idle for longer than the configured timeout is deleted and answers 401.
+//!
+//! [`gate`] authenticates every request under `/api` before routing (auth.md §2.3), so
+//! that an unauthenticated request answers 401 whatever its path.
 
 use crate::{base_url, ApiError, AppState};
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::COOKIE;
 use axum::http::request::Parts;
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use entman_model::auth::{LogonSession, Principal, Role};
+use entman_model::ids::{parse_guid, LogonSessionId};
 use entman_model::Timestamp;
 use entman_repr::{Ctx, Viewer};
 use entman_store::Scope;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use uuid::Uuid;
 
 /// Name of the token header and cookie.
 pub const TOKEN_NAME: &str = "X-RestSvcSessionId";
 
-/// A new random token.
-pub fn new_token() -> String {
+/// A new `SessionId`: a version 4 GUID from the operating system's generator.
+pub fn new_session_id() -> LogonSessionId {
     let mut bytes = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    LogonSessionId(uuid::Builder::from_random_bytes(bytes).into_uuid())
+}
+
+/// The token of a `SessionId`: the Base64 (standard alphabet) of its lowercase
+/// hyphenated text, 48 characters.
+pub fn token_of(session_id: LogonSessionId) -> String {
+    base64::engine::general_purpose::STANDARD.encode(session_id.to_string())
+}
+
+/// The `SessionId` a token was made from, when it is the Base64 of a GUID's text.
+pub fn session_id_of(token: &str) -> Option<LogonSessionId> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .ok()?;
+    let text = std::str::from_utf8(&bytes).ok()?;
+    parse_guid(text).map(LogonSessionId)
+}
+
+/// The key a logon session is stored under: the first 16 bytes of the SHA-256 of
+/// its `SessionId` text. One-way, so the store never holds a `SessionId` (and so
+/// never a token); the same for every node that shares a database.
+pub fn logon_key(session_id: LogonSessionId) -> LogonSessionId {
+    let digest = Sha256::digest(format!("entman-logon:{session_id}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    LogonSessionId(Uuid::from_bytes(bytes))
 }
 
 /// The stored form of a token.
@@ -63,13 +98,24 @@ pub fn presented_token(parts: &Parts) -> Option<String> {
 /// rendering context.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// The logon session as stored: its `id` is the store key ([`logon_key`]).
     pub session: LogonSession,
+    /// The session's public `SessionId` (decoded from the token).
+    pub session_id: LogonSessionId,
     pub ctx: Ctx,
     /// The client's address, for audit events.
     pub remote: Option<std::net::IpAddr>,
 }
 
 impl Caller {
+    /// The logon session as clients see it: with its public `SessionId`.
+    pub fn shown_session(&self) -> LogonSession {
+        LogonSession {
+            id: self.session_id,
+            ..self.session.clone()
+        }
+    }
+
     /// Writes an audit event for this caller.
     pub fn audit(&self, event: &str, outcome: &str, detail: &str) {
         crate::audit::event(event, &self.session.user_name, outcome, self.remote, detail);
@@ -109,37 +155,77 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = presented_token(parts).ok_or(ApiError::Unauthorized)?;
-        let hash = token_hash(&token);
-        let (session, stored) = state
-            .store
-            .logon_by_token(&hash)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
-        // The database found the row by hash; the final decision compares the
-        // stored hash in constant time so it never depends on where bytes differ.
-        if !bool::from(stored.as_bytes().ct_eq(hash.as_bytes())) {
-            return Err(ApiError::Unauthorized);
+        // The gate has already authenticated requests that went through the app.
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
         }
-        let now = Timestamp::now();
-        let idle_ms = now.micros().saturating_sub(session.last_seen.micros()) / 1000;
-        if idle_ms > state.config.idle_timeout.as_millis() as i64 {
-            let _ = state.store.delete_logon(session.id).await;
-            return Err(ApiError::Unauthorized);
+        authenticate(parts, state).await
+    }
+}
+
+/// Authenticates a request by its token (auth.md §2.3).
+pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let token = presented_token(parts).ok_or(ApiError::Unauthorized)?;
+    // A token that is not the Base64 of a GUID cannot be one of ours.
+    let session_id = session_id_of(&token).ok_or(ApiError::Unauthorized)?;
+    let hash = token_hash(&token);
+    let (session, stored) = state
+        .store
+        .logon_by_token(&hash)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    // The database found the row by hash; the final decision compares the stored
+    // hash in constant time so it never depends on where bytes differ.
+    if !bool::from(stored.as_bytes().ct_eq(hash.as_bytes())) || session.id != logon_key(session_id)
+    {
+        return Err(ApiError::Unauthorized);
+    }
+    let now = Timestamp::now();
+    let idle_ms = now.micros().saturating_sub(session.last_seen.micros()) / 1000;
+    if idle_ms > state.config.idle_timeout.as_millis() as i64 {
+        let _ = state.store.delete_logon(session.id).await;
+        return Err(ApiError::Unauthorized);
+    }
+    // Refreshing the idle timer costs a write; once a second is precise enough.
+    if idle_ms > 1000 {
+        state.store.touch_logon(session.id, now).await?;
+    }
+    let ctx = Ctx {
+        base: base_url(parts, state),
+        viewer: viewer(&session.principal),
+    };
+    Ok(Caller {
+        session,
+        session_id,
+        ctx,
+        remote: crate::audit::client_addr(parts),
+    })
+}
+
+/// Whether a request may go without a token: `GET /api/` and the logon.
+fn is_public(method: &Method, path: &str) -> bool {
+    match path {
+        "/api" => method == Method::GET || method == Method::HEAD,
+        "/api/sessionmngr" => method == Method::POST,
+        _ => !path.starts_with("/api/") && path != "/api",
+    }
+}
+
+/// Middleware: authentication before routing (auth.md §2.3). Every request under
+/// `/api` except the entry point and the logon needs a valid token, whatever its
+/// path, so an unauthenticated client sees 401 where a logged-on one would see 404
+/// or 501. The caller is handed to the handlers in the request's extensions.
+pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if is_public(request.method(), request.uri().path()) {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    match authenticate(&parts, &state).await {
+        Ok(caller) => {
+            parts.extensions.insert(caller);
+            next.run(Request::from_parts(parts, body)).await
         }
-        // Refreshing the idle timer costs a write; once a second is precise enough.
-        if idle_ms > 1000 {
-            state.store.touch_logon(session.id, now).await?;
-        }
-        let ctx = Ctx {
-            base: base_url(parts, state),
-            viewer: viewer(&session.principal),
-        };
-        Ok(Caller {
-            session,
-            ctx,
-            remote: crate::audit::client_addr(parts),
-        })
+        Err(e) => e.into_response(),
     }
 }
 
@@ -225,11 +311,44 @@ mod tests {
     use entman_model::ids::{AccountId, TenantId};
 
     #[test]
-    fn tokens_are_sixteen_random_bytes_in_base64() {
-        let t = new_token();
-        assert_eq!(t.len(), 24);
-        assert!(t.ends_with("=="));
-        assert_ne!(t, new_token());
+    fn the_token_is_the_base64_of_the_session_id_text() {
+        // The pair printed in the request examples of the EM documentation.
+        let id: LogonSessionId = "44cfbdbe-5a95-4156-8867-91f069b7c2cc".parse().unwrap();
+        assert_eq!(
+            token_of(id),
+            "NDRjZmJkYmUtNWE5NS00MTU2LTg4NjctOTFmMDY5YjdjMmNj"
+        );
+        assert_eq!(session_id_of(&token_of(id)), Some(id));
+        assert_eq!(session_id_of("dGhpcyBpcyBub3QgYSB0b2tlbg=="), None);
+        assert_eq!(session_id_of("not base64!"), None);
+    }
+
+    #[test]
+    fn session_ids_are_random_version_4_guids() {
+        let a = new_session_id();
+        assert_eq!(a.0.get_version_num(), 4);
+        assert_ne!(a, new_session_id());
+        assert_eq!(token_of(a).len(), 48);
+    }
+
+    #[test]
+    fn the_store_key_does_not_reveal_the_session_id() {
+        let id = new_session_id();
+        let key = logon_key(id);
+        assert_ne!(key, id);
+        assert_eq!(key, logon_key(id));
+        assert!(!token_of(key).contains(&token_of(id)));
+    }
+
+    #[test]
+    fn only_the_entry_point_and_the_logon_go_without_a_token() {
+        assert!(is_public(&Method::GET, "/api"));
+        assert!(is_public(&Method::POST, "/api/sessionmngr"));
+        assert!(!is_public(&Method::GET, "/api/sessionmngr"));
+        assert!(!is_public(&Method::POST, "/api"));
+        assert!(!is_public(&Method::GET, "/api/jobs"));
+        assert!(!is_public(&Method::GET, "/api/nothing"));
+        assert!(is_public(&Method::GET, "/other"));
     }
 
     #[test]

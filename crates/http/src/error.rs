@@ -16,6 +16,9 @@ pub enum ApiError {
     /// 400: the request is malformed; the message says what was wrong.
     #[error("{0}")]
     BadRequest(String),
+    /// 415: a non-empty request body in a media type other than XML or JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// 413: the request body is larger than the configured limit.
     #[error("The request body is too large.")]
     TooLarge,
@@ -75,6 +78,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unauthorized | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -112,7 +116,10 @@ impl From<StoreError> for ApiError {
 
 impl From<BodyError> for ApiError {
     fn from(e: BodyError) -> Self {
-        ApiError::BadRequest(e.to_string())
+        match e {
+            BodyError::MediaType(_) => ApiError::UnsupportedMediaType(e.to_string()),
+            other => ApiError::BadRequest(other.to_string()),
+        }
     }
 }
 

@@ -16,6 +16,7 @@ pub mod params;
 pub mod password;
 pub mod render;
 pub mod routes;
+pub mod server;
 
 pub use error::ApiError;
 pub use render::Reply;
@@ -129,6 +130,7 @@ pub fn base_url(parts: &Parts, state: &AppState) -> String {
 /// routing and rendering.
 pub fn app(state: AppState, scheme: Scheme) -> Router {
     let routed = routes::router()
+        .layer(from_fn_with_state(state.clone(), auth::gate))
         .layer(from_fn_with_state(state.clone(), render::render))
         .layer(axum::extract::DefaultBodyLimit::max(
             state.config.max_body_bytes,
@@ -144,12 +146,13 @@ pub fn app(state: AppState, scheme: Scheme) -> Router {
         .layer(from_fn(log_request))
 }
 
-/// Lower-cases the path, maps the `/api/task/{ID}` alias, drops one trailing slash
+/// Lower-cases the path, drops empty segments (`/api//cloud` is `/api/cloud`,
+/// conventions.md §2.4), maps the `/api/task/{ID}` alias, drops one trailing slash
 /// and records the listener scheme. The query string is left as it was.
 fn normalize(mut request: Request, scheme: Scheme) -> Request {
     request.extensions_mut().insert(scheme);
     let uri = request.uri();
-    let mut path = uri.path().to_ascii_lowercase();
+    let mut path = collapse_slashes(&uri.path().to_ascii_lowercase());
     if path.len() > 1 && path.ends_with('/') {
         path.pop();
     }
@@ -171,11 +174,24 @@ fn normalize(mut request: Request, scheme: Scheme) -> Request {
     request
 }
 
-/// One log line per request: method, path, status and latency.
+/// The path with runs of `/` written as one.
+fn collapse_slashes(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if c == '/' && out.ends_with('/') {
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One log line per request: method, path, status and latency. A logon session's
+/// id in the path is left out: it is what the session's token is made of.
 async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path().to_string();
+    let path = redact_path(request.uri().path());
     let response = next.run(request).await;
     tracing::info!(
         %method,
@@ -185,4 +201,39 @@ async fn log_request(request: Request, next: Next) -> Response {
         "request"
     );
     response
+}
+
+/// A path for the log: the segment after `logonSessions/` becomes `{ID}`.
+fn redact_path(path: &str) -> String {
+    let lower = path.to_ascii_lowercase();
+    match lower.find("/logonsessions/") {
+        Some(at) => {
+            let start = at + "/logonsessions/".len();
+            let end = path[start..].find('/').map_or(path.len(), |i| start + i);
+            format!("{}{{ID}}{}", &path[..start], &path[end..])
+        }
+        None => path.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn empty_path_segments_are_dropped() {
+        assert_eq!(super::collapse_slashes("/api//cloud///x/"), "/api/cloud/x/");
+        assert_eq!(super::collapse_slashes("//api"), "/api");
+    }
+
+    #[test]
+    fn logon_session_ids_stay_out_of_the_log() {
+        assert_eq!(
+            super::redact_path("/api/logonSessions/44cfbdbe-5a95-4156-8867-91f069b7c2cc"),
+            "/api/logonSessions/{ID}"
+        );
+        assert_eq!(
+            super::redact_path("/api/logonSessions"),
+            "/api/logonSessions"
+        );
+        assert_eq!(super::redact_path("/api/cloud/x"), "/api/cloud/x");
+    }
 }

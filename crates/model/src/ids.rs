@@ -35,6 +35,13 @@ macro_rules! id_type {
             }
         }
 
+        impl KeyId for $name {
+            const URN_TYPE: &'static str = $urn_type;
+            fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+        }
+
         impl FromStr for $name {
             type Err = InvalidId;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -42,6 +49,20 @@ macro_rules! id_type {
             }
         }
     };
+}
+
+/// The identifier of a key resource: a GUID with the type segment of its UID.
+pub trait KeyId: Sized {
+    /// The type segment of the resource's UID (`urn:veeam:<Type>:<guid>`).
+    const URN_TYPE: &'static str;
+    /// The identifier of a GUID.
+    fn from_uuid(uuid: Uuid) -> Self;
+
+    /// A path id: the GUID, or the resource's UID (conventions.md §2.4). A UID of
+    /// another type is `None`.
+    fn from_path(raw: &str) -> Option<Self> {
+        parse_uid(raw, Self::URN_TYPE).map(Self::from_uuid)
+    }
 }
 
 id_type!(/// A backup server connected to EM.

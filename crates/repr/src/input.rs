@@ -23,6 +23,9 @@ pub enum BodyFormat {
 /// Why a body could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BodyError {
+    /// A non-empty body in a media type other than XML or JSON (415).
+    #[error("The media type [{0}] of the request body is not supported: send application/xml or application/json.")]
+    MediaType(String),
     /// Not well-formed XML.
     #[error("The request body is not valid XML: {0}")]
     Xml(String),
@@ -341,9 +344,7 @@ pub fn body_format(
         Some("application/xml" | "text/xml") => Ok(Some(BodyFormat::Xml)),
         Some("application/json" | "text/json") => Ok(Some(BodyFormat::Json)),
         Some("") | None => sniff(body),
-        Some(other) => Err(BodyError::Other(format!(
-            "Unsupported request body media type [{other}]: send application/xml or application/json."
-        ))),
+        Some(other) => Err(BodyError::MediaType(other.chars().take(100).collect())),
     }
 }
 

@@ -30,6 +30,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_session_counts.sql"),
         postgres: include_str!("../migrations/postgres/0004_session_counts.sql"),
     },
+    shared(5, include_str!("../migrations/0005_logon_keys.sql")),
 ];
 
 /// Applies every migration not applied yet.

@@ -8,7 +8,7 @@
 pub mod fixture;
 
 use entman_engine::{Engine, EngineConfig};
-use entman_http::{app, AppState, HttpConfig, Scheme};
+use entman_http::{app, server, AppState, HttpConfig, Scheme};
 use entman_model::auth::{Account, Role};
 use entman_model::ids::AccountId;
 use entman_model::Timestamp;
@@ -132,10 +132,21 @@ pub enum Seed {
     Empty,
 }
 
+/// The HTTPS listener of a test app.
+pub struct Https {
+    /// `https://127.0.0.1:<port>`.
+    pub address: String,
+    /// The server's self-signed certificate, for clients to trust.
+    pub cert_pem: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
 /// A running entman on a random local port.
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
     pub address: String,
+    /// The HTTPS listener, when [`Options::https`] asked for one.
+    pub https: Option<Https>,
     /// The store behind the server.
     pub store: Arc<dyn Store>,
     /// The engine behind the server.
@@ -151,6 +162,9 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
         self.engine_task.abort();
+        if let Some(https) = &self.https {
+            https.server.abort();
+        }
     }
 }
 
@@ -160,6 +174,8 @@ pub struct Options {
     pub config: HttpConfig,
     /// Time scale of the engine; tests default to 0.01 (a 15 s VM takes 150 ms).
     pub time_scale: f64,
+    /// Also listen on HTTPS with a self-signed certificate.
+    pub https: bool,
 }
 
 impl Default for Options {
@@ -168,6 +184,7 @@ impl Default for Options {
             seed: Seed::Demo,
             config: HttpConfig::default(),
             time_scale: 0.01,
+            https: false,
         }
     }
 }
@@ -233,24 +250,73 @@ pub async fn spawn(db: TestDb, options: Options) -> TestApp {
     );
     let engine_task = tokio::spawn(engine.clone().run(std::future::pending::<()>()));
     let state = AppState::new(store.clone(), engine.clone(), options.config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a random port");
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let service =
-        app(state, Scheme::Http).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, service).await.expect("server runs");
-    });
+    let (address, server) = listen(state.clone(), None).await;
+    let https = if options.https {
+        let tls = test_certificate();
+        let config = server::tls_config(tls.cert_pem.as_bytes(), tls.key_pem.as_bytes())
+            .expect("TLS configuration of the test certificate");
+        let (address, task) = listen(state, Some(config)).await;
+        Some(Https {
+            address,
+            cert_pem: tls.cert_pem,
+            server: task,
+        })
+    } else {
+        None
+    };
     let client = reqwest::Client::builder().build().expect("HTTP client");
     TestApp {
         address,
+        https,
         store,
         engine,
         client,
         db: Some(db),
         server,
         engine_task,
+    }
+}
+
+/// Serves the app on a random local port: plain HTTP, or HTTPS with `tls`.
+async fn listen(
+    state: AppState,
+    tls: Option<std::sync::Arc<server::rustls::ServerConfig>>,
+) -> (String, tokio::task::JoinHandle<()>) {
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a random port");
+    let (scheme, label) = match tls {
+        Some(_) => (Scheme::Https, "https"),
+        None => (Scheme::Http, "http"),
+    };
+    let address = format!("{label}://{}", tcp.local_addr().unwrap());
+    let router = app(state, scheme);
+    let task = tokio::spawn(async move {
+        server::serve(
+            server::Listener { tcp, tls },
+            router,
+            std::future::pending(),
+        )
+        .await
+        .expect("server runs");
+    });
+    (address, task)
+}
+
+/// A self-signed certificate for `localhost` and `127.0.0.1`, in PEM.
+pub struct TestCertificate {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+/// A new self-signed test certificate.
+pub fn test_certificate() -> TestCertificate {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+            .expect("generate a test certificate");
+    TestCertificate {
+        cert_pem: certified.cert.pem(),
+        key_pem: certified.key_pair.serialize_pem(),
     }
 }
 
@@ -266,6 +332,9 @@ impl TestApp {
     pub fn into_db(mut self) -> TestDb {
         self.server.abort();
         self.engine_task.abort();
+        if let Some(https) = &self.https {
+            https.server.abort();
+        }
         self.db
             .take()
             .expect("the database is present until into_db")

@@ -2,6 +2,7 @@
 with certificate verification on (REQUESTS_CA_BUNDLE points at entman's
 generated certificate). Run by crates/cli/tests/conformance.rs."""
 
+import base64
 import os
 import sys
 
@@ -21,8 +22,9 @@ def check(condition, what):
 
 em = VeeamEm(api_endpoint=os.environ["ENTMAN_URL"], ssl_verify=True)
 token = em.get_token(os.environ["ENTMAN_USER"], os.environ["ENTMAN_PASSWORD"])
-check(isinstance(token, str) and len(token) == 24, "get_token returns the X-RestSvcSessionId token")
+check(isinstance(token, str) and len(token) == 48, "get_token returns the X-RestSvcSessionId token")
 check(em.session_data.get("SessionId"), "the logon body carries SessionId")
+check(base64.b64decode(token).decode() == em.session_data["SessionId"], "the token is the Base64 of the SessionId")
 
 me = em.whoami()
 check(me["SessionId"] == em.session_data["SessionId"], "whoami answers the caller's logon session")

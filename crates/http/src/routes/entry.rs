@@ -3,7 +3,9 @@
 
 use super::{kind, parse_id};
 use crate::audit::{self, ClientAddr};
-use crate::auth::{new_token, token_hash, viewer, Caller, Right, TOKEN_NAME};
+use crate::auth::{
+    logon_key, new_session_id, token_hash, token_of, viewer, Caller, Right, TOKEN_NAME,
+};
 use crate::body::Body;
 use crate::limiter::Verdict;
 use crate::params::{api_version, Params};
@@ -88,9 +90,10 @@ async fn logon(
     ClientAddr(remote): ClientAddr,
     params: Params,
     headers: HeaderMap,
-    Body(body): Body,
+    body: Body,
 ) -> Result<Reply, ApiError> {
     let version = api_version(params.get("v"))?;
+    let body = body.read()?;
     let attempt = match body {
         Some(input) => Attempt::Tenant(LoginSpec::read(&input)?),
         None => Attempt::Account(basic_credentials(&headers)),
@@ -119,26 +122,32 @@ async fn logon(
         Err(other) => return Err(other),
     };
     let now = Timestamp::now();
-    let session = LogonSession {
-        id: LogonSessionId::new_random(),
+    let session_id = new_session_id();
+    let token = token_of(session_id);
+    // Stored under its one-way key: the SessionId is the token's content.
+    let stored = LogonSession {
+        id: logon_key(session_id),
         user_name,
         principal,
         api_version: version,
         created: now,
         last_seen: now,
     };
-    let token = new_token();
     state
         .store
-        .insert_logon(&session, &token_hash(&token))
+        .insert_logon(&stored, &token_hash(&token))
         .await?;
     audit::event(
         "logon",
-        &session.user_name,
+        &stored.user_name,
         "success",
         remote,
-        &format!("session {}", session.id),
+        &format!("session key {}", stored.id),
     );
+    let session = LogonSession {
+        id: session_id,
+        ..stored
+    };
     let ctx = Ctx {
         base,
         viewer: viewer(&session.principal),
@@ -241,25 +250,27 @@ async fn tenant_logon(state: &AppState, spec: &LoginSpec) -> Result<(String, Pri
 }
 
 async fn list_logon_sessions(caller: Caller) -> Reply {
-    Reply::ok(entry::logon_sessions(&caller.ctx, &caller.session))
+    Reply::ok(entry::logon_sessions(&caller.ctx, &caller.shown_session()))
 }
 
-/// Another account's session: administrators may see and end it, everyone else
-/// gets 404 on GET and 403 on DELETE (auth.md §4).
+/// A logon session by its `SessionId`, as clients see it (with that `SessionId`;
+/// the store knows it only by its key). Another account's session: administrators
+/// may see and end it, everyone else gets 404 on GET and 403 on DELETE (auth.md §4).
 async fn find_logon(
     state: &AppState,
     caller: &Caller,
     raw: &str,
 ) -> Result<LogonSession, ApiError> {
     let id: LogonSessionId = parse_id(raw, kind::LOGON)?;
-    if id == caller.session.id {
-        return Ok(caller.session.clone());
+    if id == caller.session_id {
+        return Ok(caller.shown_session());
     }
-    state
+    let stored = state
         .store
-        .get_logon(id)
+        .get_logon(logon_key(id))
         .await
-        .map_err(|e| ApiError::from_store(e, kind::LOGON, raw))
+        .map_err(|e| ApiError::from_store(e, kind::LOGON, raw))?;
+    Ok(LogonSession { id, ..stored })
 }
 
 async fn get_logon_session(
@@ -268,7 +279,7 @@ async fn get_logon_session(
     Path(raw): Path<String>,
 ) -> Result<Reply, ApiError> {
     let session = find_logon(&state, &caller, &raw).await?;
-    if session.id != caller.session.id
+    if session.id != caller.session_id
         && !caller.session.principal.has_role(Role::PortalAdministrator)
     {
         return Err(ApiError::not_found(kind::LOGON, raw));
@@ -290,17 +301,18 @@ async fn delete_logon_session(
     Path(raw): Path<String>,
 ) -> Result<Reply, ApiError> {
     let session = find_logon(&state, &caller, &raw).await?;
-    if session.id != caller.session.id
+    if session.id != caller.session_id
         && !caller.session.principal.has_role(Role::PortalAdministrator)
     {
         return Err(ApiError::Forbidden);
     }
+    let key = logon_key(session.id);
     state
         .store
-        .delete_logon(session.id)
+        .delete_logon(key)
         .await
         .map_err(|e| ApiError::from_store(e, kind::LOGON, &raw))?;
-    caller.audit("logoff", "success", &format!("session {}", session.id));
+    caller.audit("logoff", "success", &format!("session key {key}"));
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 
@@ -308,7 +320,7 @@ async fn cloud(caller: Caller) -> Result<Reply, ApiError> {
     caller.require(Right::CloudService)?;
     Ok(Reply::ok(entry::cloud_connect_service(
         &caller.ctx,
-        &caller.session,
+        &caller.shown_session(),
     )))
 }
 
@@ -316,6 +328,6 @@ async fn query_service(caller: Caller) -> Result<Reply, ApiError> {
     caller.require(Right::QueryService)?;
     Ok(Reply::ok(entry::query_service(
         &caller.ctx,
-        &caller.session,
+        &caller.shown_session(),
     )))
 }

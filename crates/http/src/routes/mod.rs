@@ -22,7 +22,6 @@ use entman_model::server::BackupServer;
 use entman_repr::resources::{entity_list, reference_list};
 use entman_repr::Node;
 use std::collections::HashMap;
-use std::str::FromStr;
 
 /// Every route of the API.
 pub fn router() -> Router<AppState> {
@@ -35,7 +34,19 @@ pub fn router() -> Router<AppState> {
         .merge(sessions::router())
         .merge(tasks::router())
         .merge(query::router())
+        .route(
+            crate::server::lenient::MALFORMED_PATH,
+            axum::routing::any(malformed_request_line),
+        )
         .fallback(out_of_scope::fallback)
+}
+
+/// The answer to a request line that could not be split into method, target and
+/// version (see [`crate::server::lenient`]).
+async fn malformed_request_line() -> ApiError {
+    ApiError::BadRequest(
+        "The request line is malformed: it must be a method, a target without spaces and an HTTP version.".into(),
+    )
 }
 
 /// A collection root in the asked representation: `EntityReferences` of `Ref`s, or
@@ -51,10 +62,11 @@ pub(crate) fn collection(
     }
 }
 
-/// Parses a path id, answering 404 for anything that is not a GUID (README:
-/// "Path IDs that are not GUIDs → 404").
-pub(crate) fn parse_id<T: FromStr>(raw: &str, kind: &'static str) -> Result<T, ApiError> {
-    raw.parse().map_err(|_| ApiError::not_found(kind, raw))
+/// Parses a path id: the GUID or the resource's UID (`urn:veeam:<Type>:<guid>`,
+/// conventions.md §2.4), answering 404 for anything else, a UID of another type
+/// included (README: "Path IDs that are not GUIDs → 404").
+pub(crate) fn parse_id<T: KeyId>(raw: &str, kind: &'static str) -> Result<T, ApiError> {
+    T::from_path(raw).ok_or_else(|| ApiError::not_found(kind, raw))
 }
 
 /// Backup servers by id, for the `Up` links of cloud objects.

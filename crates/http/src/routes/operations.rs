@@ -82,7 +82,7 @@ pub async fn plan_action(
     caller: Caller,
     params: Params,
     Path(raw): Path<String>,
-    Body(body): Body,
+    body: Body,
 ) -> Result<Reply, ApiError> {
     let action = params.get("action").map(str::to_ascii_lowercase);
     let action = match action.as_deref() {
@@ -104,7 +104,7 @@ pub async fn plan_action(
     let now = Timestamp::now();
     match action.as_str() {
         "start" => {
-            let target = read_start_spec(body.as_ref())?;
+            let target = read_start_spec(body.read()?.as_ref())?;
             let result = state
                 .engine
                 .start(&plan, SessionKind::Start, target, now)
@@ -160,11 +160,13 @@ pub async fn edit_plan(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw): Path<String>,
-    Body(body): Body,
+    body: Body,
 ) -> Result<Reply, ApiError> {
     caller.require(Right::EditPlans)?;
     let plan = load_plan(&state, &caller, &raw).await?;
-    let input = body.ok_or(BodyError::Missing("CloudFailoverPlan"))?;
+    let input = body
+        .read()?
+        .ok_or(BodyError::Missing("CloudFailoverPlan"))?;
     let options = PlanOptionsUpdate::read(&input)?.apply(&plan.options)?;
     let result = state.engine.edit(&plan, &options).await.map(|()| None);
     answer(

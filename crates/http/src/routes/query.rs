@@ -17,7 +17,7 @@ use entman_repr::resources::session::SessionView;
 use entman_repr::resources::task::task_node;
 use entman_repr::resources::tenant::TenantView;
 use entman_repr::resources::{plan::PlanView, Placement, Represent};
-use entman_repr::{Ctx, Node};
+use entman_repr::{Ctx, JsonStyle, Node};
 use entman_store::{Restriction, Scope};
 use percent_encoding::percent_decode_str;
 use std::collections::HashMap;
@@ -138,19 +138,32 @@ async fn query(
         .await?;
     let items = load(&state, &caller, q.query_type, representation, &result.keys).await?;
     let pages = result.total.div_ceil(page_size).max(1);
+    let encoding = match state.config.json_style {
+        JsonStyle::Em12 => PagingEncoding::Reencode,
+        JsonStyle::Em13 => PagingEncoding::Keep,
+    };
     let paging = paging(
         &caller.ctx,
         raw.as_deref().unwrap_or(""),
-        page_size,
-        page,
-        pages,
+        encoding,
+        (page_size, page, pages),
     );
     Ok(Reply::ok(query_result(items, paging)))
 }
 
 /// First, Previous (not on page 1), Next (not on the last page), Last (query.md §7).
-fn paging(ctx: &Ctx, raw: &str, page_size: u64, page: u64, pages: u64) -> Paging {
-    let href = |k: u64| ctx.url(&format!("/query?{}", paging_query(raw, page_size, k)));
+fn paging(
+    ctx: &Ctx,
+    raw: &str,
+    encoding: PagingEncoding,
+    (page_size, page, pages): (u64, u64, u64),
+) -> Paging {
+    let href = |k: u64| {
+        ctx.url(&format!(
+            "/query?{}",
+            paging_query(raw, encoding, page_size, k)
+        ))
+    };
     let mut links = vec![("First", href(1))];
     if page > 1 {
         links.push(("Previous", href((page - 1).min(pages))));
@@ -167,10 +180,27 @@ fn paging(ctx: &Ctx, raw: &str, page_size: u64, page: u64, pages: u64) -> Paging
     }
 }
 
-/// The paging links' query strings (query.md §7.1): the client's raw pairs in
-/// order, `page` pairs removed, the first `pageSize` pair kept in place with the
-/// effective size and `page=<k>` right after it (or both appended).
-pub fn paging_query(raw_query: &str, page_size: u64, page: u64) -> String {
+/// How paging links write the values the client sent (query.md §7.1 step 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PagingEncoding {
+    /// EM 12: each value decoded and re-encoded as .NET's `HttpUtility.UrlEncode`
+    /// does (lowercase hex, `A-Z a-z 0-9 - _ . ! * ( )` kept, space as `+`).
+    Reencode,
+    /// EM 13: the client's text, with the bytes a URI may not hold (those of
+    /// conventions.md §2.11, space and controls) percent-encoded in uppercase hex.
+    Keep,
+}
+
+/// The paging links' query strings (query.md §7.1): the client's pairs in order,
+/// `page` pairs removed, the first `pageSize` pair kept in place with the effective
+/// size and `page=<k>` right after it (or both appended), each other pair written
+/// by the generation's `encoding`.
+pub fn paging_query(
+    raw_query: &str,
+    encoding: PagingEncoding,
+    page_size: u64,
+    page: u64,
+) -> String {
     let name_of = |pair: &str| {
         percent_decode_str(pair.split('=').next().unwrap_or(""))
             .decode_utf8_lossy()
@@ -188,7 +218,7 @@ pub fn paging_query(raw_query: &str, page_size: u64, page: u64) -> String {
                 out.push(format!("page={page}"));
                 placed = true;
             }
-            _ => out.push(pair.to_string()),
+            _ => out.push(write_pair(pair, encoding)),
         }
     }
     if !placed {
@@ -196,6 +226,73 @@ pub fn paging_query(raw_query: &str, page_size: u64, page: u64) -> String {
         out.push(format!("page={page}"));
     }
     out.join("&")
+}
+
+/// One `name=value` pair of a paging link: the name as the client sent it (made a
+/// valid URI part), the value by `encoding`.
+fn write_pair(pair: &str, encoding: PagingEncoding) -> String {
+    let (name, value) = match pair.split_once('=') {
+        Some((name, value)) => (name, Some(value)),
+        None => (pair, None),
+    };
+    let name = uri_safe(name);
+    match (value, encoding) {
+        (None, _) => name,
+        (Some(value), PagingEncoding::Keep) => format!("{name}={}", uri_safe(value)),
+        (Some(value), PagingEncoding::Reencode) => {
+            format!("{name}={}", url_encode_dotnet(&form_decode(value)))
+        }
+    }
+}
+
+/// Percent-decodes a query value as a form field: `+` is a space.
+fn form_decode(value: &str) -> Vec<u8> {
+    let spaced = value.replace('+', " ");
+    percent_decode_str(&spaced).collect()
+}
+
+/// `HttpUtility.UrlEncode`: unreserved bytes kept, space as `+`, the rest `%xx`.
+fn url_encode_dotnet(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 3);
+    for &b in bytes {
+        match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'!'
+            | b'*'
+            | b'('
+            | b')' => {
+                out.push(char::from(b));
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02x}")),
+        }
+    }
+    out
+}
+
+/// The text with every byte a URI may not hold percent-encoded (uppercase hex).
+fn uri_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for &b in text.as_bytes() {
+        let invalid = b <= b' '
+            || b == 0x7f
+            || b >= 0x80
+            || matches!(
+                b,
+                b'"' | b'<' | b'>' | b'{' | b'}' | b'|' | b'\\' | b'^' | b'`'
+            );
+        if invalid {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push(char::from(b));
+        }
+    }
+    out
 }
 
 /// Loads the page's objects by key and renders them, in the query's order.
@@ -319,21 +416,57 @@ async fn load(
 
 #[cfg(test)]
 mod tests {
-    use super::paging_query;
+    use super::{paging_query, PagingEncoding::*};
 
     #[test]
-    fn paging_links_keep_the_clients_text_and_place_page_after_page_size() {
+    fn paging_links_place_page_after_page_size_in_both_generations() {
+        for encoding in [Reencode, Keep] {
+            assert_eq!(
+                paging_query("type=CloudFailoverSession&format=Entities&sortDesc=CreationTime&pageSize=1&filter=State%3d%3dStopped", encoding, 1, 2),
+                "type=CloudFailoverSession&format=Entities&sortDesc=CreationTime&pageSize=1&page=2&filter=State%3d%3dStopped"
+            );
+            assert_eq!(
+                paging_query("type=Task&PAGESIZE=5&pagesize=9&Page=2", encoding, 5, 3),
+                "type=Task&PAGESIZE=5&page=3"
+            );
+        }
+    }
+
+    #[test]
+    fn em12_reencodes_values_like_dotnet() {
+        // The EM 12 capture (query.md §7.1): the raw filter comes back encoded.
         assert_eq!(
-            paging_query("type=CloudFailoverSession&format=Entities&sortDesc=CreationTime&pageSize=1&filter=State%3d%3dStopped", 1, 2),
-            "type=CloudFailoverSession&format=Entities&sortDesc=CreationTime&pageSize=1&page=2&filter=State%3d%3dStopped"
+            paging_query("type=BackupJobSession&filter=CreationTime%3E%3D%222026-06-14T21:07:25%22", Reencode, 100, 1),
+            "type=BackupJobSession&filter=CreationTime%3e%3d%222026-06-14T21%3a07%3a25%22&pageSize=100&page=1"
         );
+        // The EM 9.5 capture: format kept in the client's casing, v carried over.
         assert_eq!(
-            paging_query("type=BackupJobSession&format=entities&filter=result%3d%3d%22Failed%22&page=3&v=latest", 100, 1),
-            "type=BackupJobSession&format=entities&filter=result%3d%3d%22Failed%22&v=latest&pageSize=100&page=1"
+            paging_query("type=BackupJobSession&format=entities&filter=result==\"Failed\";endtime>\"2019-06-30\"&page=3&v=latest", Reencode, 100, 1),
+            "type=BackupJobSession&format=entities&filter=result%3d%3d%22Failed%22%3bendtime%3e%222019-06-30%22&v=latest&pageSize=100&page=1"
         );
+        // Spaces (as %20 or +) become +, non-ASCII its UTF-8 bytes, unreserved kept.
         assert_eq!(
-            paging_query("type=Task&PAGESIZE=5&pagesize=9&Page=2", 5, 3),
-            "type=Task&PAGESIZE=5&page=3"
+            paging_query(
+                "filter=Name==%22ABC%20Company+Plan%22&x=%C3%A9-_.!*()~",
+                Reencode,
+                10,
+                1
+            ),
+            "filter=Name%3d%3d%22ABC+Company+Plan%22&x=%c3%a9-_.!*()%7e&pageSize=10&page=1"
+        );
+    }
+
+    #[test]
+    fn em13_keeps_the_clients_text_with_invalid_bytes_encoded() {
+        // As the 13.1 documentation copies it: %3E%3D, a literal ; and raw ==.
+        assert_eq!(
+            paging_query("type=BackupJobSession&filter=result==Failed;endtime%3E%3D%222019-06-30%22", Keep, 100, 1),
+            "type=BackupJobSession&filter=result==Failed;endtime%3E%3D%222019-06-30%22&pageSize=100&page=1"
+        );
+        // Bytes that reached the server raw (HTTP/2 lets `"` through) are encoded.
+        assert_eq!(
+            paging_query("filter=Name==\"Caf\u{e9}\"<>", Keep, 100, 2),
+            "filter=Name==%22Caf%C3%A9%22%3C%3E&pageSize=100&page=2"
         );
     }
 }

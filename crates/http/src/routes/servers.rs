@@ -93,7 +93,7 @@ async fn create(
     State(state): State<AppState>,
     caller: Caller,
     params: Params,
-    Body(body): Body,
+    body: Body,
 ) -> Result<Reply, ApiError> {
     caller.require(Right::ManageServers)?;
     match params.get("action") {
@@ -104,7 +104,7 @@ async fn create(
             ))
         }
     }
-    let spec = spec_of(body)?;
+    let spec = spec_of(body.read()?)?;
     let server = BackupServer {
         id: BackupServerId::new_random(),
         name: required(spec.dns_name_or_ip, "DnsNameOrIpAddress")?
@@ -137,11 +137,11 @@ async fn update(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw): Path<String>,
-    Body(body): Body,
+    body: Body,
 ) -> Result<Reply, ApiError> {
     caller.require(Right::ManageServers)?;
     let mut server = load(&state, &raw).await?;
-    let spec = spec_of(body)?;
+    let spec = spec_of(body.read()?)?;
     if let Some(name) = spec.dns_name_or_ip.filter(|n| !n.trim().is_empty()) {
         server.name = name.trim().to_string();
     }

@@ -18,7 +18,8 @@ async fn logon_answers_201_with_token_header_cookie_location_and_json_body() {
     assert_eq!(response.status(), 201);
     let headers = response.headers().clone();
     let token = headers["x-restsvcsessionid"].to_str().unwrap().to_string();
-    assert_eq!(token.len(), 24);
+    // The token is the Base64 of the SessionId text (auth.md §2.2).
+    assert_eq!(token.len(), 48);
     assert_eq!(
         headers["set-cookie"].to_str().unwrap(),
         format!("X-RestSvcSessionId={token}; Path=/api")
@@ -27,6 +28,10 @@ async fn logon_answers_201_with_token_header_cookie_location_and_json_body() {
     assert!(body["Links"].is_array());
     let session_id = body["SessionId"].as_str().unwrap();
     assert!(!session_id.is_empty());
+    assert_eq!(
+        entman_http::auth::token_of(session_id.parse().unwrap()),
+        token
+    );
     assert_eq!(body["UserName"], ADMIN.0);
     assert_eq!(
         headers["location"].to_str().unwrap(),

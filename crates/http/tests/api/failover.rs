@@ -510,7 +510,6 @@ async fn invalid_action_requests_answer_400() {
     for (query, ct, body) in [
         ("", None, ""),
         ("?action=explode", None, ""),
-        ("?action=start", Some("application/x-www-form-urlencoded"), "StartNow=True"),
         ("?action=start", Some("application/xml"), "<CloudFailoverPlanManagementSpec />"),
         ("?action=start", Some("application/xml"), "<CloudFailoverPlanManagementSpec><StartDate>soon</StartDate></CloudFailoverPlanManagementSpec>"),
         ("?action=start", Some("application/json"), "{\"StartNow\": \"maybe\"}"),

@@ -3,9 +3,11 @@
 
 mod authorization;
 mod backends;
+mod captures;
 mod entry;
 mod errors;
 mod failover;
 mod links;
 mod query;
 mod representations;
+mod wire;

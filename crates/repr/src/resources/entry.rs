@@ -7,245 +7,75 @@ use entman_model::auth::LogonSession;
 
 /// `Down`/`Create` links of an Enterprise Manager account's LogonSession, after the
 /// `Up` link and before `Delete` (auth.md §2.4). `(rel, path, name, type)`.
+#[rustfmt::skip]
 const ACCOUNT_SESSION_LINKS: &[(&str, &str, Option<&str>, Option<&str>)] = &[
-    (
-        "Down",
-        "/backupServers",
-        None,
-        Some("BackupServerReferenceList"),
-    ),
-    (
-        "Down",
-        "/managedServers",
-        None,
-        Some("ManagedServerReferenceList"),
-    ),
+    ("Down", "/backupServers", None, Some("BackupServerReferenceList")),
+    ("Down", "/managedServers", None, Some("ManagedServerReferenceList")),
     ("Down", "/jobs", None, Some("JobReferenceList")),
-    (
-        "Down",
-        "/failoverPlans",
-        None,
-        Some("FailoverPlanReferenceList"),
-    ),
-    (
-        "Down",
-        "/hierarchyRoots",
-        None,
-        Some("HierarchyRootReferenceList"),
-    ),
-    (
-        "Down",
-        "/repositories",
-        None,
-        Some("RepositoryReferenceList"),
-    ),
+    ("Down", "/failoverPlans", None, Some("FailoverPlanReferenceList")),
+    ("Down", "/hierarchyRoots", None, Some("HierarchyRootReferenceList")),
+    ("Down", "/repositories", None, Some("RepositoryReferenceList")),
     ("Down", "/backups", None, Some("BackupReferenceList")),
-    (
-        "Down",
-        "/restorePoints",
-        None,
-        Some("RestorePointReferenceList"),
-    ),
-    (
-        "Down",
-        "/vmRestorePoints",
-        None,
-        Some("VmRestorePointReferenceList"),
-    ),
-    (
-        "Down",
-        "/vAppRestorePoints",
-        None,
-        Some("VAppRestorePointReferenceList"),
-    ),
+    ("Down", "/restorePoints", None, Some("RestorePointReferenceList")),
+    ("Down", "/vmRestorePoints", None, Some("VmRestorePointReferenceList")),
+    ("Down", "/vAppRestorePoints", None, Some("VAppRestorePointReferenceList")),
     ("Down", "/replicas", None, Some("ReplicaReferenceList")),
-    (
-        "Down",
-        "/vmReplicaPoints",
-        None,
-        Some("VmReplicaPointReferenceList"),
-    ),
+    ("Down", "/vmReplicaPoints", None, Some("VmReplicaPointReferenceList")),
     ("Down", "/catalog/vms", None, Some("CatalogVmReferenceList")),
-    (
-        "Down",
-        "/backupSessions",
-        None,
-        Some("BackupJobSessionReferenceList"),
-    ),
-    (
-        "Down",
-        "/restoreSessions",
-        None,
-        Some("RestoreSessionReferenceList"),
-    ),
-    (
-        "Down",
-        "/replicaSessions",
-        None,
-        Some("ReplicaJobSessionReferenceList"),
-    ),
-    (
-        "Down",
-        "/backupTaskSessions",
-        None,
-        Some("BackupTaskSessionReferenceList"),
-    ),
-    (
-        "Down",
-        "/replicaTaskSessions",
-        None,
-        Some("ReplicaTaskSessionReferenceList"),
-    ),
-    (
-        "Down",
-        "/security",
-        None,
-        Some("EnterpriseSecuritySettings"),
-    ),
-    (
-        "Down",
-        "/wanAccelerators",
-        None,
-        Some("WanAcceleratorReferenceList"),
-    ),
-    (
-        "Down",
-        "/backupFiles",
-        None,
-        Some("BackupFileReferenceList"),
-    ),
-    (
-        "Down",
-        "/externalRepositories",
-        None,
-        Some("ExternalRepositoryReferenceList"),
-    ),
+    ("Down", "/backupSessions", None, Some("BackupJobSessionReferenceList")),
+    ("Down", "/restoreSessions", None, Some("RestoreSessionReferenceList")),
+    ("Down", "/replicaSessions", None, Some("ReplicaJobSessionReferenceList")),
+    ("Down", "/backupTaskSessions", None, Some("BackupTaskSessionReferenceList")),
+    ("Down", "/replicaTaskSessions", None, Some("ReplicaTaskSessionReferenceList")),
+    ("Down", "/security", None, Some("EnterpriseSecuritySettings")),
+    ("Down", "/wanAccelerators", None, Some("WanAcceleratorReferenceList")),
+    ("Down", "/backupFiles", None, Some("BackupFileReferenceList")),
+    ("Down", "/externalRepositories", None, Some("ExternalRepositoryReferenceList")),
+    ("Down", "/cdpPolicies", None, Some("CdpPolicyReferenceList")),
+    ("Down", "/cdpReplicaSessions", None, Some("CdpReplicaSessionReferenceList")),
+    ("Down", "/cdpReplicaTaskSessions", None, Some("CdpReplicaTaskSessionReferenceList")),
+    ("Down", "/vAppReplicaPoints", None, Some("VAppReplicaPointReferenceList")),
+    ("Down", "/cdpReplica/vms", None, Some("VmCdpReplicaReferenceList")),
+    ("Down", "/cdpReplica/vApps", None, Some("VAppCdpReplicaReferenceList")),
+    ("Down", "/systemSessions", None, Some("BackupJobSessionReferenceList")),
     ("Down", "/tasks", None, Some("TaskList")),
     ("Down", "/querySvc", None, Some("QueryService")),
     ("Down", "/lookupSvc", None, Some("LookupService")),
     ("Down", "/reports/summary", Some("Summary"), Some("Report")),
-    (
-        "Down",
-        "/backupServers?format=Entity",
-        None,
-        Some("BackupServerList"),
-    ),
-    (
-        "Down",
-        "/managedServers?format=Entity",
-        None,
-        Some("ManagedServerList"),
-    ),
+    ("Down", "/backupServers?format=Entity", None, Some("BackupServerList")),
+    ("Down", "/managedServers?format=Entity", None, Some("ManagedServerList")),
     ("Create", "/backupServers?action=create", None, None),
     ("Down", "/jobs?format=Entity", None, Some("JobList")),
-    (
-        "Down",
-        "/failoverPlans?format=Entity",
-        None,
-        Some("FailoverPlanList"),
-    ),
-    (
-        "Down",
-        "/hierarchyRoots?format=Entity",
-        None,
-        Some("HierarchyRootList"),
-    ),
-    (
-        "Down",
-        "/repositories?format=Entity",
-        None,
-        Some("RepositoryList"),
-    ),
+    ("Down", "/failoverPlans?format=Entity", None, Some("FailoverPlanList")),
+    ("Down", "/hierarchyRoots?format=Entity", None, Some("HierarchyRootList")),
+    ("Down", "/repositories?format=Entity", None, Some("RepositoryList")),
     ("Down", "/backups?format=Entity", None, Some("BackupList")),
-    (
-        "Down",
-        "/restorePoints?format=Entity",
-        None,
-        Some("RestorePointList"),
-    ),
-    (
-        "Down",
-        "/vmRestorePoints?format=Entity",
-        None,
-        Some("VmRestorePointList"),
-    ),
-    (
-        "Down",
-        "/vAppRestorePoints?format=Entity",
-        None,
-        Some("VAppRestorePointList"),
-    ),
+    ("Down", "/restorePoints?format=Entity", None, Some("RestorePointList")),
+    ("Down", "/vmRestorePoints?format=Entity", None, Some("VmRestorePointList")),
+    ("Down", "/vAppRestorePoints?format=Entity", None, Some("VAppRestorePointList")),
     ("Down", "/replicas?format=Entity", None, Some("ReplicaList")),
-    (
-        "Down",
-        "/vmReplicaPoints?format=Entity",
-        None,
-        Some("VmReplicaPointList"),
-    ),
-    (
-        "Down",
-        "/catalog/vms?format=Entity",
-        None,
-        Some("CatalogVmList"),
-    ),
-    (
-        "Down",
-        "/backupSessions?format=Entity",
-        None,
-        Some("BackupJobSessionList"),
-    ),
-    (
-        "Down",
-        "/restoreSessions?format=Entity",
-        None,
-        Some("RestoreSessionList"),
-    ),
-    (
-        "Down",
-        "/replicaSessions?format=Entity",
-        None,
-        Some("ReplicaJobSessionList"),
-    ),
-    (
-        "Down",
-        "/backupTaskSessions?format=Entity",
-        None,
-        Some("BackupTaskSessionList"),
-    ),
-    (
-        "Down",
-        "/replicaTaskSessions?format=Entity",
-        None,
-        Some("ReplicaTaskSessionList"),
-    ),
-    (
-        "Down",
-        "/wanAccelerators?format=Entity",
-        None,
-        Some("WanAcceleratorList"),
-    ),
+    ("Down", "/vmReplicaPoints?format=Entity", None, Some("VmReplicaPointList")),
+    ("Down", "/catalog/vms?format=Entity", None, Some("CatalogVmList")),
+    ("Down", "/backupSessions?format=Entity", None, Some("BackupJobSessionList")),
+    ("Down", "/restoreSessions?format=Entity", None, Some("RestoreSessionList")),
+    ("Down", "/replicaSessions?format=Entity", None, Some("ReplicaJobSessionList")),
+    ("Down", "/backupTaskSessions?format=Entity", None, Some("BackupTaskSessionList")),
+    ("Down", "/replicaTaskSessions?format=Entity", None, Some("ReplicaTaskSessionList")),
+    ("Down", "/wanAccelerators?format=Entity", None, Some("WanAcceleratorList")),
     ("Down", "/vCloud", None, Some("VCloudService")),
-    (
-        "Down",
-        "/backupFiles?format=Entity",
-        None,
-        Some("BackupFileList"),
-    ),
+    ("Down", "/backupFiles?format=Entity", None, Some("BackupFileList")),
     ("Down", "/cloud", None, Some("CloudConnectService")),
     ("Down", "/agents", None, Some("AgentsService")),
-    (
-        "Down",
-        "/selfService/vSphere",
-        None,
-        Some("VSphereSelfService"),
-    ),
-    (
-        "Down",
-        "/externalRepositories?format=Entity",
-        None,
-        Some("ExternalRepositoryList"),
-    ),
+    ("Down", "/selfService/vSphere", None, Some("VSphereSelfService")),
+    ("Down", "/externalRepositories?format=Entity", None, Some("ExternalRepositoryList")),
     ("Down", "/nas", None, Some("NasService")),
+    ("Down", "/cdpPolicies?format=Entity", None, Some("CdpPolicyList")),
+    ("Down", "/cdpReplicaSessions?format=Entity", None, Some("CdpReplicaSessionList")),
+    ("Down", "/cdpReplicaTaskSessions?format=Entity", None, Some("CdpReplicaTaskSessionList")),
+    ("Down", "/vAppReplicaPoints?format=Entity", None, Some("VAppReplicaPointList")),
+    ("Down", "/cdpReplica/vms?format=Entity", None, Some("VmCdpReplicaList")),
+    ("Down", "/cdpReplica/vApps?format=Entity", None, Some("VAppCdpReplicaList")),
+    ("Down", "/systemSessions?format=Entity", None, Some("BackupJobSessionList")),
 ];
 
 /// Collections linked from `/api/cloud` for Enterprise Manager accounts, in the
@@ -399,6 +229,9 @@ pub fn enterprise_manager(ctx: &Ctx, versions: &[&str]) -> Node {
                 items: supported,
             },
         )
+        // Not written in XML; `"Href": null, "Type": null` last in JSON (auth.md §1).
+        .attr(0, "Href", Value::Null)
+        .attr(0, "Type", Value::Null)
 }
 
 /// A `LogonSession` (auth.md §2.4). `root` is false inside `LogonSessions`.
@@ -493,9 +326,11 @@ pub fn query_service(ctx: &Ctx, session: &LogonSession) -> Node {
         let href = ctx.url(&format!(
             "/query?type={ty}&format=Entities&sortAsc={sort}&pageSize=15&page=1"
         ));
+        // The type is built from the query type's name, so not a `link` constant.
         links.push(
             Node::new("Link")
                 .attr(0, "Href", href)
+                .attr(0, "Name", Value::Null)
                 .attr(0, "Type", query_list_type(ty))
                 .attr(1, "Rel", "Down"),
         );

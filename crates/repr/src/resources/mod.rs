@@ -58,10 +58,11 @@ pub fn named_link(
     name: Option<&str>,
     ty: Option<&'static str>,
 ) -> Node {
+    // Absent `Name`/`Type`: not written in XML, `null` in JSON (json.md J4, J7).
     Node::new(element)
         .attr(0, "Href", href)
-        .attr(0, "Name", name.map(Value::from).unwrap_or(Value::Omit))
-        .attr(0, "Type", ty.map(Value::from).unwrap_or(Value::Omit))
+        .attr(0, "Name", name.map(Value::from).unwrap_or(Value::Null))
+        .attr(0, "Type", ty.map(Value::from).unwrap_or(Value::Null))
         .attr(1, "Rel", rel)
 }
 
