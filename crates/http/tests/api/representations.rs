@@ -341,6 +341,11 @@ async fn em13_json_uses_camel_case_keys() {
                 ids::FINISHED_SESSION
             ),
         ),
+        // All 50 Entities keys camel-cased, paging links as EM 13 writes them.
+        (
+            "em13_query_result",
+            "/query?type=CloudFailoverSession&format=Entities&sortAsc=CreationTime&pageSize=1&filter=State%3D%3DStopped".to_string(),
+        ),
     ] {
         let (status, json) = app.get_text(&logon, &path, true).await;
         assert_eq!(status, 200);

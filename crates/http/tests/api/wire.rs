@@ -509,4 +509,23 @@ async fn http2_still_works_on_both_listeners() {
     let response = secure.get(url).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.version(), entman_testkit::reqwest::Version::HTTP_2);
+    // The 413 reaches an HTTP/2 client still sending too.
+    for (client, base) in [
+        (&plain, app.address.clone()),
+        (&secure, https.address.clone()),
+    ] {
+        let response = client
+            .post(format!("{base}/api/sessionMngr/?v=latest"))
+            .header("Content-Type", "application/xml")
+            .body(vec![b'<'; 10 * 1024 * 1024])
+            .send()
+            .await
+            .expect("an answer over HTTP/2");
+        assert_eq!(response.status(), 413, "{base}");
+        assert!(response
+            .text()
+            .await
+            .unwrap()
+            .contains("StatusCode=\"413\""));
+    }
 }
