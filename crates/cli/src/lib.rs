@@ -1,5 +1,6 @@
 //! The `entman` command line: `serve`, `demo-credentials`, `user`.
 
+mod logs;
 mod serve;
 mod tls;
 mod users;
@@ -113,6 +114,12 @@ fn parse_time_scale(s: &str) -> Result<f64, String> {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let result = run_command(cli);
+    logs::flush();
+    result
+}
+
+fn run_command(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::DemoCredentials => {
             demo_credentials();

@@ -97,6 +97,8 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(crate::logs::ansi())
+        .with_writer(crate::logs::LogOutput)
         .try_init();
 }
 
@@ -124,7 +126,8 @@ pub async fn prepare_store(opts: &ServeOptions) -> anyhow::Result<Arc<dyn Store>
     )
     .await?;
     ensure_world(store.as_ref(), opts.world.as_deref()).await?;
-    Ok(store)
+    // Every write through the server moves the state version its read cache uses.
+    Ok(Arc::new(entman_store::Tracked::new(store)))
 }
 
 /// Loads the world into a database that has none yet.
@@ -267,6 +270,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     }
     let _ = stop_engine.send(());
     let _ = engine_task.await;
+    crate::logs::flush();
     Ok(())
 }
 

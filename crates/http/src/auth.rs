@@ -8,8 +8,10 @@
 //! token is decoded, hashed, looked up, and the stored hash compared in constant time.
 //! A session idle for longer than the configured timeout is deleted and answers 401.
 //!
-//! [`gate`] authenticates every request under `/api` before routing (auth.md §2.3), so
-//! that an unauthenticated request answers 401 whatever its path.
+//! [`front`] authenticates every request under `/api` before routing (auth.md §2.3), so
+//! that an unauthenticated request answers 401 whatever its path. Sessions seen
+//! recently are kept in memory ([`SessionCache`]) and confirmed against the store
+//! once a second, so a request neither hashes a password nor queries the store.
 
 use crate::{base_url, ApiError, AppState};
 use axum::extract::{FromRequestParts, Request, State};
@@ -26,6 +28,10 @@ use entman_repr::{Ctx, Viewer};
 use entman_store::Scope;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
@@ -66,8 +72,22 @@ pub fn logon_key(session_id: LogonSessionId) -> LogonSessionId {
 
 /// The stored form of a token.
 pub fn token_hash(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex_of(&token_digest(token))
+}
+
+/// The SHA-256 of a token.
+pub fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn hex_of(digest: &[u8; 32]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(64);
+    for &b in digest {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    hex
 }
 
 /// The token of a request: the cookie wins over the header (auth.md §2.3). The
@@ -99,7 +119,7 @@ pub fn presented_token(parts: &Parts) -> Option<String> {
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// The logon session as stored: its `id` is the store key ([`logon_key`]).
-    pub session: LogonSession,
+    pub session: Arc<LogonSession>,
     /// The session's public `SessionId` (decoded from the token).
     pub session_id: LogonSessionId,
     pub ctx: Ctx,
@@ -112,7 +132,7 @@ impl Caller {
     pub fn shown_session(&self) -> LogonSession {
         LogonSession {
             id: self.session_id,
-            ..self.session.clone()
+            ..(*self.session).clone()
         }
     }
 
@@ -163,26 +183,108 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// How long a logon session known to this process is trusted before the store is
+/// asked again (it may have been ended elsewhere) and its idle timer written back.
+pub const REVALIDATE: Duration = Duration::from_secs(1);
+
+/// Logon sessions this process has seen recently, by token hash, so that a request
+/// does not hash a password or query the store to authenticate. An entry is
+/// trusted for [`REVALIDATE`] after the store last confirmed it; its idle timer
+/// runs in memory and is written to the store when it is confirmed again.
+#[derive(Debug, Default)]
+pub struct SessionCache {
+    known: RwLock<HashMap<[u8; 32], Arc<Known>>>,
+}
+
+#[derive(Debug)]
+struct Known {
+    digest: [u8; 32],
+    session: Arc<LogonSession>,
+    session_id: LogonSessionId,
+    confirmed: Instant,
+    /// Microseconds since the epoch of the last authenticated request.
+    last_seen: AtomicI64,
+}
+
+impl SessionCache {
+    fn get(&self, digest: &[u8; 32]) -> Option<Arc<Known>> {
+        self.known
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(digest)
+            .cloned()
+    }
+
+    fn put(&self, known: Known) {
+        let mut map = self.known.write().unwrap_or_else(|e| e.into_inner());
+        // Entries of sessions not seen for a while are confirmed again anyway.
+        if map.len() >= 100_000 {
+            map.retain(|_, k| k.confirmed.elapsed() < REVALIDATE);
+        }
+        map.insert(known.digest, Arc::new(known));
+    }
+
+    fn remove(&self, digest: &[u8; 32]) {
+        self.known
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(digest);
+    }
+
+    /// Forgets the logon session stored under `key` (after a logoff).
+    pub fn forget(&self, key: LogonSessionId) {
+        self.known
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, k| k.session.id != key);
+    }
+}
+
 /// Authenticates a request by its token (auth.md §2.3).
 pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
     let token = presented_token(parts).ok_or(ApiError::Unauthorized)?;
     // A token that is not the Base64 of a GUID cannot be one of ours.
     let session_id = session_id_of(&token).ok_or(ApiError::Unauthorized)?;
-    let hash = token_hash(&token);
-    let (session, stored) = state
-        .store
-        .logon_by_token(&hash)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
+    let digest = token_digest(&token);
+    let now = Timestamp::now();
+    let idle_limit = state.config.idle_timeout.as_millis() as i64;
+    let known = state.sessions.get(&digest);
+    if let Some(known) = &known {
+        let idle_ms = now
+            .micros()
+            .saturating_sub(known.last_seen.load(Ordering::Relaxed))
+            / 1000;
+        let same = bool::from(known.digest.ct_eq(&digest));
+        if same && idle_ms <= idle_limit && known.confirmed.elapsed() < REVALIDATE {
+            known.last_seen.fetch_max(now.micros(), Ordering::Relaxed);
+            return Ok(caller_of(
+                parts,
+                state,
+                known.session.clone(),
+                known.session_id,
+            ));
+        }
+    }
+    let hash = hex_of(&digest);
+    let Some((mut session, stored)) = state.store.logon_by_token(&hash).await? else {
+        state.sessions.remove(&digest);
+        return Err(ApiError::Unauthorized);
+    };
     // The database found the row by hash; the final decision compares the stored
     // hash in constant time so it never depends on where bytes differ.
     if !bool::from(stored.as_bytes().ct_eq(hash.as_bytes())) || session.id != logon_key(session_id)
     {
         return Err(ApiError::Unauthorized);
     }
-    let now = Timestamp::now();
+    if let Some(known) = &known {
+        let seen = Timestamp::from_micros(known.last_seen.load(Ordering::Relaxed));
+        if seen > session.last_seen {
+            session.last_seen = seen;
+        }
+    }
     let idle_ms = now.micros().saturating_sub(session.last_seen.micros()) / 1000;
-    if idle_ms > state.config.idle_timeout.as_millis() as i64 {
+    if idle_ms > idle_limit {
+        state.sessions.remove(&digest);
         let _ = state.store.delete_logon(session.id).await;
         return Err(ApiError::Unauthorized);
     }
@@ -190,16 +292,33 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Api
     if idle_ms > 1000 {
         state.store.touch_logon(session.id, now).await?;
     }
+    let session = Arc::new(session);
+    state.sessions.put(Known {
+        digest,
+        session: session.clone(),
+        session_id,
+        confirmed: Instant::now(),
+        last_seen: AtomicI64::new(now.micros()),
+    });
+    Ok(caller_of(parts, state, session, session_id))
+}
+
+fn caller_of(
+    parts: &Parts,
+    state: &AppState,
+    session: Arc<LogonSession>,
+    session_id: LogonSessionId,
+) -> Caller {
     let ctx = Ctx {
         base: base_url(parts, state),
         viewer: viewer(&session.principal),
     };
-    Ok(Caller {
+    Caller {
         session,
         session_id,
         ctx,
         remote: crate::audit::client_addr(parts),
-    })
+    }
 }
 
 /// Whether a request may go without a token: `GET /api/` and the logon.
@@ -211,21 +330,51 @@ fn is_public(method: &Method, path: &str) -> bool {
     }
 }
 
-/// Middleware: authentication before routing (auth.md §2.3). Every request under
-/// `/api` except the entry point and the logon needs a valid token, whatever its
-/// path, so an unauthenticated client sees 401 where a logged-on one would see 404
-/// or 501. The caller is handed to the handlers in the request's extensions.
-pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Middleware in front of the router: authentication before routing (auth.md
+/// §2.3), then the read cache ([`crate::cache`]).
+///
+/// Every request under `/api` except the entry point and the logon needs a valid
+/// token, whatever its path, so an unauthenticated client sees 401 where a
+/// logged-on one would see 404 or 501. The caller goes to the handlers in the
+/// request's extensions, with the negotiated format. A `GET` whose answer is kept
+/// for the caller's class and the current state is answered from the cache; a
+/// cacheable answer rendered now is kept.
+pub async fn front(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let format = crate::render::negotiate(request.headers(), &state);
+    request.extensions_mut().insert(format);
     if is_public(request.method(), request.uri().path()) {
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
-    match authenticate(&parts, &state).await {
-        Ok(caller) => {
-            parts.extensions.insert(caller);
-            next.run(Request::from_parts(parts, body)).await
+    let caller = match authenticate(&parts, &state).await {
+        Ok(caller) => caller,
+        Err(e) => {
+            let path = parts.uri.path().to_string();
+            return crate::render::finish(e.into_response(), format, &parts.method, &path).await;
         }
-        Err(e) => e.into_response(),
+    };
+    let version = state.store.state_version();
+    let key = match (&parts.method, version) {
+        (&Method::GET, Some(_)) => Some(crate::cache::key(
+            format,
+            &caller.session.principal,
+            &caller.ctx.base,
+            parts.uri.path_and_query().map_or("", |pq| pq.as_str()),
+        )),
+        _ => None,
+    };
+    if let (Some(key), Some(version)) = (&key, version) {
+        if let Some(entry) = state.cache.get(key, version, Timestamp::now()) {
+            return crate::cache::answer(&entry);
+        }
+    }
+    parts.extensions.insert(caller);
+    let response = next.run(Request::from_parts(parts, body)).await;
+    match (key, version) {
+        (Some(key), Some(version)) => {
+            crate::cache::keep(&state.cache, key, version, response).await
+        }
+        _ => response,
     }
 }
 

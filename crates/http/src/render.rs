@@ -7,12 +7,14 @@
 //! router, a 413 for an oversized body, a rejected path) an EM `Error` body, so
 //! every error a client sees has the same shape.
 
+use crate::cache::Cacheable;
 use crate::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use entman_model::Timestamp;
 use entman_repr::resources::error::error;
 use entman_repr::{render as render_node, Format, Node};
 
@@ -31,6 +33,7 @@ pub struct Reply {
     status: StatusCode,
     node: Option<Node>,
     headers: HeaderMap,
+    cacheable: Option<Cacheable>,
 }
 
 impl Reply {
@@ -39,12 +42,19 @@ impl Reply {
         Reply::with_status(StatusCode::OK, node)
     }
 
+    /// `200 OK` with a representation of stored state only, which the read cache
+    /// may keep until the state changes (see [`Reply::cacheable`]).
+    pub fn state(node: Node) -> Reply {
+        Reply::ok(node).cacheable(None)
+    }
+
     /// A representation with another status (201, 202).
     pub fn with_status(status: StatusCode, node: Node) -> Reply {
         Reply {
             status,
             node: Some(node),
             headers: HeaderMap::new(),
+            cacheable: None,
         }
     }
 
@@ -55,7 +65,16 @@ impl Reply {
             status,
             node: None,
             headers: HeaderMap::new(),
+            cacheable: None,
         }
+    }
+
+    /// Marks the answer as one the read cache may keep (see [`crate::cache`]):
+    /// it depends only on the stored state, the caller's class and the request,
+    /// and on the clock only through `until`.
+    pub fn cacheable(mut self, until: Option<Timestamp>) -> Reply {
+        self.cacheable = Some(Cacheable { until });
+        self
     }
 
     /// Adds a header.
@@ -68,6 +87,9 @@ impl Reply {
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
         let mut response = (self.status, self.headers).into_response();
+        if let Some(mark) = self.cacheable {
+            response.extensions_mut().insert(mark);
+        }
         if let Some(node) = self.node {
             response
                 .extensions_mut()
@@ -100,16 +122,30 @@ pub fn negotiate(headers: &HeaderMap, state: &AppState) -> Format {
 
 /// Middleware: renders pending bodies and gives bare error responses an EM body.
 pub async fn render(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let format = negotiate(request.headers(), &state);
+    let format = request
+        .extensions()
+        .get::<Format>()
+        .copied()
+        .unwrap_or_else(|| negotiate(request.headers(), &state));
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let response = next.run(request).await;
+    finish(response, format, &method, &path).await
+}
+
+/// Writes the pending representation or error of a response in `format`.
+pub async fn finish(
+    response: Response,
+    format: Format,
+    method: &axum::http::Method,
+    path: &str,
+) -> Response {
     let (mut parts, body) = response.into_parts();
     let node = match parts.extensions.remove::<Pending>() {
         Some(Pending::Node(node)) => *node,
         Some(Pending::Error(message)) => error(parts.status.as_u16(), &message, None),
         None if parts.status.is_client_error() || parts.status.is_server_error() => {
-            let message = bare_message(parts.status, body, &method, &path).await;
+            let message = bare_message(parts.status, body, method, path).await;
             error(parts.status.as_u16(), &message, None)
         }
         None => return Response::from_parts(parts, body),

@@ -68,6 +68,9 @@ pub struct QueryPage {
 
 pub use entman_query::sql::Restriction;
 
+pub mod tracked;
+pub use tracked::Tracked;
+
 /// Where a tenant's logon credentials come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantCredential {
@@ -82,6 +85,13 @@ pub struct TenantCredential {
 pub trait Store: Send + Sync + 'static {
     /// A short name of the backend, for logs (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
+
+    /// A number that moves whenever a write changes what the API shows, or `None`
+    /// when the store does not track its writes (then nothing may be cached over
+    /// it). See [`Tracked`].
+    fn state_version(&self) -> Option<u64> {
+        None
+    }
 
     /// Reads a metadata value.
     async fn meta(&self, key: &str) -> StoreResult<Option<String>>;

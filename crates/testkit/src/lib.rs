@@ -145,6 +145,9 @@ pub struct Https {
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
     pub address: String,
+    /// `http://127.0.0.1:<port>` of the same server without the read cache.
+    pub reference: String,
+    reference_server: tokio::task::JoinHandle<()>,
     /// The HTTPS listener, when [`Options::https`] asked for one.
     pub https: Option<Https>,
     /// The store behind the server.
@@ -161,6 +164,7 @@ pub struct TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        self.reference_server.abort();
         self.engine_task.abort();
         if let Some(https) = &self.https {
             https.server.abort();
@@ -213,11 +217,13 @@ pub async fn spawn_fixture_app(db: TestDb) -> TestApp {
 
 /// Starts an app on `db`.
 pub async fn spawn(db: TestDb, options: Options) -> TestApp {
-    let store: Arc<dyn Store> = Arc::new(
+    let sql: Arc<dyn Store> = Arc::new(
         SqlStore::connect(&db.url())
             .await
             .expect("connect to the test database"),
     );
+    // As in `entman serve`: writes move the version the read cache checks.
+    let store: Arc<dyn Store> = Arc::new(entman_store::Tracked::new(sql.clone()));
     let hash = entman_http::password::hash(ADMIN.1);
     store
         .upsert_account(&Account {
@@ -249,8 +255,12 @@ pub async fn spawn(db: TestDb, options: Options) -> TestApp {
         },
     );
     let engine_task = tokio::spawn(engine.clone().run(std::future::pending::<()>()));
-    let state = AppState::new(store.clone(), engine.clone(), options.config);
+    let state = AppState::new(store.clone(), engine.clone(), options.config.clone());
     let (address, server) = listen(state.clone(), None).await;
+    // The same server over the untracked store: nothing is cached there, so its
+    // answers are the reference for the read cache's.
+    let reference_state = AppState::new(sql, engine.clone(), options.config);
+    let (reference, reference_server) = listen(reference_state, None).await;
     let https = if options.https {
         let tls = test_certificate();
         let config = server::tls_config(tls.cert_pem.as_bytes(), tls.key_pem.as_bytes())
@@ -267,6 +277,8 @@ pub async fn spawn(db: TestDb, options: Options) -> TestApp {
     let client = reqwest::Client::builder().build().expect("HTTP client");
     TestApp {
         address,
+        reference,
+        reference_server,
         https,
         store,
         engine,
@@ -331,6 +343,7 @@ impl TestApp {
     /// Stops the server and hands back its database, e.g. to start another server on it.
     pub fn into_db(mut self) -> TestDb {
         self.server.abort();
+        self.reference_server.abort();
         self.engine_task.abort();
         if let Some(https) = &self.https {
             https.server.abort();

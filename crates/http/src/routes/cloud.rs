@@ -52,7 +52,7 @@ async fn list_replicas(
             Placement::Item,
         ));
     }
-    Ok(Reply::ok(collection(
+    Ok(Reply::state(collection(
         representation,
         "CloudReplicas",
         items,
@@ -82,7 +82,7 @@ async fn one_replica(
         replica: &replica,
         server: &server,
     };
-    Ok(Reply::ok(view.represent(
+    Ok(Reply::state(view.represent(
         &caller.ctx,
         representation == Representation::Entity,
         Placement::Root,
@@ -146,7 +146,7 @@ async fn point_list(
             Placement::Item,
         ));
     }
-    Ok(Reply::ok(collection(
+    Ok(Reply::state(collection(
         representation,
         "CloudVmReplicaPoints",
         items,
@@ -177,7 +177,7 @@ async fn one_point(
         replica: &replica,
         server: &server,
     };
-    Ok(Reply::ok(view.represent(
+    Ok(Reply::state(view.represent(
         &caller.ctx,
         representation == Representation::Entity,
         Placement::Root,

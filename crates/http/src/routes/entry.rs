@@ -312,6 +312,7 @@ async fn delete_logon_session(
         .delete_logon(key)
         .await
         .map_err(|e| ApiError::from_store(e, kind::LOGON, &raw))?;
+    state.sessions.forget(key);
     caller.audit("logoff", "success", &format!("session key {key}"));
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }

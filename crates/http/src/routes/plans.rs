@@ -64,7 +64,7 @@ async fn list(
             Placement::Item,
         ));
     }
-    Ok(Reply::ok(collection(
+    Ok(Reply::state(collection(
         representation,
         "CloudFailoverPlans",
         items,
@@ -101,7 +101,7 @@ async fn one(
         server: &server,
         tenant: &tenant,
     };
-    Ok(Reply::ok(view.represent(
+    Ok(Reply::state(view.represent(
         &caller.ctx,
         representation == Representation::Entity,
         Placement::Root,
@@ -117,7 +117,7 @@ async fn includes(
     let plan = load_plan(&state, &caller, &raw).await?;
     let server = state.store.get_server(plan.backup_server_id).await?;
     let tenant = state.store.get_tenant(plan.tenant_id).await?;
-    Ok(Reply::ok(
+    Ok(Reply::state(
         PlanView {
             plan: &plan,
             server: &server,
@@ -140,5 +140,5 @@ async fn include(
         .iter()
         .find(|v| v.id == vm_id)
         .ok_or_else(|| ApiError::not_found(kind::PLAN_VM, &raw_vm))?;
-    Ok(Reply::ok(failovered_vm(&caller.ctx, &plan, vm)))
+    Ok(Reply::state(failovered_vm(&caller.ctx, &plan, vm)))
 }

@@ -148,7 +148,13 @@ async fn query(
         encoding,
         (page_size, page, pages),
     );
-    Ok(Reply::ok(query_result(items, paging)))
+    let reply = Reply::ok(query_result(items, paging));
+    // Tasks belong to the caller's logon session; everything else is stored state.
+    Ok(if q.query_type == QueryType::Task {
+        reply
+    } else {
+        reply.cacheable(None)
+    })
 }
 
 /// First, Previous (not on page 1), Next (not on the last page), Last (query.md §7).

@@ -44,7 +44,7 @@ async fn list(
         .iter()
         .map(|s| ServerView { server: s }.represent(&caller.ctx, entity, Placement::Item))
         .collect();
-    Ok(Reply::ok(collection(
+    Ok(Reply::state(collection(
         representation,
         "BackupServers",
         items,
@@ -70,7 +70,7 @@ async fn one(
     let representation = params.representation()?;
     let server = load(&state, &raw).await?;
     let view = ServerView { server: &server };
-    Ok(Reply::ok(view.represent(
+    Ok(Reply::state(view.represent(
         &caller.ctx,
         representation == Representation::Entity,
         Placement::Root,

@@ -34,6 +34,12 @@ async fn list(
         .store
         .list_sessions(caller.scope(), Some(since))
         .await?;
+    // The answer changes by itself when its oldest session leaves the window.
+    let until = sessions
+        .iter()
+        .map(|s| s.creation_time)
+        .min()
+        .map(|oldest| oldest.plus_millis(WINDOW_DAYS * 86_400_000));
     let mut items = Vec::with_capacity(sessions.len());
     for session in &sessions {
         let view = SessionView {
@@ -46,11 +52,7 @@ async fn list(
             Placement::Item,
         ));
     }
-    Ok(Reply::ok(collection(
-        representation,
-        "CloudFailoverSessions",
-        items,
-    )))
+    Ok(Reply::ok(collection(representation, "CloudFailoverSessions", items)).cacheable(until))
 }
 
 async fn one(
@@ -72,7 +74,7 @@ async fn one(
         session: &session,
         server: &server,
     };
-    Ok(Reply::ok(view.represent(
+    Ok(Reply::state(view.represent(
         &caller.ctx,
         representation == Representation::Entity,
         Placement::Root,

@@ -43,7 +43,11 @@ async fn list(
             Placement::Item,
         ));
     }
-    Ok(Reply::ok(collection(representation, "CloudTenants", items)))
+    Ok(Reply::state(collection(
+        representation,
+        "CloudTenants",
+        items,
+    )))
 }
 
 async fn one(
@@ -65,7 +69,7 @@ async fn one(
         tenant: &tenant,
         server: &server,
     };
-    Ok(Reply::ok(view.represent(
+    Ok(Reply::state(view.represent(
         &caller.ctx,
         representation == Representation::Entity,
         Placement::Root,

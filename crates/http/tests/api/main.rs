@@ -9,5 +9,6 @@ mod errors;
 mod failover;
 mod links;
 mod query;
+mod read_cache;
 mod representations;
 mod wire;
