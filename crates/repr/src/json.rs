@@ -21,6 +21,22 @@ pub fn to_json(root: &Node, style: JsonStyle) -> String {
     out
 }
 
+/// The start of a root list object up to its first item (see `ListWriter`).
+pub(crate) fn list_head(json_key: &str, style: JsonStyle) -> String {
+    let mut out = String::from("{");
+    write_key(&mut out, json_key, style);
+    out.push('[');
+    out
+}
+
+/// One item of a root list (see `ListWriter`).
+pub(crate) fn list_item(item: &Node, first: bool, style: JsonStyle, out: &mut String) {
+    if !first {
+        out.push(',');
+    }
+    write_object(out, item, style);
+}
+
 fn write_object(out: &mut String, node: &Node, style: JsonStyle) {
     out.push('{');
     let mut first = true;

@@ -14,6 +14,19 @@ pub fn to_xml(root: &Node) -> String {
     out
 }
 
+/// The prolog and the start tag of a root list element (see `ListWriter`).
+pub(crate) fn list_head(root: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<{root} xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns=\"{NAMESPACE}\">"
+    )
+}
+
+/// One item of a root list, on its own line (see `ListWriter`).
+pub(crate) fn list_item(item: &Node, out: &mut String) {
+    out.push('\n');
+    write_node(out, item, 1, false);
+}
+
 fn write_node(out: &mut String, node: &Node, depth: usize, root: bool) {
     indent(out, depth);
     out.push('<');

@@ -383,69 +383,162 @@ fn placeholders(rows: usize, cols: usize) -> String {
 /// databases (14 columns x 200 rows = 2,800 parameters).
 const BATCH_ROWS: usize = 200;
 
-/// Writes sessions and their tasks inside a transaction with multi-row upserts:
-/// insert, or update the columns that change as a session runs. The task list of
-/// a session never changes length.
+/// Rows per JSON batch of [`upsert_sessions`].
+const JSON_BATCH_ROWS: usize = 2000;
+
+/// The column kinds of a JSON row insert.
+#[derive(Clone, Copy)]
+enum Col {
+    Text(&'static str),
+    Int(&'static str),
+}
+
+/// `INSERT INTO table (cols) SELECT <row fields> FROM <the JSON array in $1>
+/// <conflict>`: a whole batch of rows in one bound parameter, expanded by the
+/// database's JSON functions. One parameter instead of thousands: binding many
+/// parameters through sqlx costs time quadratic in their number on SQLite
+/// (sqlx looks up each parameter's name), and parsing huge statements costs too.
+fn json_insert(backend: Backend, table: &str, cols: &[Col], conflict: &str) -> String {
+    let names: Vec<&str> = cols
+        .iter()
+        .map(|c| match c {
+            Col::Text(n) | Col::Int(n) => *n,
+        })
+        .collect();
+    let fields: Vec<String> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| match (backend, c) {
+            (Backend::Sqlite, _) => format!("value ->> {i}"),
+            (Backend::Postgres, Col::Text(_)) => format!("e ->> {i}"),
+            (Backend::Postgres, Col::Int(_)) => format!("(e ->> {i})::bigint"),
+        })
+        .collect();
+    let source = match backend {
+        // `WHERE true` keeps SQLite from reading ON CONFLICT as a join clause.
+        Backend::Sqlite => "json_each($1) WHERE true",
+        Backend::Postgres => "json_array_elements($1::json) AS e",
+    };
+    format!(
+        "INSERT INTO {table} ({}) SELECT {} FROM {source} {conflict}",
+        names.join(", "),
+        fields.join(", ")
+    )
+}
+
+const SESSION_COLS: &[Col] = &[
+    Col::Text("id"),
+    Col::Text("plan_id"),
+    Col::Text("plan_name"),
+    Col::Text("tenant_id"),
+    Col::Text("backup_server_id"),
+    Col::Text("kind"),
+    Col::Int("creation_time"),
+    Col::Int("end_time"),
+    Col::Text("state"),
+    Col::Text("result"),
+    Col::Int("progress"),
+    Col::Text("failure_message"),
+];
+
+const TASK_COLS: &[Col] = &[
+    Col::Text("session_id"),
+    Col::Int("idx"),
+    Col::Text("vm_name"),
+    Col::Text("point_id"),
+    Col::Text("point_name"),
+    Col::Int("creation_time"),
+    Col::Int("end_time"),
+    Col::Text("state"),
+    Col::Text("result"),
+    Col::Int("progress"),
+    Col::Text("failure_message"),
+    Col::Int("planned_ms"),
+    Col::Text("planned_outcome"),
+    Col::Text("planned_message"),
+];
+
+/// Writes sessions and their tasks inside a transaction: insert, or update the
+/// columns that change as a session runs. The task list of a session never
+/// changes length. Rows go to the database as JSON batches ([`json_insert`]).
 async fn upsert_sessions(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
     sessions: &[FailoverSession],
 ) -> StoreResult<()> {
-    for chunk in sessions.chunks(BATCH_ROWS) {
-        let sql = format!(
-            "INSERT INTO failover_sessions (id, plan_id, plan_name, tenant_id, backup_server_id, kind, creation_time, end_time, state, result, progress, failure_message) \
-             VALUES {} ON CONFLICT (id) DO UPDATE SET end_time = excluded.end_time, state = excluded.state, result = excluded.result, \
-             progress = excluded.progress, failure_message = excluded.failure_message",
-            placeholders(chunk.len(), 12)
-        );
-        let mut q = sqlx::query(&sql);
-        for s in chunk {
-            q = q
-                .bind(s.id.to_string())
-                .bind(s.plan_id.to_string())
-                .bind(s.plan_name.clone())
-                .bind(s.tenant_id.to_string())
-                .bind(s.backup_server_id.to_string())
-                .bind(s.kind.as_str().to_string())
-                .bind(s.creation_time.micros())
-                .bind(s.end_time.map(|t| t.micros()))
-                .bind(s.state.as_str().to_string())
-                .bind(s.result.as_str().to_string())
-                .bind(i64::from(s.progress))
-                .bind(s.failure_message.clone());
-        }
-        q.execute(&mut **tx).await.map_err(db_err)?;
+    let session_sql = json_insert(
+        backend,
+        "failover_sessions",
+        SESSION_COLS,
+        "ON CONFLICT (id) DO UPDATE SET end_time = excluded.end_time, state = excluded.state, \
+         result = excluded.result, progress = excluded.progress, failure_message = excluded.failure_message",
+    );
+    for chunk in sessions.chunks(JSON_BATCH_ROWS) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|s| {
+                (
+                    s.id.to_string(),
+                    s.plan_id.to_string(),
+                    &s.plan_name,
+                    s.tenant_id.to_string(),
+                    s.backup_server_id.to_string(),
+                    s.kind.as_str(),
+                    s.creation_time.micros(),
+                    s.end_time.map(|t| t.micros()),
+                    s.state.as_str(),
+                    s.result.as_str(),
+                    i64::from(s.progress),
+                    &s.failure_message,
+                )
+            })
+            .collect();
+        let json = serde_json::to_string(&rows).map_err(|e| StoreError::Backend(e.to_string()))?;
+        sqlx::query(&session_sql)
+            .bind(json)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
     }
+    let task_sql = json_insert(
+        backend,
+        "session_tasks",
+        TASK_COLS,
+        "ON CONFLICT (session_id, idx) DO UPDATE SET end_time = excluded.end_time, state = excluded.state, \
+         result = excluded.result, progress = excluded.progress, failure_message = excluded.failure_message",
+    );
     let tasks: Vec<(&FailoverSession, usize, &SessionTask)> = sessions
         .iter()
         .flat_map(|s| s.tasks.iter().enumerate().map(move |(i, t)| (s, i, t)))
         .collect();
-    for chunk in tasks.chunks(BATCH_ROWS) {
-        let sql = format!(
-            "INSERT INTO session_tasks (session_id, idx, vm_name, point_id, point_name, creation_time, end_time, state, result, progress, failure_message, \
-             planned_ms, planned_outcome, planned_message) VALUES {} \
-             ON CONFLICT (session_id, idx) DO UPDATE SET end_time = excluded.end_time, state = excluded.state, result = excluded.result, \
-             progress = excluded.progress, failure_message = excluded.failure_message",
-            placeholders(chunk.len(), 14)
-        );
-        let mut q = sqlx::query(&sql);
-        for (s, idx, t) in chunk {
-            q = q
-                .bind(s.id.to_string())
-                .bind(*idx as i64)
-                .bind(t.vm_name.clone())
-                .bind(t.point.as_ref().map(|p| p.id.to_string()))
-                .bind(t.point.as_ref().map(|p| p.name.clone()))
-                .bind(t.creation_time.micros())
-                .bind(t.end_time.map(|e| e.micros()))
-                .bind(t.state.as_str().to_string())
-                .bind(t.result.as_str().to_string())
-                .bind(i64::from(t.progress))
-                .bind(t.failure_message.clone())
-                .bind(t.plan.as_ref().map(|p| p.duration_ms))
-                .bind(t.plan.as_ref().map(|p| p.outcome.as_str().to_string()))
-                .bind(t.plan.as_ref().and_then(|p| p.message.clone()));
-        }
-        q.execute(&mut **tx).await.map_err(db_err)?;
+    for chunk in tasks.chunks(JSON_BATCH_ROWS) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|(s, idx, t)| {
+                (
+                    s.id.to_string(),
+                    *idx as i64,
+                    &t.vm_name,
+                    t.point.as_ref().map(|p| p.id.to_string()),
+                    t.point.as_ref().map(|p| &p.name),
+                    t.creation_time.micros(),
+                    t.end_time.map(|e| e.micros()),
+                    t.state.as_str(),
+                    t.result.as_str(),
+                    i64::from(t.progress),
+                    &t.failure_message,
+                    t.plan.as_ref().map(|p| p.duration_ms),
+                    t.plan.as_ref().map(|p| p.outcome.as_str()),
+                    t.plan.as_ref().and_then(|p| p.message.as_ref()),
+                )
+            })
+            .collect();
+        let json = serde_json::to_string(&rows).map_err(|e| StoreError::Backend(e.to_string()))?;
+        sqlx::query(&task_sql)
+            .bind(json)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
     }
     Ok(())
 }
@@ -996,6 +1089,56 @@ impl Store for SqlStore {
         Ok(sessions)
     }
 
+    async fn list_sessions_page(
+        &self,
+        scope: Scope,
+        since: Option<Timestamp>,
+        after: Option<(Timestamp, SessionId)>,
+        limit: u64,
+        with_tasks: bool,
+    ) -> StoreResult<Vec<FailoverSession>> {
+        let (sql, tenant) = scoped(
+            "SELECT * FROM failover_sessions WHERE {scope} AND creation_time >= $2 \
+             AND (creation_time > $3 OR (creation_time = $3 AND id > $4)) \
+             ORDER BY creation_time, id LIMIT $5",
+            scope,
+        );
+        let (after_time, after_id) = match after {
+            Some((t, id)) => (t.micros(), id.to_string()),
+            None => (i64::MIN, String::new()),
+        };
+        let rows = self
+            .fetch_all(
+                sqlx::query(&sql)
+                    .bind(tenant)
+                    .bind(since.map(|t| t.micros()).unwrap_or(i64::MIN))
+                    .bind(after_time)
+                    .bind(after_id)
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX)),
+            )
+            .await?;
+        let mut sessions = rows
+            .iter()
+            .map(session_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        if with_tasks && !sessions.is_empty() {
+            // The page's ids as one JSON parameter (see `json_insert`).
+            let ids: Vec<String> = sessions.iter().map(|s| s.id.to_string()).collect();
+            let list = match self.backend {
+                Backend::Sqlite => "SELECT value FROM json_each($1)",
+                Backend::Postgres => "SELECT json_array_elements_text($1::json)",
+            };
+            let task_sql = format!(
+                "SELECT * FROM session_tasks WHERE session_id IN ({list}) ORDER BY session_id, idx"
+            );
+            let json =
+                serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.to_string()))?;
+            let task_rows = self.fetch_all(sqlx::query(&task_sql).bind(json)).await?;
+            attach_tasks(&mut sessions, &task_rows)?;
+        }
+        Ok(sessions)
+    }
+
     async fn get_session(&self, scope: Scope, id: SessionId) -> StoreResult<FailoverSession> {
         let row = self
             .fetch_one(
@@ -1020,7 +1163,7 @@ impl Store for SqlStore {
         }
         // One transaction (one sync to disk) for the whole batch.
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        upsert_sessions(&mut tx, sessions).await?;
+        upsert_sessions(&mut tx, self.backend, sessions).await?;
         tx.commit().await.map_err(db_err)
     }
 

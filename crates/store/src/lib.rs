@@ -186,6 +186,18 @@ pub trait Store: Send + Sync + 'static {
         scope: Scope,
         since: Option<Timestamp>,
     ) -> StoreResult<Vec<FailoverSession>>;
+    /// One page of [`Store::list_sessions`]: at most `limit` sessions after the
+    /// key `after` (creation time, id) in `(creation_time, id)` order, for lists
+    /// too long to hold in memory. `with_tasks: false` leaves their task lists empty
+    /// (reference lists do not show them).
+    async fn list_sessions_page(
+        &self,
+        scope: Scope,
+        since: Option<Timestamp>,
+        after: Option<(Timestamp, SessionId)>,
+        limit: u64,
+        with_tasks: bool,
+    ) -> StoreResult<Vec<FailoverSession>>;
     /// One session, if visible.
     async fn get_session(&self, scope: Scope, id: SessionId) -> StoreResult<FailoverSession>;
     /// Writes a session and its tasks (insert or full replace).

@@ -215,6 +215,19 @@ impl Store for Tracked {
         self.inner.list_sessions(scope, since).await
     }
 
+    async fn list_sessions_page(
+        &self,
+        scope: Scope,
+        since: Option<Timestamp>,
+        after: Option<(Timestamp, SessionId)>,
+        limit: u64,
+        with_tasks: bool,
+    ) -> StoreResult<Vec<FailoverSession>> {
+        self.inner
+            .list_sessions_page(scope, since, after, limit, with_tasks)
+            .await
+    }
+
     async fn get_session(&self, scope: Scope, id: SessionId) -> StoreResult<FailoverSession> {
         self.inner.get_session(scope, id).await
     }

@@ -3,14 +3,22 @@
 use super::{collection, kind, parse_id, related, server_map};
 use crate::auth::{Caller, Right};
 use crate::params::{Params, Representation};
+use crate::render::negotiate;
 use crate::{ApiError, AppState, Reply};
+use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
-use entman_model::ids::SessionId;
+use axum::{Extension, Router};
+use entman_model::ids::{BackupServerId, SessionId};
+use entman_model::server::BackupServer;
+use entman_model::session::FailoverSession;
 use entman_model::Timestamp;
 use entman_repr::resources::session::SessionView;
 use entman_repr::resources::{Placement, Represent};
+use entman_repr::{Format, ListWriter, Node};
+use std::collections::HashMap;
 
 /// The collection lists sessions of the last 30 days only.
 const WINDOW_DAYS: i64 = 30;
@@ -21,38 +29,141 @@ pub fn router() -> Router<AppState> {
         .route("/api/cloud/failoversessions/{id}", get(one))
 }
 
+/// Sessions read and rendered at a time; a list longer than one page is streamed.
+const PAGE: u64 = 500;
+
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     params: Params,
-) -> Result<Reply, ApiError> {
+    headers: HeaderMap,
+    format: Option<Extension<Format>>,
+) -> Result<Response, ApiError> {
     caller.require(Right::ReadSessions)?;
     let representation = params.representation()?;
+    let entity = representation == Representation::Entity;
+    let format = format.map_or_else(|| negotiate(&headers, &state), |f| f.0);
     let since = Timestamp::now().plus_millis(-WINDOW_DAYS * 86_400_000);
     let servers = server_map(&state).await?;
-    let sessions = state
+    let first = state
         .store
-        .list_sessions(caller.scope(), Some(since))
+        .list_sessions_page(caller.scope(), Some(since), None, PAGE, entity)
         .await?;
-    // The answer changes by itself when its oldest session leaves the window.
-    let until = sessions
-        .iter()
-        .map(|s| s.creation_time)
-        .min()
-        .map(|oldest| oldest.plus_millis(WINDOW_DAYS * 86_400_000));
-    let mut items = Vec::with_capacity(sessions.len());
-    for session in &sessions {
-        let view = SessionView {
-            session,
-            server: related(&servers, &session.backup_server_id, "backup server")?,
-        };
-        items.push(view.represent(
-            &caller.ctx,
-            representation == Representation::Entity,
-            Placement::Item,
-        ));
+    if (first.len() as u64) == PAGE {
+        return Ok(stream(state, caller, servers, first, since, entity, format));
     }
-    Ok(Reply::ok(collection(representation, "CloudFailoverSessions", items)).cacheable(until))
+    // The answer changes by itself when its oldest session leaves the window.
+    let until = first
+        .first()
+        .map(|oldest| oldest.creation_time.plus_millis(WINDOW_DAYS * 86_400_000));
+    let mut items = Vec::with_capacity(first.len());
+    for session in &first {
+        items.push(item(&caller, &servers, session, entity)?);
+    }
+    Ok(
+        Reply::ok(collection(representation, "CloudFailoverSessions", items))
+            .cacheable(until)
+            .into_response(),
+    )
+}
+
+/// A session as an item of the collection.
+fn item(
+    caller: &Caller,
+    servers: &HashMap<BackupServerId, BackupServer>,
+    session: &FailoverSession,
+    entity: bool,
+) -> Result<Node, ApiError> {
+    let view = SessionView {
+        session,
+        server: related(servers, &session.backup_server_id, "backup server")?,
+    };
+    Ok(view.represent(&caller.ctx, entity, Placement::Item))
+}
+
+/// Streams a long collection page by page: memory stays bounded by a couple of
+/// pages whatever the number of sessions, and the first bytes leave after the
+/// first page. The pages follow the `(creation time, id)` key, so a session
+/// written meanwhile is listed once or not at all, never twice. A store error
+/// after the first bytes ends the body early (the status is already sent).
+fn stream(
+    state: AppState,
+    caller: Caller,
+    servers: HashMap<BackupServerId, BackupServer>,
+    first: Vec<FailoverSession>,
+    since: Timestamp,
+    entity: bool,
+    format: Format,
+) -> Response {
+    let writer = ListWriter {
+        root: if entity {
+            "CloudFailoverSessions"
+        } else {
+            "EntityReferences"
+        },
+        json_key: if entity {
+            "CloudFailoverSessions"
+        } else {
+            "Refs"
+        },
+        format,
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
+    tokio::spawn(async move {
+        let mut chunk = writer.head();
+        let mut page = first;
+        let mut first_item = true;
+        loop {
+            for session in &page {
+                match item(&caller, &servers, session, entity) {
+                    Ok(node) => writer.item(&node, first_item, &mut chunk),
+                    Err(e) => {
+                        tracing::error!(error = %e, "streaming failover sessions");
+                        let _ = tx.send(Err(std::io::Error::other("session list"))).await;
+                        return;
+                    }
+                }
+                first_item = false;
+            }
+            let after = page.last().map(|s| (s.creation_time, s.id));
+            if tx
+                .send(Ok(Bytes::from(std::mem::take(&mut chunk))))
+                .await
+                .is_err()
+            {
+                return; // the client went away
+            }
+            page = match state
+                .store
+                .list_sessions_page(caller.scope(), Some(since), after, PAGE, entity)
+                .await
+            {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::error!(error = %e, "streaming failover sessions");
+                    let _ = tx.send(Err(std::io::Error::other("session list"))).await;
+                    return;
+                }
+            };
+            if page.is_empty() {
+                let _ = tx.send(Ok(Bytes::from(writer.tail()))).await;
+                return;
+            }
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    let content_type = match format {
+        Format::Xml => "application/xml; charset=utf-8",
+        Format::Json(_) => "application/json; charset=utf-8",
+    };
+    let mut response = Response::new(axum::body::Body::from_stream(body));
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
+    response
 }
 
 async fn one(

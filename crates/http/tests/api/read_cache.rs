@@ -373,3 +373,79 @@ async fn a_logoff_ends_the_session_at_once_although_it_was_cached() {
         401
     );
 }
+
+#[tokio::test]
+async fn long_collections_are_streamed_whole_in_every_format() {
+    let app = spawn_app().await;
+    let admin = app.logon().await;
+    // 1,300 more sessions in the window: three pages of the stream.
+    let plans = app
+        .store
+        .list_plans(entman_store::Scope::All)
+        .await
+        .unwrap();
+    let points = app
+        .store
+        .list_points(entman_store::Scope::All, None)
+        .await
+        .unwrap();
+    let def = entman_world::format::HistoryDef {
+        sessions: 1300,
+        days: 20,
+        seed: 7,
+    };
+    let history: Vec<_> =
+        entman_world::history::sessions(&def, &plans, &points, entman_model::Timestamp::now())
+            .collect();
+    app.store.save_sessions(&history).await.unwrap();
+    let since = entman_model::Timestamp::now().plus_millis(-30 * 86_400_000);
+    let expected = app
+        .store
+        .list_sessions(entman_store::Scope::All, Some(since))
+        .await
+        .unwrap();
+    assert!(expected.len() > 1300);
+    for (path, key) in [
+        ("/cloud/failoverSessions", "Refs"),
+        (
+            "/cloud/failoverSessions?format=Entity",
+            "CloudFailoverSessions",
+        ),
+    ] {
+        let (status, body) = app.get_text(&admin, &app.url(path), true).await;
+        assert_eq!(status, 200);
+        let value: Value = serde_json::from_str(&body).expect("the streamed JSON parses");
+        let items = value[key].as_array().unwrap();
+        let ids: Vec<&str> = items
+            .iter()
+            .map(|i| i["UID"].as_str().unwrap().rsplit(':').next().unwrap())
+            .collect();
+        let want: Vec<String> = expected.iter().map(|s| s.id.to_string()).collect();
+        assert_eq!(ids, want, "{path}: every session once, oldest first");
+        if key == "CloudFailoverSessions" {
+            let tasks = items
+                .iter()
+                .filter(|i| i["CloudFailoverTasks"]["CloudFailoverTasks"].is_array())
+                .count();
+            assert_eq!(tasks, items.len(), "entities carry their tasks");
+        }
+        let (status, xml) = app.get_text(&admin, &app.url(path), false).await;
+        assert_eq!(status, 200);
+        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<"));
+        let root = if key == "Refs" {
+            "EntityReferences"
+        } else {
+            "CloudFailoverSessions"
+        };
+        assert!(xml.ends_with(&format!("\n</{root}>")), "{path}");
+        let item = if key == "Refs" {
+            "<Ref "
+        } else {
+            "<CloudFailoverSession "
+        };
+        assert_eq!(xml.matches(item).count(), expected.len(), "{path} XML");
+        // The reference server streams the same bytes.
+        let (_, reference) = both(&app, &admin, path, false).await;
+        assert_eq!(reference.1.len(), xml.len());
+    }
+}
