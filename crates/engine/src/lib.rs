@@ -17,6 +17,7 @@ use entman_model::session::{
 };
 use entman_model::Timestamp;
 use entman_store::{Scope, Store, StoreError};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, Notify};
@@ -52,6 +53,11 @@ const LEAD_MS: f64 = 5_000.0;
 /// Interval of progress updates of running VMs (before time scaling).
 const PROGRESS_MS: f64 = 1_000.0;
 
+/// How often the engine compares its running sessions with the store's (sessions
+/// started or stopped by another instance on the same database, or written by
+/// another writer).
+const REFRESH: Duration = Duration::from_secs(5);
+
 /// The engine. Cheap to share; one per server.
 pub struct Engine {
     store: Arc<dyn Store>,
@@ -60,6 +66,17 @@ pub struct Engine {
     /// Serialises plan operations of this instance; the store's conditional plan
     /// state change protects against other instances sharing the database.
     operations: Mutex<()>,
+    /// The unfinished sessions, kept in memory so that a step reads nothing: it
+    /// advances them, writes what changed, and forgets the ones that finished.
+    running: Mutex<Running>,
+}
+
+/// The engine's copy of the unfinished sessions.
+#[derive(Default)]
+struct Running {
+    sessions: HashMap<SessionId, FailoverSession>,
+    /// When the copy was last compared with the store.
+    refreshed: Option<std::time::Instant>,
 }
 
 impl Engine {
@@ -70,6 +87,7 @@ impl Engine {
             config,
             wake: Notify::new(),
             operations: Mutex::new(()),
+            running: Mutex::new(Running::default()),
         })
     }
 
@@ -125,6 +143,11 @@ impl Engine {
             return Err(e.into());
         }
         tracing::info!(plan = %plan.name, session = %session.id, kind = %kind, "failover session started");
+        self.running
+            .lock()
+            .await
+            .sessions
+            .insert(session.id, session.clone());
         self.wake.notify_one();
         Ok(session)
     }
@@ -304,12 +327,19 @@ impl Engine {
     /// Asks a running session to stop: it goes `Stopping`, and the next step ends
     /// its unfinished VMs as failed. Returns whether the session was running.
     pub async fn stop(&self, id: SessionId) -> Result<bool, OperationError> {
-        let mut session = self.store.get_session(Scope::All, id).await?;
+        // Holding the running set: no step of this instance runs meanwhile.
+        let mut running = self.running.lock().await;
+        let mut session = match running.sessions.get(&id) {
+            Some(session) => session.clone(),
+            None => self.store.get_session(Scope::All, id).await?,
+        };
         if session.is_finished() {
             return Ok(false);
         }
         session.state = SessionState::Stopping;
         self.store.save_session(&session).await?;
+        running.sessions.insert(id, session);
+        drop(running);
         tracing::info!(session = %id, "failover session stop requested");
         self.wake.notify_one();
         Ok(true)
@@ -318,9 +348,13 @@ impl Engine {
     /// Advances every unfinished session to `now` and persists what changed.
     /// Returns when the next step is due, if any session is still running.
     pub async fn step(&self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+        let mut running = self.running.lock().await;
+        if running.refreshed.is_none_or(|t| t.elapsed() >= REFRESH) {
+            self.refresh(&mut running).await?;
+        }
         let mut next: Option<Timestamp> = None;
         let mut changed = Vec::new();
-        for mut session in self.store.list_active_sessions().await? {
+        for session in running.sessions.values_mut() {
             let before = session.tasks.clone();
             if session.advance(now, self.lead_ms()) {
                 let tasks: Vec<usize> = (0..session.tasks.len())
@@ -328,7 +362,7 @@ impl Engine {
                     .collect();
                 changed.push((session.clone(), tasks));
             }
-            if let Some(due) = self.next_due(&session, now) {
+            if let Some(due) = self.next_due(session, now) {
                 next = Some(next.map_or(due, |n| n.min(due)));
             }
         }
@@ -337,8 +371,53 @@ impl Engine {
         for (session, _) in changed.iter().filter(|(s, _)| s.is_finished()) {
             self.finish(session).await?;
         }
-        self.store.update_sessions(&changed).await?;
+        if let Err(e) = self.store.update_sessions(&changed).await {
+            // What was not written is read back from the store at the next step.
+            running.refreshed = None;
+            return Err(e);
+        }
+        running.sessions.retain(|_, s| !s.is_finished());
         Ok(next)
+    }
+
+    /// Brings the running set in line with the store: loads the unfinished sessions
+    /// it does not hold (all of them the first time), drops the ones the store has
+    /// finished, and takes over a `Stopping` written by another writer.
+    async fn refresh(&self, running: &mut Running) -> Result<(), StoreError> {
+        if running.refreshed.is_none() {
+            running.sessions = self
+                .store
+                .list_active_sessions()
+                .await?
+                .into_iter()
+                .map(|s| (s.id, s))
+                .collect();
+        } else {
+            let states: HashMap<SessionId, SessionState> = self
+                .store
+                .active_session_states()
+                .await?
+                .into_iter()
+                .collect();
+            running.sessions.retain(|id, _| states.contains_key(id));
+            let missing: Vec<SessionId> = states
+                .iter()
+                .filter(|(id, _)| !running.sessions.contains_key(id))
+                .map(|(id, _)| *id)
+                .collect();
+            for session in self.store.sessions_by_ids(&missing).await? {
+                running.sessions.insert(session.id, session);
+            }
+            for (id, state) in states {
+                if let Some(session) = running.sessions.get_mut(&id) {
+                    if state == SessionState::Stopping {
+                        session.state = SessionState::Stopping;
+                    }
+                }
+            }
+        }
+        running.refreshed = Some(std::time::Instant::now());
+        Ok(())
     }
 
     /// Effects of a finished session: for a start, the points of the VMs that

@@ -9,6 +9,7 @@
 
 mod counts;
 mod migrate;
+mod native;
 mod rows;
 mod store;
 

@@ -31,6 +31,7 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0004_session_counts.sql"),
     },
     shared(5, include_str!("../migrations/0005_logon_keys.sql")),
+    shared(6, include_str!("../migrations/0006_active_sessions.sql")),
 ];
 
 /// Applies every migration not applied yet.

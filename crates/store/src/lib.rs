@@ -14,7 +14,7 @@ use entman_model::ids::*;
 use entman_model::plan::{Plan, PlanOptions, PlanState};
 use entman_model::replica::{PointState, Replica, VmReplicaPoint};
 use entman_model::server::BackupServer;
-use entman_model::session::FailoverSession;
+use entman_model::session::{FailoverSession, SessionState};
 use entman_model::task::Task;
 use entman_model::tenant::Tenant;
 use entman_model::Timestamp;
@@ -210,6 +210,8 @@ pub trait Store: Send + Sync + 'static {
     async fn update_sessions(&self, updates: &[(FailoverSession, Vec<usize>)]) -> StoreResult<()>;
     /// Every session that has not reached `Stopped`, oldest first.
     async fn list_active_sessions(&self) -> StoreResult<Vec<FailoverSession>>;
+    /// The id and state of every session that has not reached `Stopped`.
+    async fn active_session_states(&self) -> StoreResult<Vec<(SessionId, SessionState)>>;
     /// The unfinished session of a plan, if any.
     async fn active_session_of_plan(&self, plan: PlanId) -> StoreResult<Option<SessionId>>;
 

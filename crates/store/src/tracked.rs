@@ -254,6 +254,10 @@ impl Store for Tracked {
         self.inner.list_active_sessions().await
     }
 
+    async fn active_session_states(&self) -> StoreResult<Vec<(SessionId, SessionState)>> {
+        self.inner.active_session_states().await
+    }
+
     async fn active_session_of_plan(&self, plan: PlanId) -> StoreResult<Option<SessionId>> {
         self.inner.active_session_of_plan(plan).await
     }
