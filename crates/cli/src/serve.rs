@@ -180,15 +180,27 @@ pub async fn generate(
         seed,
     };
     let started = std::time::Instant::now();
-    let mut batch = Vec::with_capacity(5_000);
+    // A bar on a terminal; plain progress lines otherwise (logs, CI).
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::new(u64::from(sessions)).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} sessions ({per_sec}, {eta} left)",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        )
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut batch = Vec::with_capacity(50_000);
     let mut written = 0u64;
     for session in entman_world::history::sessions(&def, &plans, &points, Timestamp::now()) {
         batch.push(session);
         if batch.len() == batch.capacity() {
             store.save_sessions(&batch).await?;
             written += batch.len() as u64;
+            bar.set_position(written);
             batch.clear();
-            if written.is_multiple_of(100_000) {
+            if bar.is_hidden() && written.is_multiple_of(100_000) {
                 println!(
                     "{written} sessions written ({:.0} s)",
                     started.elapsed().as_secs_f64()
@@ -198,6 +210,7 @@ pub async fn generate(
     }
     store.save_sessions(&batch).await?;
     written += batch.len() as u64;
+    bar.finish_and_clear();
     println!(
         "{written} sessions written in {:.1} s",
         started.elapsed().as_secs_f64()

@@ -59,7 +59,7 @@ impl NativeWriter {
     pub fn open(file: &str) -> StoreResult<NativeWriter> {
         let conn = Connection::open(file).map_err(native_err)?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536;",
         )
         .map_err(native_err)?;
         Ok(NativeWriter {
