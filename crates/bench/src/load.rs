@@ -15,6 +15,8 @@ pub struct Shape {
     pub addr: String,
     /// Path and query.
     pub path: String,
+    /// The method (`GET`, or `POST` with no body, as a logon).
+    pub method: hyper::Method,
     /// Extra request headers.
     pub headers: Vec<(String, String)>,
     /// The status every answer must have.
@@ -104,7 +106,10 @@ async fn connection(shape: Shape, start: Instant, end: Instant) -> Report {
         };
         tokio::spawn(conn);
         while Instant::now() < end {
-            let mut request = hyper::Request::get(&shape.path).header("Host", &shape.addr);
+            let mut request = hyper::Request::builder()
+                .method(shape.method.clone())
+                .uri(&shape.path)
+                .header("Host", &shape.addr);
             for (name, value) in &shape.headers {
                 request = request.header(name, value);
             }

@@ -58,6 +58,9 @@ enum Cmd {
         /// The status every answer must have.
         #[arg(long, default_value_t = 200)]
         status: u16,
+        /// The method: GET, or POST without a body (a logon).
+        #[arg(long, default_value = "GET")]
+        method: String,
     },
     /// Serves one body forever (prints `bare listening on <port>`).
     Bare {
@@ -82,8 +85,10 @@ fn main() -> anyhow::Result<()> {
             connections,
             seconds,
             status,
+            method,
         } => {
             let (addr, path) = split_url(&url)?;
+            let method = hyper::Method::from_bytes(method.to_ascii_uppercase().as_bytes())?;
             let headers = headers
                 .iter()
                 .filter_map(|h| h.split_once(':'))
@@ -92,6 +97,7 @@ fn main() -> anyhow::Result<()> {
             let shape = load::Shape {
                 addr,
                 path,
+                method,
                 headers,
                 status,
             };
@@ -345,6 +351,7 @@ fn seed(binary: &Path, connections: usize, duration: Duration, path: &str) -> an
                 let shape = load::Shape {
                     addr: addr.clone(),
                     path: path.to_string(),
+                    method: hyper::Method::GET,
                     headers: headers.clone(),
                     status: 200,
                 };

@@ -208,10 +208,11 @@ async fn account_logon(
         }
     }
     let Some(account) = account else {
-        password::verify_dummy(pass);
+        password::verify_dummy_blocking(pass.to_string()).await;
         return Err(ApiError::BadCredentials);
     };
-    if !password::verify(pass, &account.password_hash) || account.roles.is_empty() {
+    let matches = password::verify_blocking(pass.to_string(), account.password_hash.clone()).await;
+    if !matches || account.roles.is_empty() {
         return Err(ApiError::BadCredentials);
     }
     Ok((
@@ -233,10 +234,10 @@ async fn tenant_logon(state: &AppState, spec: &LoginSpec) -> Result<(String, Pri
         } => (format!("{organization}\\{login}"), password),
     };
     let Some(cred) = state.store.tenant_credential(&key).await? else {
-        password::verify_dummy(pass);
+        password::verify_dummy_blocking(pass.to_string()).await;
         return Err(ApiError::BadCredentials);
     };
-    if !password::verify(pass, &cred.password_hash) {
+    if !password::verify_blocking(pass.to_string(), cred.password_hash.clone()).await {
         return Err(ApiError::BadCredentials);
     }
     let tenant = state.store.get_tenant(cred.tenant_id).await?;

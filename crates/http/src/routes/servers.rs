@@ -117,7 +117,7 @@ async fn create(
         certificate_thumbprint: spec.thumbprint,
         username: required(spec.username, "Username")?,
     };
-    let hash = password::hash(&required(spec.password, "Password")?);
+    let hash = password::hash_blocking(required(spec.password, "Password")?).await;
     state
         .store
         .insert_server(&server, Some(&hash))
@@ -160,7 +160,10 @@ async fn update(
     if spec.thumbprint.is_some() {
         server.certificate_thumbprint = spec.thumbprint;
     }
-    let hash = spec.password.map(|p| password::hash(&p));
+    let hash = match spec.password {
+        Some(p) => Some(password::hash_blocking(p).await),
+        None => None,
+    };
     state
         .store
         .update_server(&server, hash.as_deref())
