@@ -149,10 +149,26 @@ pub async fn keep(
     else {
         return response;
     };
+    // Only answers of a known size within the bound are kept; others go out as they are.
+    let length = response
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if length.is_none_or(|n| n > MAX_BODY) {
+        return response;
+    }
     let (parts, body) = response.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY + 1).await else {
-        // Rendered bodies are in memory; this does not happen.
-        return axum::response::Response::from_parts(parts, axum::body::Body::empty());
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(body) => body,
+        Err(e) => {
+            // A rendered body is in memory and of the size it says, so this is a
+            // bug; the answer must not go out truncated.
+            tracing::error!(error = %e, "reading a rendered answer for the cache");
+            return axum::response::IntoResponse::into_response(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            );
+        }
     };
     cache.put(
         key,
@@ -223,6 +239,28 @@ mod tests {
         assert!(cache.get("k", 4, now).is_none());
         assert!(cache.get("k", 3, now.plus_millis(1000)).is_none());
         assert!(cache.get("other", 3, now).is_none());
+    }
+
+    #[tokio::test]
+    async fn answers_above_the_bound_go_out_whole_and_are_not_kept() {
+        let cache = ResponseCache::default();
+        let big = vec![b'x'; MAX_BODY + 10];
+        let mut response = axum::response::Response::new(axum::body::Body::from(big.clone()));
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/xml"),
+        );
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_LENGTH,
+            HeaderValue::from(big.len()),
+        );
+        response.extensions_mut().insert(Cacheable { until: None });
+        let out = keep(&cache, "k".into(), 1, response).await;
+        let body = axum::body::to_bytes(out.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(body.len(), big.len());
+        assert!(cache.is_empty());
     }
 
     #[test]

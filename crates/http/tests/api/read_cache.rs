@@ -448,4 +448,17 @@ async fn long_collections_are_streamed_whole_in_every_format() {
         let (_, reference) = both(&app, &admin, path, false).await;
         assert_eq!(reference.1.len(), xml.len());
     }
+    // An answer above the cache's size bound (megabytes of entities) goes out whole, twice.
+    let all = "/query?type=CloudFailoverSession&format=Entities&pageSize=5000";
+    for _ in 0..2 {
+        let (status, body) = app.get_text(&admin, &app.url(all), true).await;
+        assert_eq!(status, 200);
+        assert!(body.len() > entman_http::cache::MAX_BODY, "{} bytes", body.len());
+        let value: Value = serde_json::from_str(&body).expect("whole JSON");
+        let n = value["Entities"]["CloudFailoverSessions"]["CloudFailoverSessions"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert!(n > 1300);
+    }
 }
