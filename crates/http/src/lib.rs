@@ -176,20 +176,30 @@ pub fn app(state: AppState, scheme: Scheme) -> Router {
 fn normalize(mut request: Request, scheme: Scheme) -> Request {
     request.extensions_mut().insert(scheme);
     let uri = request.uri();
-    let mut path = collapse_slashes(&uri.path().to_ascii_lowercase());
+    let raw = uri.path();
+    let normalized = raw.len() <= 1
+        || (!raw.bytes().any(|b| b.is_ascii_uppercase())
+            && !raw.contains("//")
+            && !raw.ends_with('/')
+            && !raw.starts_with("/api/task/"));
+    if normalized {
+        return request;
+    }
+    let mut path = collapse_slashes(&raw.to_ascii_lowercase());
     if path.len() > 1 && path.ends_with('/') {
         path.pop();
     }
     if let Some(rest) = path.strip_prefix("/api/task/") {
         path = format!("/api/tasks/{rest}");
     }
-    let path_and_query = match uri.query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path,
-    };
+    if let Some(q) = uri.query() {
+        path.push('?');
+        path.push_str(q);
+    }
     // Scheme and authority (HTTP/2 carries the host there) are kept as they were.
     let mut parts = uri.clone().into_parts();
-    if let Ok(pq) = path_and_query.parse() {
+    if let Ok(pq) = axum::http::uri::PathAndQuery::from_maybe_shared(axum::body::Bytes::from(path))
+    {
         parts.path_and_query = Some(pq);
         if let Ok(new_uri) = Uri::from_parts(parts) {
             *request.uri_mut() = new_uri;
@@ -218,13 +228,15 @@ async fn log_request(request: Request, next: Next) -> Response {
     if !tracing::enabled!(target: "entman::request", tracing::Level::INFO) {
         return next.run(request).await;
     }
-    let path = redact_path(request.uri().path());
+    // A clone of the URI is a reference count; the path is redacted only to log it.
+    let uri = request.uri().clone();
     let response = next.run(request).await;
     // One preformatted message: a quarter of the cost of the same line as fields.
     let micros = started.elapsed().as_micros();
     tracing::info!(
         target: "entman::request",
-        "{method} {path} {} {}.{:03} ms",
+        "{method} {} {} {}.{:03} ms",
+        redact_path(uri.path()),
         response.status().as_u16(),
         micros / 1000,
         micros % 1000
@@ -233,15 +245,19 @@ async fn log_request(request: Request, next: Next) -> Response {
 }
 
 /// A path for the log: the segment after `logonSessions/` becomes `{ID}`.
-fn redact_path(path: &str) -> String {
-    let lower = path.to_ascii_lowercase();
-    match lower.find("/logonsessions/") {
+fn redact_path(path: &str) -> std::borrow::Cow<'_, str> {
+    const SEGMENT: &[u8] = b"/logonsessions/";
+    let at = path
+        .as_bytes()
+        .windows(SEGMENT.len())
+        .position(|w| w.eq_ignore_ascii_case(SEGMENT));
+    match at {
         Some(at) => {
-            let start = at + "/logonsessions/".len();
+            let start = at + SEGMENT.len();
             let end = path[start..].find('/').map_or(path.len(), |i| start + i);
-            format!("{}{{ID}}{}", &path[..start], &path[end..])
+            format!("{}{{ID}}{}", &path[..start], &path[end..]).into()
         }
-        None => path.to_string(),
+        None => path.into(),
     }
 }
 

@@ -7,9 +7,11 @@
 //!   response's headers when the response carries the (crate-private) case map that
 //!   its HTTP/1 parser records with `preserve_header_case`, the mechanism proxies use
 //!   to forward headers as they came. [`header_case`] has hyper parse, once, a
-//!   request whose header names are spelled as EM spells them, keeps the extensions
-//!   that parse produced (the case map), and every response gets a copy. Names it
-//!   does not list go out in title case. HTTP/2 is lower case by protocol.
+//!   request whose header names are spelled as EM spells them and keeps the
+//!   extensions that parse produced (the case map). Title case already spells
+//!   `Content-Type`, `Set-Cookie`, `Location`, ... as EM does, so only responses
+//!   with `X-RestSvcSessionId` or `WWW-Authenticate` get a copy of the map (a copy
+//!   per response cost measurable throughput). HTTP/2 is lower case by protocol.
 //! * **Raw request targets** (conventions.md §2.11): [`lenient::Lenient`] rewrites
 //!   the HTTP/1 byte stream before hyper parses it.
 //!
@@ -231,7 +233,13 @@ async fn serve_connection<IO>(
                 .oneshot(request.map(axum::body::Body::new))
                 .await
                 .unwrap_or_else(|never| match never {});
-            response.extensions_mut().extend(service.header_case);
+            // Title case already writes most names as EM does; only two need the map.
+            let headers = response.headers();
+            if headers.contains_key("x-restsvcsessionid")
+                || headers.contains_key(axum::http::header::WWW_AUTHENTICATE)
+            {
+                response.extensions_mut().extend(service.header_case);
+            }
             Ok::<_, Infallible>(response)
         }
     });
@@ -250,23 +258,43 @@ mod tests {
 
     #[tokio::test]
     async fn every_documented_header_name_goes_out_in_its_case() {
-        let router = Router::new().route(
-            "/",
-            axum::routing::get(|| async {
-                let mut response = axum::response::Response::new(axum::body::Body::from("x"));
-                for name in HEADER_NAMES {
-                    let name = HeaderName::from_bytes(name.as_bytes()).unwrap();
-                    if name != axum::http::header::CONTENT_LENGTH
-                        && name != axum::http::header::DATE
-                    {
+        let router = Router::new()
+            .route(
+                "/plain",
+                axum::routing::get(|| async {
+                    // No name that needs the case map: title case alone.
+                    let mut response = axum::response::Response::new(axum::body::Body::from("x"));
+                    for name in [
+                        "set-cookie",
+                        "location",
+                        "allow",
+                        "retry-after",
+                        "content-type",
+                    ] {
                         response
                             .headers_mut()
-                            .insert(name, HeaderValue::from_static("1"));
+                            .insert(HeaderName::from_static(name), HeaderValue::from_static("1"));
                     }
-                }
-                response
-            }),
-        );
+                    response
+                }),
+            )
+            .route(
+                "/",
+                axum::routing::get(|| async {
+                    let mut response = axum::response::Response::new(axum::body::Body::from("x"));
+                    for name in HEADER_NAMES {
+                        let name = HeaderName::from_bytes(name.as_bytes()).unwrap();
+                        if name != axum::http::header::CONTENT_LENGTH
+                            && name != axum::http::header::DATE
+                        {
+                            response
+                                .headers_mut()
+                                .insert(name, HeaderValue::from_static("1"));
+                        }
+                    }
+                    response
+                }),
+            );
         let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = tcp.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -288,6 +316,27 @@ mod tests {
         }
         // Other names go out in title case.
         assert!(answer.contains("\r\nConnection: close"), "{answer}");
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        client
+            .write_all(b"GET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        client.read_to_string(&mut answer).await.unwrap();
+        for name in [
+            "Set-Cookie",
+            "Location",
+            "Allow",
+            "Retry-After",
+            "Content-Type",
+            "Content-Length",
+            "Date",
+        ] {
+            assert!(
+                answer.contains(&format!("\r\n{name}: ")),
+                "{name}: {answer}"
+            );
+        }
         let _ = stop.send(());
         server.await.unwrap().unwrap();
     }

@@ -453,7 +453,11 @@ async fn long_collections_are_streamed_whole_in_every_format() {
     for _ in 0..2 {
         let (status, body) = app.get_text(&admin, &app.url(all), true).await;
         assert_eq!(status, 200);
-        assert!(body.len() > entman_http::cache::MAX_BODY, "{} bytes", body.len());
+        assert!(
+            body.len() > entman_http::cache::MAX_BODY,
+            "{} bytes",
+            body.len()
+        );
         let value: Value = serde_json::from_str(&body).expect("whole JSON");
         let n = value["Entities"]["CloudFailoverSessions"]["CloudFailoverSessions"]
             .as_array()
