@@ -126,8 +126,11 @@ pub async fn prepare_store(opts: &ServeOptions) -> anyhow::Result<Arc<dyn Store>
     )
     .await?;
     ensure_world(store.as_ref(), opts.world.as_deref()).await?;
-    // Every write through the server moves the state version its read cache uses.
-    Ok(Arc::new(entman_store::Tracked::new(store)))
+    // Every write through the server moves the state version its read cache uses;
+    // so do other processes' writes to the same SQLite file, within 100 ms.
+    let tracked = Arc::new(entman_store::Tracked::new(store));
+    tracked.follow_other_writers(Duration::from_millis(100));
+    Ok(tracked)
 }
 
 /// Loads the world into a database that has none yet.

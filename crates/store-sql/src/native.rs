@@ -85,6 +85,20 @@ impl NativeWriter {
         .map_err(|e| StoreError::Backend(format!("the writer thread failed: {e}")))?
     }
 
+    /// `PRAGMA data_version` of this connection: it changes whenever another
+    /// connection (the sqlx pool, another process) committed.
+    pub async fn data_version(&self) -> StoreResult<u64> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            conn.query_row("PRAGMA data_version", [], |row| row.get::<_, i64>(0))
+                .map(|v| v as u64)
+                .map_err(native_err)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("the writer thread failed: {e}")))?
+    }
+
     /// Inserts or updates whole sessions with their tasks.
     pub async fn save_sessions(&self, sessions: Vec<FailoverSession>) -> StoreResult<()> {
         self.transaction(move |tx| {

@@ -683,6 +683,16 @@ impl Store for SqlStore {
         }
     }
 
+    async fn change_marker(&self) -> StoreResult<Option<u64>> {
+        match &self.native {
+            // The native connection's data_version moves with every commit by
+            // another connection: the pool's and other processes' alike. Its own
+            // commits (batch inserts) are seen by `Tracked` directly.
+            Some(native) => native.data_version().await.map(Some),
+            None => Ok(None),
+        }
+    }
+
     async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
         sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
             .bind(key.to_string())

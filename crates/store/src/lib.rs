@@ -93,6 +93,14 @@ pub trait Store: Send + Sync + 'static {
         None
     }
 
+    /// A number that changes when another writer (another process on the same
+    /// database file, another connection) committed; `None` when the backend cannot
+    /// tell. [`Tracked`] polls it so that its version also moves for writes it did
+    /// not see.
+    async fn change_marker(&self) -> StoreResult<Option<u64>> {
+        Ok(None)
+    }
+
     /// Reads a metadata value.
     async fn meta(&self, key: &str) -> StoreResult<Option<String>>;
     /// Writes a metadata value.

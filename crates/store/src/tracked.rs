@@ -33,12 +33,43 @@ impl Tracked {
     fn changed(&self) {
         self.version.fetch_add(1, Ordering::AcqRel);
     }
+
+    /// Follows the store's [`Store::change_marker`] every `every` and moves the
+    /// version when it changes: writes by other processes on the same database
+    /// (`entman generate` beside a running server) then reach the read cache
+    /// within that interval. Ends when the store is dropped.
+    pub fn follow_other_writers(self: &Arc<Self>, every: std::time::Duration) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut last = None;
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(tracked) = weak.upgrade() else {
+                    return;
+                };
+                match tracked.inner.change_marker().await {
+                    Ok(Some(marker)) => {
+                        if last.is_some_and(|l| l != marker) {
+                            tracked.changed();
+                        }
+                        last = Some(marker);
+                    }
+                    Ok(None) => return,
+                    Err(_) => tracked.changed(),
+                }
+            }
+        });
+    }
 }
 
 #[async_trait]
 impl Store for Tracked {
     fn state_version(&self) -> Option<u64> {
         Some(self.version.load(Ordering::Acquire))
+    }
+
+    async fn change_marker(&self) -> StoreResult<Option<u64>> {
+        self.inner.change_marker().await
     }
 
     fn backend(&self) -> &'static str {

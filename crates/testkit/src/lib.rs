@@ -223,7 +223,9 @@ pub async fn spawn(db: TestDb, options: Options) -> TestApp {
             .expect("connect to the test database"),
     );
     // As in `entman serve`: writes move the version the read cache checks.
-    let store: Arc<dyn Store> = Arc::new(entman_store::Tracked::new(sql.clone()));
+    let tracked = Arc::new(entman_store::Tracked::new(sql.clone()));
+    tracked.follow_other_writers(std::time::Duration::from_millis(100));
+    let store: Arc<dyn Store> = tracked;
     let hash = entman_http::password::hash(ADMIN.1);
     store
         .upsert_account(&Account {
@@ -351,6 +353,11 @@ impl TestApp {
         self.db
             .take()
             .expect("the database is present until into_db")
+    }
+
+    /// The URL of the app's database, for a second writer (as another process would be).
+    pub fn db_url(&self) -> String {
+        self.db.as_ref().map(TestDb::url).unwrap_or_default()
     }
 
     /// Absolute URL of a path below `/api` (`path` starts with `/`).

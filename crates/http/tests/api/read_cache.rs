@@ -466,3 +466,37 @@ async fn long_collections_are_streamed_whole_in_every_format() {
         assert!(n > 1300);
     }
 }
+
+#[tokio::test]
+async fn writes_by_another_process_reach_the_cache_within_moments() {
+    let app = spawn_app().await;
+    let admin = app.logon().await;
+    let points = refs(&app, &admin, "/cloud/vmReplicaPoints").await;
+    let point = format!("{}?format=Entity", points[0]);
+    let (_, before) = app.get_text(&admin, &app.url(&point), true).await;
+    let (_, again) = app.get_text(&admin, &app.url(&point), true).await;
+    assert_eq!(before, again, "cached");
+    // Another writer on the same database, as `entman generate` or a second
+    // process would be: the app's store does not see this write.
+    let other = entman_store_sql::SqlStore::connect(&app.db_url())
+        .await
+        .unwrap();
+    let id: entman_model::ids::PointId = points[0].rsplit('/').next().unwrap().parse().unwrap();
+    use entman_store::Store;
+    other
+        .set_point_state(id, entman_model::replica::PointState::Failback)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, now) = app.get_text(&admin, &app.url(&point), true).await;
+        if now.contains("Failback") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cache still serves the old point: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
