@@ -234,7 +234,8 @@ pub fn enterprise_manager(ctx: &Ctx, versions: &[&str]) -> Node {
         .attr(0, "Type", Value::Null)
 }
 
-/// A `LogonSession` (auth.md §2.4). `root` is false inside `LogonSessions`.
+/// A `LogonSession` (auth.md §2.4), written as the element `element` (`LogonSession`
+/// at the root and inside `LogonSessions`).
 pub fn logon_session(ctx: &Ctx, session: &LogonSession, element: &'static str) -> Node {
     let href = ctx.url(&format!("/logonSessions/{}", session.id));
     let mut links = vec![link("Up", ctx.url("/"), None, Some("EnterpriseManager"))];
