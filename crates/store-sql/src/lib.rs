@@ -7,10 +7,21 @@
 //! connection setup (SQLite: WAL, foreign keys, busy timeout, full sync) and the
 //! migration history table. Values are always bound, never formatted into SQL.
 
+mod batch;
 mod counts;
 mod migrate;
 mod native;
 mod rows;
+
+/// The settings of every SQLite connection: WAL lets readers proceed during
+/// writes; FULL sync makes every commit durable before the API reports it; foreign
+/// keys are off by default in SQLite; writers wait for each other up to 10 s.
+const SQLITE_PRAGMAS: &[&str] = &[
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = FULL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 10000",
+];
 mod store;
 
 pub use store::SqlStore;

@@ -12,9 +12,13 @@
 //! SQLite library (libsqlite3-sys, bundled once), so they see each other's commits
 //! and SQLite's locking serialises their writes.
 
+use crate::batch::{
+    session_values, task_values, values_insert, SESSION_COLS, SESSION_CONFLICT, TASK_COLS,
+    TASK_CONFLICT,
+};
 use entman_model::session::FailoverSession;
 use entman_store::{StoreError, StoreResult};
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 use std::sync::{Arc, Mutex};
 
 /// A native connection, shared by the blocking tasks that write through it.
@@ -42,26 +46,17 @@ pub fn file_of(url: &str) -> Option<&str> {
     (!file.is_empty() && file != ":memory:").then_some(file)
 }
 
-const UPSERT_SESSION: &str = "INSERT INTO failover_sessions (id, plan_id, plan_name, tenant_id, backup_server_id, kind, creation_time, end_time, state, result, progress, failure_message) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
-    ON CONFLICT (id) DO UPDATE SET end_time = excluded.end_time, \
-    state = CASE WHEN failover_sessions.state = 'Stopping' AND excluded.state <> 'Stopped' THEN failover_sessions.state ELSE excluded.state END, \
-    result = excluded.result, progress = excluded.progress, failure_message = excluded.failure_message";
-
-const UPSERT_TASK: &str = "INSERT INTO session_tasks (session_id, idx, vm_name, point_id, point_name, creation_time, end_time, state, result, progress, failure_message, planned_ms, planned_outcome, planned_message) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
-    ON CONFLICT (session_id, idx) DO UPDATE SET end_time = excluded.end_time, state = excluded.state, \
-    result = excluded.result, progress = excluded.progress, failure_message = excluded.failure_message";
-
 impl NativeWriter {
     /// Opens the database file with the settings of the sqlx pool (WAL, full sync,
     /// foreign keys, a 10 s busy timeout).
     pub fn open(file: &str) -> StoreResult<NativeWriter> {
         let conn = Connection::open(file).map_err(native_err)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536;",
-        )
-        .map_err(native_err)?;
+        for pragma in crate::SQLITE_PRAGMAS {
+            conn.execute_batch(pragma).map_err(native_err)?;
+        }
+        // Batch inserts touch many pages: a larger page cache than the default 2 MB.
+        conn.execute_batch("PRAGMA cache_size = -65536")
+            .map_err(native_err)?;
         Ok(NativeWriter {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -99,44 +94,18 @@ impl NativeWriter {
         .map_err(|e| StoreError::Backend(format!("the writer thread failed: {e}")))?
     }
 
-    /// Inserts or updates whole sessions with their tasks.
+    /// Inserts or updates whole sessions with their tasks (the row shapes and
+    /// conflict rules of [`crate::batch`]).
     pub async fn save_sessions(&self, sessions: Vec<FailoverSession>) -> StoreResult<()> {
         self.transaction(move |tx| {
-            let mut session_stmt = tx.prepare_cached(UPSERT_SESSION)?;
-            let mut task_stmt = tx.prepare_cached(UPSERT_TASK)?;
+            let session_sql = values_insert("failover_sessions", SESSION_COLS, SESSION_CONFLICT);
+            let task_sql = values_insert("session_tasks", TASK_COLS, TASK_CONFLICT);
+            let mut session_stmt = tx.prepare_cached(&session_sql)?;
+            let mut task_stmt = tx.prepare_cached(&task_sql)?;
             for s in &sessions {
-                let id = s.id.to_string();
-                session_stmt.execute(params![
-                    id,
-                    s.plan_id.to_string(),
-                    s.plan_name,
-                    s.tenant_id.to_string(),
-                    s.backup_server_id.to_string(),
-                    s.kind.as_str(),
-                    s.creation_time.micros(),
-                    s.end_time.map(|t| t.micros()),
-                    s.state.as_str(),
-                    s.result.as_str(),
-                    i64::from(s.progress),
-                    s.failure_message,
-                ])?;
+                session_stmt.execute(session_values(s))?;
                 for (idx, t) in s.tasks.iter().enumerate() {
-                    task_stmt.execute(params![
-                        id,
-                        idx as i64,
-                        t.vm_name,
-                        t.point.as_ref().map(|p| p.id.to_string()),
-                        t.point.as_ref().map(|p| p.name.as_str()),
-                        t.creation_time.micros(),
-                        t.end_time.map(|e| e.micros()),
-                        t.state.as_str(),
-                        t.result.as_str(),
-                        i64::from(t.progress),
-                        t.failure_message,
-                        t.plan.as_ref().map(|p| p.duration_ms),
-                        t.plan.as_ref().map(|p| p.outcome.as_str()),
-                        t.plan.as_ref().and_then(|p| p.message.as_deref()),
-                    ])?;
+                    task_stmt.execute(task_values(s, idx, t))?;
                 }
             }
             Ok(())

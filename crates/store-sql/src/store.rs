@@ -83,13 +83,9 @@ impl SqlStore {
                 .max_connections(8)
                 .after_connect(|conn, _meta| {
                     Box::pin(async move {
-                        // WAL lets readers proceed during writes; FULL sync makes every
-                        // commit durable before the API reports it; foreign keys are off
-                        // by default in SQLite.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = FULL").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        for pragma in crate::SQLITE_PRAGMAS {
+                            conn.execute(*pragma).await?;
+                        }
                         Ok(())
                     })
                 })
@@ -380,192 +376,6 @@ fn session_task(row: &AnyRow) -> StoreResult<SessionTask> {
 
 /// Ids per `IN (...)` list.
 const BATCH_ROWS: usize = 200;
-
-/// Rows per JSON batch of [`upsert_sessions`].
-const JSON_BATCH_ROWS: usize = 2000;
-
-/// The column kinds of a JSON row insert.
-#[derive(Clone, Copy)]
-enum Col {
-    Text(&'static str),
-    Int(&'static str),
-}
-
-/// `INSERT INTO table (cols) SELECT <row fields> FROM <the JSON array in $1>
-/// <conflict>`: a whole batch of rows in one bound parameter, expanded by the
-/// database's JSON functions. One parameter instead of thousands: binding many
-/// parameters through sqlx costs time quadratic in their number on SQLite
-/// (sqlx looks up each parameter's name), and parsing huge statements costs too.
-fn json_insert(backend: Backend, table: &str, cols: &[Col], conflict: &str) -> String {
-    let names: Vec<&str> = cols
-        .iter()
-        .map(|c| match c {
-            Col::Text(n) | Col::Int(n) => *n,
-        })
-        .collect();
-    let fields: Vec<String> = cols
-        .iter()
-        .enumerate()
-        .map(|(i, c)| match (backend, c) {
-            (Backend::Sqlite, _) => format!("value ->> {i}"),
-            (Backend::Postgres, Col::Text(_)) => format!("e ->> {i}"),
-            (Backend::Postgres, Col::Int(_)) => format!("(e ->> {i})::bigint"),
-        })
-        .collect();
-    let source = match backend {
-        // `WHERE true` keeps SQLite from reading ON CONFLICT as a join clause.
-        Backend::Sqlite => "json_each($1) WHERE true",
-        Backend::Postgres => "jsonb_array_elements($1::jsonb) AS e",
-    };
-    format!(
-        "INSERT INTO {table} ({}) SELECT {} FROM {source} {conflict}",
-        names.join(", "),
-        fields.join(", ")
-    )
-}
-
-const SESSION_COLS: &[Col] = &[
-    Col::Text("id"),
-    Col::Text("plan_id"),
-    Col::Text("plan_name"),
-    Col::Text("tenant_id"),
-    Col::Text("backup_server_id"),
-    Col::Text("kind"),
-    Col::Int("creation_time"),
-    Col::Int("end_time"),
-    Col::Text("state"),
-    Col::Text("result"),
-    Col::Int("progress"),
-    Col::Text("failure_message"),
-];
-
-const TASK_COLS: &[Col] = &[
-    Col::Text("session_id"),
-    Col::Int("idx"),
-    Col::Text("vm_name"),
-    Col::Text("point_id"),
-    Col::Text("point_name"),
-    Col::Int("creation_time"),
-    Col::Int("end_time"),
-    Col::Text("state"),
-    Col::Text("result"),
-    Col::Int("progress"),
-    Col::Text("failure_message"),
-    Col::Int("planned_ms"),
-    Col::Text("planned_outcome"),
-    Col::Text("planned_message"),
-];
-
-/// Writes sessions and their tasks inside a transaction: insert, or update the
-/// columns that change as a session runs. The task list of a session never
-/// changes length. Rows go to the database as JSON batches ([`json_insert`]).
-async fn upsert_sessions(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    backend: Backend,
-    sessions: &[FailoverSession],
-) -> StoreResult<()> {
-    let rows: Vec<&FailoverSession> = sessions.iter().collect();
-    upsert_session_rows(tx, backend, &rows).await?;
-    let tasks: Vec<(&FailoverSession, usize)> = sessions
-        .iter()
-        .flat_map(|s| (0..s.tasks.len()).map(move |i| (s, i)))
-        .collect();
-    upsert_task_rows(tx, backend, &tasks).await
-}
-
-/// The session rows of [`upsert_sessions`]. Through the upsert (an index probe
-/// per row, whatever the planner thinks of a join) a running session's columns
-/// are updated; a `Stopping` is only ever replaced by `Stopped`, so a step never
-/// takes back a stop asked for meanwhile, by this process or another.
-async fn upsert_session_rows(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    backend: Backend,
-    sessions: &[&FailoverSession],
-) -> StoreResult<()> {
-    let sql = json_insert(
-        backend,
-        "failover_sessions",
-        SESSION_COLS,
-        "ON CONFLICT (id) DO UPDATE SET end_time = excluded.end_time, \
-         state = CASE WHEN failover_sessions.state = 'Stopping' AND excluded.state <> 'Stopped' \
-         THEN failover_sessions.state ELSE excluded.state END, \
-         result = excluded.result, progress = excluded.progress, failure_message = excluded.failure_message",
-    );
-    for chunk in sessions.chunks(JSON_BATCH_ROWS) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|s| {
-                (
-                    s.id.to_string(),
-                    s.plan_id.to_string(),
-                    &s.plan_name,
-                    s.tenant_id.to_string(),
-                    s.backup_server_id.to_string(),
-                    s.kind.as_str(),
-                    s.creation_time.micros(),
-                    s.end_time.map(|t| t.micros()),
-                    s.state.as_str(),
-                    s.result.as_str(),
-                    i64::from(s.progress),
-                    &s.failure_message,
-                )
-            })
-            .collect();
-        let json = serde_json::to_string(&rows).map_err(|e| StoreError::Backend(e.to_string()))?;
-        sqlx::query(&sql)
-            .bind(json)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_err)?;
-    }
-    Ok(())
-}
-
-/// The task rows `(session, index)` of [`upsert_sessions`].
-async fn upsert_task_rows(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    backend: Backend,
-    tasks: &[(&FailoverSession, usize)],
-) -> StoreResult<()> {
-    let sql = json_insert(
-        backend,
-        "session_tasks",
-        TASK_COLS,
-        "ON CONFLICT (session_id, idx) DO UPDATE SET end_time = excluded.end_time, state = excluded.state, \
-         result = excluded.result, progress = excluded.progress, failure_message = excluded.failure_message",
-    );
-    for chunk in tasks.chunks(JSON_BATCH_ROWS) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .filter_map(|(s, idx)| s.tasks.get(*idx).map(|t| (s, idx, t)))
-            .map(|(s, idx, t)| {
-                (
-                    s.id.to_string(),
-                    *idx as i64,
-                    &t.vm_name,
-                    t.point.as_ref().map(|p| p.id.to_string()),
-                    t.point.as_ref().map(|p| &p.name),
-                    t.creation_time.micros(),
-                    t.end_time.map(|e| e.micros()),
-                    t.state.as_str(),
-                    t.result.as_str(),
-                    i64::from(t.progress),
-                    &t.failure_message,
-                    t.plan.as_ref().map(|p| p.duration_ms),
-                    t.plan.as_ref().map(|p| p.outcome.as_str()),
-                    t.plan.as_ref().and_then(|p| p.message.as_ref()),
-                )
-            })
-            .collect();
-        let json = serde_json::to_string(&rows).map_err(|e| StoreError::Backend(e.to_string()))?;
-        sqlx::query(&sql)
-            .bind(json)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_err)?;
-    }
-    Ok(())
-}
 
 /// Gives each session its tasks from rows of `session_tasks` ordered by session and index.
 fn attach_tasks(sessions: &mut [FailoverSession], task_rows: &[AnyRow]) -> StoreResult<()> {
@@ -1200,7 +1010,7 @@ impl Store for SqlStore {
         }
         // One transaction (one sync to disk) for the whole batch.
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        upsert_sessions(&mut tx, self.backend, sessions).await?;
+        crate::batch::upsert_sessions(&mut tx, self.backend, sessions).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -1208,96 +1018,8 @@ impl Store for SqlStore {
         if updates.is_empty() {
             return Ok(());
         }
-        // `UPDATE ... FROM` the batch (measured faster here than the native
-        // driver's per-row UPDATE, see crate::native) (the planner probes the primary key per
-        // row); measured faster than upserting whole rows. A step never takes back
-        // a stop asked for meanwhile: `Stopping` is only replaced by `Stopped`.
-        let keep_stopping =
-            "CASE WHEN failover_sessions.state = 'Stopping' AND v_state <> 'Stopped' \
-                             THEN 'Stopping' ELSE v_state END";
-        let (session_sql, task_sql) = match self.backend {
-            Backend::Sqlite => (
-                format!(
-                    "UPDATE failover_sessions SET end_time = v.value ->> 1, state = {}, \
-                     result = v.value ->> 3, progress = v.value ->> 4, failure_message = v.value ->> 5 \
-                     FROM json_each($1) AS v WHERE failover_sessions.id = v.value ->> 0",
-                    keep_stopping.replace("v_state", "(v.value ->> 2)")
-                ),
-                "UPDATE session_tasks SET end_time = v.value ->> 2, state = v.value ->> 3, \
-                 result = v.value ->> 4, progress = v.value ->> 5, failure_message = v.value ->> 6 \
-                 FROM json_each($1) AS v \
-                 WHERE session_tasks.session_id = v.value ->> 0 AND session_tasks.idx = v.value ->> 1"
-                    .to_string(),
-            ),
-            Backend::Postgres => (
-                format!(
-                    "UPDATE failover_sessions SET end_time = (e ->> 1)::bigint, state = {}, \
-                     result = e ->> 3, progress = (e ->> 4)::bigint, failure_message = e ->> 5 \
-                     FROM jsonb_array_elements($1::jsonb) AS e WHERE failover_sessions.id = e ->> 0",
-                    keep_stopping.replace("v_state", "(e ->> 2)")
-                ),
-                "UPDATE session_tasks SET end_time = (e ->> 2)::bigint, state = e ->> 3, \
-                 result = e ->> 4, progress = (e ->> 5)::bigint, failure_message = e ->> 6 \
-                 FROM jsonb_array_elements($1::jsonb) AS e \
-                 WHERE session_tasks.session_id = e ->> 0 AND session_tasks.idx = (e ->> 1)::bigint"
-                    .to_string(),
-            ),
-        };
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        for chunk in updates.chunks(JSON_BATCH_ROWS) {
-            let rows: Vec<_> = chunk
-                .iter()
-                .map(|(s, _)| {
-                    (
-                        s.id.to_string(),
-                        s.end_time.map(|t| t.micros()),
-                        s.state.as_str(),
-                        s.result.as_str(),
-                        i64::from(s.progress),
-                        &s.failure_message,
-                    )
-                })
-                .collect();
-            let json =
-                serde_json::to_string(&rows).map_err(|e| StoreError::Backend(e.to_string()))?;
-            sqlx::query(&session_sql)
-                .bind(json)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        let tasks: Vec<(&FailoverSession, usize)> = updates
-            .iter()
-            .flat_map(|(s, idx)| {
-                idx.iter()
-                    .filter(|i| **i < s.tasks.len())
-                    .map(move |i| (s, *i))
-            })
-            .collect();
-        for chunk in tasks.chunks(JSON_BATCH_ROWS) {
-            let rows: Vec<_> = chunk
-                .iter()
-                .map(|(s, i)| {
-                    let t = &s.tasks[*i];
-                    (
-                        s.id.to_string(),
-                        *i as i64,
-                        t.end_time.map(|e| e.micros()),
-                        t.state.as_str(),
-                        t.result.as_str(),
-                        i64::from(t.progress),
-                        &t.failure_message,
-                    )
-                })
-                .collect();
-            let json =
-                serde_json::to_string(&rows).map_err(|e| StoreError::Backend(e.to_string()))?;
-            sqlx::query(&task_sql)
-                .bind(json)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
+        crate::batch::update_sessions(&mut tx, self.backend, updates).await?;
         tx.commit().await.map_err(db_err)
     }
 

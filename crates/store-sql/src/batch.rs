@@ -1,0 +1,306 @@
+//! Writing many session rows at once.
+//!
+//! A batch goes to the database as one JSON parameter that the database expands
+//! (`json_each` in SQLite, `jsonb_array_elements` in PostgreSQL): binding many
+//! parameters through sqlx costs time quadratic in their number on SQLite (sqlx
+//! looks up each parameter's name), and parsing huge statements costs too. The
+//! row shape of each table ([`session_values`], [`task_values`]) and its conflict
+//! rule are defined once here and also used by the native SQLite writer
+//! ([`crate::native`]), so both paths write the same columns the same way.
+
+use crate::rows::db_err;
+use crate::Backend;
+use entman_model::session::{FailoverSession, SessionTask};
+use entman_store::{StoreError, StoreResult};
+
+/// Rows per JSON batch.
+const JSON_BATCH_ROWS: usize = 2000;
+
+/// A column and how a JSON value becomes its SQL value.
+#[derive(Clone, Copy)]
+pub(crate) enum Col {
+    Text(&'static str),
+    Int(&'static str),
+}
+
+impl Col {
+    fn name(self) -> &'static str {
+        match self {
+            Col::Text(n) | Col::Int(n) => n,
+        }
+    }
+}
+
+/// The columns of a session row, in the order of [`session_values`].
+pub(crate) const SESSION_COLS: &[Col] = &[
+    Col::Text("id"),
+    Col::Text("plan_id"),
+    Col::Text("plan_name"),
+    Col::Text("tenant_id"),
+    Col::Text("backup_server_id"),
+    Col::Text("kind"),
+    Col::Int("creation_time"),
+    Col::Int("end_time"),
+    Col::Text("state"),
+    Col::Text("result"),
+    Col::Int("progress"),
+    Col::Text("failure_message"),
+];
+
+/// The columns of a task row, in the order of [`task_values`].
+pub(crate) const TASK_COLS: &[Col] = &[
+    Col::Text("session_id"),
+    Col::Int("idx"),
+    Col::Text("vm_name"),
+    Col::Text("point_id"),
+    Col::Text("point_name"),
+    Col::Int("creation_time"),
+    Col::Int("end_time"),
+    Col::Text("state"),
+    Col::Text("result"),
+    Col::Int("progress"),
+    Col::Text("failure_message"),
+    Col::Int("planned_ms"),
+    Col::Text("planned_outcome"),
+    Col::Text("planned_message"),
+];
+
+/// A session upsert updates the columns that change as a session runs; a
+/// `Stopping` is only ever replaced by `Stopped`, so a step never takes back a
+/// stop asked for meanwhile, by this process or another.
+pub(crate) const SESSION_CONFLICT: &str = "ON CONFLICT (id) DO UPDATE SET end_time = excluded.end_time, \
+     state = CASE WHEN failover_sessions.state = 'Stopping' AND excluded.state <> 'Stopped' \
+     THEN failover_sessions.state ELSE excluded.state END, \
+     result = excluded.result, progress = excluded.progress, failure_message = excluded.failure_message";
+
+/// A task upsert updates the columns that change as a task runs.
+pub(crate) const TASK_CONFLICT: &str =
+    "ON CONFLICT (session_id, idx) DO UPDATE SET end_time = excluded.end_time, \
+     state = excluded.state, result = excluded.result, progress = excluded.progress, \
+     failure_message = excluded.failure_message";
+
+/// The values of a session row ([`SESSION_COLS`]).
+#[allow(clippy::type_complexity)]
+pub(crate) fn session_values(
+    s: &FailoverSession,
+) -> (
+    String,
+    String,
+    &str,
+    String,
+    String,
+    &'static str,
+    i64,
+    Option<i64>,
+    &'static str,
+    &'static str,
+    i64,
+    Option<&str>,
+) {
+    (
+        s.id.to_string(),
+        s.plan_id.to_string(),
+        &s.plan_name,
+        s.tenant_id.to_string(),
+        s.backup_server_id.to_string(),
+        s.kind.as_str(),
+        s.creation_time.micros(),
+        s.end_time.map(|t| t.micros()),
+        s.state.as_str(),
+        s.result.as_str(),
+        i64::from(s.progress),
+        s.failure_message.as_deref(),
+    )
+}
+
+/// The values of task `idx` of session `s` ([`TASK_COLS`]).
+#[allow(clippy::type_complexity)]
+pub(crate) fn task_values<'a>(
+    s: &FailoverSession,
+    idx: usize,
+    t: &'a SessionTask,
+) -> (
+    String,
+    i64,
+    &'a str,
+    Option<String>,
+    Option<&'a str>,
+    i64,
+    Option<i64>,
+    &'static str,
+    &'static str,
+    i64,
+    Option<&'a str>,
+    Option<i64>,
+    Option<&'static str>,
+    Option<&'a str>,
+) {
+    (
+        s.id.to_string(),
+        idx as i64,
+        &t.vm_name,
+        t.point.as_ref().map(|p| p.id.to_string()),
+        t.point.as_ref().map(|p| p.name.as_str()),
+        t.creation_time.micros(),
+        t.end_time.map(|e| e.micros()),
+        t.state.as_str(),
+        t.result.as_str(),
+        i64::from(t.progress),
+        t.failure_message.as_deref(),
+        t.plan.as_ref().map(|p| p.duration_ms),
+        t.plan.as_ref().map(|p| p.outcome.as_str()),
+        t.plan.as_ref().and_then(|p| p.message.as_deref()),
+    )
+}
+
+/// `INSERT INTO table (cols) VALUES (?1, …) conflict`, for a prepared statement
+/// executed per row (the native writer).
+pub(crate) fn values_insert(table: &str, cols: &[Col], conflict: &str) -> String {
+    let names: Vec<&str> = cols.iter().map(|c| c.name()).collect();
+    let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({}) {conflict}",
+        names.join(", "),
+        marks.join(", ")
+    )
+}
+
+/// `INSERT INTO table (cols) SELECT <row fields> FROM <the JSON array in $1>
+/// conflict`: a whole batch of rows in one bound parameter.
+fn json_insert(backend: Backend, table: &str, cols: &[Col], conflict: &str) -> String {
+    let names: Vec<&str> = cols.iter().map(|c| c.name()).collect();
+    let fields: Vec<String> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| match (backend, c) {
+            (Backend::Sqlite, _) => format!("value ->> {i}"),
+            (Backend::Postgres, Col::Text(_)) => format!("e ->> {i}"),
+            (Backend::Postgres, Col::Int(_)) => format!("(e ->> {i})::bigint"),
+        })
+        .collect();
+    let source = match backend {
+        // `WHERE true` keeps SQLite from reading ON CONFLICT as a join clause.
+        Backend::Sqlite => "json_each($1) WHERE true",
+        Backend::Postgres => "jsonb_array_elements($1::jsonb) AS e",
+    };
+    format!(
+        "INSERT INTO {table} ({}) SELECT {} FROM {source} {conflict}",
+        names.join(", "),
+        fields.join(", ")
+    )
+}
+
+/// Runs `sql` once per batch of rows, each batch bound as one JSON array.
+async fn execute_json<T: serde::Serialize>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    sql: &str,
+    rows: &[T],
+) -> StoreResult<()> {
+    for chunk in rows.chunks(JSON_BATCH_ROWS) {
+        let json = serde_json::to_string(chunk).map_err(|e| StoreError::Backend(e.to_string()))?;
+        sqlx::query(sql)
+            .bind(json)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Writes sessions and their tasks inside a transaction: insert, or update the
+/// columns that change as a session runs. The task list of a session never
+/// changes length.
+pub(crate) async fn upsert_sessions(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    sessions: &[FailoverSession],
+) -> StoreResult<()> {
+    let rows: Vec<_> = sessions.iter().map(session_values).collect();
+    let sql = json_insert(backend, "failover_sessions", SESSION_COLS, SESSION_CONFLICT);
+    execute_json(tx, &sql, &rows).await?;
+    let rows: Vec<_> = sessions
+        .iter()
+        .flat_map(|s| {
+            s.tasks
+                .iter()
+                .enumerate()
+                .map(move |(i, t)| task_values(s, i, t))
+        })
+        .collect();
+    let sql = json_insert(backend, "session_tasks", TASK_COLS, TASK_CONFLICT);
+    execute_json(tx, &sql, &rows).await
+}
+
+/// A step's changes: each session's running columns, and those of the listed
+/// tasks. `UPDATE … FROM` the batch (the planner probes the primary key per row)
+/// measured faster than upserting whole rows and than the native driver's per-row
+/// updates (3.0 s against 3.9 s for 100,000 sessions). `Stopping` is only replaced
+/// by `Stopped`, as in [`SESSION_CONFLICT`].
+pub(crate) async fn update_sessions(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    updates: &[(FailoverSession, Vec<usize>)],
+) -> StoreResult<()> {
+    let keep_stopping = "CASE WHEN failover_sessions.state = 'Stopping' AND v_state <> 'Stopped' \
+                         THEN 'Stopping' ELSE v_state END";
+    let (session_sql, task_sql) = match backend {
+        Backend::Sqlite => (
+            format!(
+                "UPDATE failover_sessions SET end_time = v.value ->> 1, state = {}, \
+                 result = v.value ->> 3, progress = v.value ->> 4, failure_message = v.value ->> 5 \
+                 FROM json_each($1) AS v WHERE failover_sessions.id = v.value ->> 0",
+                keep_stopping.replace("v_state", "(v.value ->> 2)")
+            ),
+            "UPDATE session_tasks SET end_time = v.value ->> 2, state = v.value ->> 3, \
+             result = v.value ->> 4, progress = v.value ->> 5, failure_message = v.value ->> 6 \
+             FROM json_each($1) AS v \
+             WHERE session_tasks.session_id = v.value ->> 0 AND session_tasks.idx = v.value ->> 1"
+                .to_string(),
+        ),
+        Backend::Postgres => (
+            format!(
+                "UPDATE failover_sessions SET end_time = (e ->> 1)::bigint, state = {}, \
+                 result = e ->> 3, progress = (e ->> 4)::bigint, failure_message = e ->> 5 \
+                 FROM jsonb_array_elements($1::jsonb) AS e WHERE failover_sessions.id = e ->> 0",
+                keep_stopping.replace("v_state", "(e ->> 2)")
+            ),
+            "UPDATE session_tasks SET end_time = (e ->> 2)::bigint, state = e ->> 3, \
+             result = e ->> 4, progress = (e ->> 5)::bigint, failure_message = e ->> 6 \
+             FROM jsonb_array_elements($1::jsonb) AS e \
+             WHERE session_tasks.session_id = e ->> 0 AND session_tasks.idx = (e ->> 1)::bigint"
+                .to_string(),
+        ),
+    };
+    let sessions: Vec<_> = updates
+        .iter()
+        .map(|(s, _)| {
+            (
+                s.id.to_string(),
+                s.end_time.map(|t| t.micros()),
+                s.state.as_str(),
+                s.result.as_str(),
+                i64::from(s.progress),
+                s.failure_message.as_deref(),
+            )
+        })
+        .collect();
+    execute_json(tx, &session_sql, &sessions).await?;
+    let tasks: Vec<_> = updates
+        .iter()
+        .flat_map(|(s, idx)| {
+            idx.iter().filter_map(move |&i| {
+                let t = s.tasks.get(i)?;
+                Some((
+                    s.id.to_string(),
+                    i as i64,
+                    t.end_time.map(|e| e.micros()),
+                    t.state.as_str(),
+                    t.result.as_str(),
+                    i64::from(t.progress),
+                    t.failure_message.as_deref(),
+                ))
+            })
+        })
+        .collect();
+    execute_json(tx, &task_sql, &tasks).await
+}
