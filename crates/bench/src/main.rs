@@ -10,6 +10,7 @@
 
 mod bare;
 mod load;
+mod matrix;
 
 use anyhow::{bail, Context};
 use base64::Engine;
@@ -43,6 +44,29 @@ enum Cmd {
         /// Path to load.
         #[arg(long, default_value = "/api/cloud/failoverSessions")]
         path: String,
+    },
+    /// The query-shape matrix against a running server (docs/benchmarks.md).
+    QueryMatrix {
+        /// `http://host:port` of a running entman.
+        url: String,
+        /// Administrator user.
+        #[arg(long, default_value = "Administrator")]
+        user: String,
+        /// Administrator password.
+        #[arg(long, env = "ENTMAN_ADMIN_PASSWORD")]
+        password: String,
+        /// Concurrent clients per cell, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,8")]
+        clients: Vec<usize>,
+        /// Requests per client per cell.
+        #[arg(long, default_value_t = 12)]
+        requests: usize,
+        /// The server's process id, to report its memory.
+        #[arg(long)]
+        pid: Option<u32>,
+        /// The p99 limit a cell must meet, in milliseconds.
+        #[arg(long, default_value_t = 50.0)]
+        limit_ms: f64,
     },
     /// Loads one URL.
     Load {
@@ -79,6 +103,30 @@ fn main() -> anyhow::Result<()> {
             seconds,
             path,
         } => seed(&entman, connections, Duration::from_secs(seconds), &path),
+        Cmd::QueryMatrix {
+            url,
+            user,
+            password,
+            clients,
+            requests,
+            pid,
+            limit_ms,
+        } => {
+            let (addr, _) = split_url(&url)?;
+            let token = logon_as(&addr, &user, &password)?;
+            let ok = matrix::run(matrix::MatrixOptions {
+                addr,
+                token,
+                clients,
+                requests,
+                pid,
+                limit_ms,
+            })?;
+            if !ok {
+                bail!("some cells are over the limit");
+            }
+            Ok(())
+        }
         Cmd::Load {
             url,
             headers,
@@ -262,26 +310,34 @@ fn request(
     })
 }
 
-/// Logs on; returns the token.
+/// Logs on with a user name and password; returns the token.
+fn logon_as(addr: &str, user: &str, password: &str) -> anyhow::Result<String> {
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    token_of(request(
+        addr,
+        "POST",
+        "/api/sessionMngr/?v=latest",
+        &[("Authorization", format!("Basic {basic}"))],
+        vec![],
+    )?)
+}
+
+/// Logs on as the demo tenant or the benchmark's administrator; returns the token.
 fn logon(addr: &str, tenant: bool) -> anyhow::Result<String> {
-    let (status, headers, body) = if tenant {
-        request(
-            addr,
-            "POST",
-            "/api/sessionMngr/?v=latest",
-            &[("Content-Type", "application/json".into())],
-            br#"{"TenantCredentials": {"Username": "ABC Company", "Password": "Qwe123"}}"#.to_vec(),
-        )?
-    } else {
-        let basic = base64::engine::general_purpose::STANDARD.encode("Administrator:bench");
-        request(
-            addr,
-            "POST",
-            "/api/sessionMngr/?v=latest",
-            &[("Authorization", format!("Basic {basic}"))],
-            vec![],
-        )?
-    };
+    if !tenant {
+        return logon_as(addr, "Administrator", "bench");
+    }
+    token_of(request(
+        addr,
+        "POST",
+        "/api/sessionMngr/?v=latest",
+        &[("Content-Type", "application/json".into())],
+        br#"{"TenantCredentials": {"Username": "ABC Company", "Password": "Qwe123"}}"#.to_vec(),
+    )?)
+}
+
+/// The token of a logon answer.
+fn token_of((status, headers, body): (u16, hyper::HeaderMap, Bytes)) -> anyhow::Result<String> {
     if status != 201 {
         bail!(
             "logon answered {status}: {}",

@@ -101,6 +101,12 @@ pub struct ServeArgs {
     /// Public base URL for links (e.g. https://em.example.com:9398) when behind a proxy.
     #[arg(long, env = "ENTMAN_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Longest a query may run, in milliseconds, before it ends with a 503 Error.
+    #[arg(long, env = "ENTMAN_QUERY_BUDGET_MS", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub query_budget_ms: u64,
+    /// Answer session queries in the database instead of the in-memory index.
+    #[arg(long, env = "ENTMAN_NO_QUERY_INDEX")]
+    pub no_query_index: bool,
 }
 
 fn parse_time_scale(s: &str) -> Result<f64, String> {
@@ -149,6 +155,16 @@ fn demo_credentials() {
         println!("  {who}: {how}");
     }
     println!("The administrator account is set by ENTMAN_ADMIN_USER / ENTMAN_ADMIN_PASSWORD at first start.");
+}
+
+/// Hands memory freed by a big one-off job (loading the query index) back to
+/// the operating system: glibc keeps freed small blocks in its heaps otherwise.
+pub(crate) fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory of the allocator's heaps.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ pub struct ServeOptions {
     pub idle_timeout: Duration,
     pub public_url: Option<String>,
     pub time_scale: f64,
+    pub query_budget: Duration,
+    pub query_index: bool,
     pub admin_user: String,
     pub admin_password: Option<String>,
 }
@@ -82,6 +84,8 @@ impl ServeOptions {
             idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
             public_url: args.public_url,
             time_scale: args.time_scale,
+            query_budget: Duration::from_millis(args.query_budget_ms),
+            query_index: !args.no_query_index,
             admin_user: std::env::var("ENTMAN_ADMIN_USER")
                 .unwrap_or_else(|_| "Administrator".into()),
             admin_password: std::env::var("ENTMAN_ADMIN_PASSWORD")
@@ -240,9 +244,28 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         json_style: opts.json_style,
         idle_timeout: opts.idle_timeout,
         public_base: opts.public_url.clone(),
+        query_budget: opts.query_budget,
         ..HttpConfig::default()
     };
-    let state = AppState::new(store.clone(), engine, config);
+    let index = opts.query_index.then(|| {
+        let index = entman_index::SessionIndex::new(
+            store.clone(),
+            entman_index::Options {
+                budget: opts.query_budget,
+                ..entman_index::Options::default()
+            },
+        );
+        // Until it has loaded, session queries run in the database.
+        let loading = index.clone();
+        tokio::spawn(async move {
+            if let Err(e) = loading.load().await {
+                tracing::error!(error = %e, "the session query index did not load; session queries stay in the database");
+            }
+            crate::release_freed_memory();
+        });
+        index
+    });
+    let state = AppState::with_index(store.clone(), engine, config, index);
     let (stop_servers, servers_stop) = tokio::sync::watch::channel(false);
     let mut servers = tokio::task::JoinSet::new();
     let mut listeners = Vec::new();

@@ -405,7 +405,7 @@ impl Engine {
                 .filter(|(id, _)| !running.sessions.contains_key(id))
                 .map(|(id, _)| *id)
                 .collect();
-            for session in self.store.sessions_by_ids(&missing).await? {
+            for session in self.store.sessions_by_ids(&missing, true).await? {
                 running.sessions.insert(session.id, session);
             }
             for (id, state) in states {

@@ -50,6 +50,9 @@ pub enum ApiError {
     /// 501: an EM resource outside this server's contract.
     #[error("Resource [{0}] is not supported by this server.")]
     NotImplemented(String),
+    /// 503: a query ran past the per-query budget (`--query-budget-ms`).
+    #[error("The query did not finish within {} ms. Narrow the filter, or ask for an earlier or a later page.", .0.as_millis())]
+    QueryTooLong(std::time::Duration),
     /// 503: the store cannot be reached.
     #[error("The service is temporarily unavailable.")]
     Unavailable(String),
@@ -85,7 +88,7 @@ impl ApiError {
             ApiError::NotFound { .. } | ApiError::NoSuchPath(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::QueryTooLong(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -129,6 +132,12 @@ impl IntoResponse for ApiError {
         match &self {
             ApiError::Internal(cause) => tracing::error!(%cause, "internal error"),
             ApiError::Unavailable(cause) => tracing::error!(%cause, "store unavailable"),
+            ApiError::QueryTooLong(budget) => {
+                tracing::warn!(
+                    budget_ms = budget.as_millis() as u64,
+                    "query ended at its budget"
+                )
+            }
             _ => {}
         }
         let mut response = status.into_response();

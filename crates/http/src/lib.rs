@@ -47,6 +47,8 @@ pub struct HttpConfig {
     pub public_base: Option<String>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Longest a query (`/api/query`) may take before it ends with a 503.
+    pub query_budget: Duration,
 }
 
 impl Default for HttpConfig {
@@ -57,6 +59,7 @@ impl Default for HttpConfig {
             idle_timeout: Duration::from_secs(15 * 60),
             public_base: None,
             max_body_bytes: 1024 * 1024,
+            query_budget: Duration::from_secs(3),
         }
     }
 }
@@ -87,6 +90,8 @@ pub struct Shared {
     pub sessions: Arc<auth::SessionCache>,
     /// Rendered answers kept for unchanged state.
     pub cache: Arc<cache::ResponseCache>,
+    /// The in-memory index answering session queries, when there is one.
+    pub index: Option<Arc<entman_index::SessionIndex>>,
 }
 
 impl AppState {
@@ -96,6 +101,16 @@ impl AppState {
         engine: Arc<entman_engine::Engine>,
         config: HttpConfig,
     ) -> AppState {
+        AppState::with_index(store, engine, config, None)
+    }
+
+    /// State whose session queries go to an in-memory index over the same store.
+    pub fn with_index(
+        store: Arc<dyn Store>,
+        engine: Arc<entman_engine::Engine>,
+        config: HttpConfig,
+        index: Option<Arc<entman_index::SessionIndex>>,
+    ) -> AppState {
         AppState(Arc::new(Shared {
             store,
             engine,
@@ -103,6 +118,7 @@ impl AppState {
             config: Arc::new(config),
             sessions: Arc::default(),
             cache: Arc::default(),
+            index,
         }))
     }
 }

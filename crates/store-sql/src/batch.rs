@@ -45,7 +45,26 @@ pub(crate) const SESSION_COLS: &[Col] = &[
     Col::Text("result"),
     Col::Int("progress"),
     Col::Text("failure_message"),
+    Col::Int("revision"),
 ];
+
+/// Takes the next session revision inside a transaction (migration 7): the row
+/// lock it takes orders every transaction that writes sessions, so revisions
+/// become visible in increasing order.
+pub(crate) const NEXT_REVISION: &str =
+    "UPDATE session_revision SET revision = revision + 1 WHERE id = 1 RETURNING revision";
+
+/// Marks that sessions were deleted: readers of revisions start over.
+pub(crate) const NEXT_EPOCH: &str =
+    "UPDATE session_revision SET revision = revision + 1, epoch = epoch + 1 WHERE id = 1";
+
+/// [`NEXT_REVISION`] on a sqlx transaction.
+pub(crate) async fn next_revision(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> StoreResult<i64> {
+    sqlx::query_scalar(NEXT_REVISION)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db_err)
+}
 
 /// The columns of a task row, in the order of [`task_values`].
 pub(crate) const TASK_COLS: &[Col] = &[
@@ -71,7 +90,8 @@ pub(crate) const TASK_COLS: &[Col] = &[
 pub(crate) const SESSION_CONFLICT: &str = "ON CONFLICT (id) DO UPDATE SET end_time = excluded.end_time, \
      state = CASE WHEN failover_sessions.state = 'Stopping' AND excluded.state <> 'Stopped' \
      THEN failover_sessions.state ELSE excluded.state END, \
-     result = excluded.result, progress = excluded.progress, failure_message = excluded.failure_message";
+     result = excluded.result, progress = excluded.progress, failure_message = excluded.failure_message, \
+     revision = excluded.revision";
 
 /// A task upsert updates the columns that change as a task runs.
 pub(crate) const TASK_CONFLICT: &str =
@@ -83,6 +103,7 @@ pub(crate) const TASK_CONFLICT: &str =
 #[allow(clippy::type_complexity)]
 pub(crate) fn session_values(
     s: &FailoverSession,
+    revision: i64,
 ) -> (
     String,
     String,
@@ -96,6 +117,7 @@ pub(crate) fn session_values(
     &'static str,
     i64,
     Option<&str>,
+    i64,
 ) {
     (
         s.id.to_string(),
@@ -110,6 +132,7 @@ pub(crate) fn session_values(
         s.result.as_str(),
         i64::from(s.progress),
         s.failure_message.as_deref(),
+        revision,
     )
 }
 
@@ -190,19 +213,21 @@ fn json_insert(backend: Backend, table: &str, cols: &[Col], conflict: &str) -> S
     )
 }
 
-/// Runs `sql` once per batch of rows, each batch bound as one JSON array.
+/// Runs `sql` once per batch of rows, each batch bound as one JSON array (`$1`),
+/// with `extra` bound as `$2` when given.
 async fn execute_json<T: serde::Serialize>(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     sql: &str,
     rows: &[T],
+    extra: Option<i64>,
 ) -> StoreResult<()> {
     for chunk in rows.chunks(JSON_BATCH_ROWS) {
         let json = serde_json::to_string(chunk).map_err(|e| StoreError::Backend(e.to_string()))?;
-        sqlx::query(sql)
-            .bind(json)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_err)?;
+        let mut q = sqlx::query(sql).bind(json);
+        if let Some(v) = extra {
+            q = q.bind(v);
+        }
+        q.execute(&mut **tx).await.map_err(db_err)?;
     }
     Ok(())
 }
@@ -215,9 +240,13 @@ pub(crate) async fn upsert_sessions(
     backend: Backend,
     sessions: &[FailoverSession],
 ) -> StoreResult<()> {
-    let rows: Vec<_> = sessions.iter().map(session_values).collect();
+    let revision = next_revision(tx).await?;
+    let rows: Vec<_> = sessions
+        .iter()
+        .map(|s| session_values(s, revision))
+        .collect();
     let sql = json_insert(backend, "failover_sessions", SESSION_COLS, SESSION_CONFLICT);
-    execute_json(tx, &sql, &rows).await?;
+    execute_json(tx, &sql, &rows, None).await?;
     let rows: Vec<_> = sessions
         .iter()
         .flat_map(|s| {
@@ -228,7 +257,7 @@ pub(crate) async fn upsert_sessions(
         })
         .collect();
     let sql = json_insert(backend, "session_tasks", TASK_COLS, TASK_CONFLICT);
-    execute_json(tx, &sql, &rows).await
+    execute_json(tx, &sql, &rows, None).await
 }
 
 /// A step's changes: each session's running columns, and those of the listed
@@ -247,8 +276,8 @@ pub(crate) async fn update_sessions(
         Backend::Sqlite => (
             format!(
                 "UPDATE failover_sessions SET end_time = v.value ->> 1, state = {}, \
-                 result = v.value ->> 3, progress = v.value ->> 4, failure_message = v.value ->> 5 \
-                 FROM json_each($1) AS v WHERE failover_sessions.id = v.value ->> 0",
+                 result = v.value ->> 3, progress = v.value ->> 4, failure_message = v.value ->> 5, \
+                 revision = $2 FROM json_each($1) AS v WHERE failover_sessions.id = v.value ->> 0",
                 keep_stopping.replace("v_state", "(v.value ->> 2)")
             ),
             "UPDATE session_tasks SET end_time = v.value ->> 2, state = v.value ->> 3, \
@@ -260,8 +289,8 @@ pub(crate) async fn update_sessions(
         Backend::Postgres => (
             format!(
                 "UPDATE failover_sessions SET end_time = (e ->> 1)::bigint, state = {}, \
-                 result = e ->> 3, progress = (e ->> 4)::bigint, failure_message = e ->> 5 \
-                 FROM jsonb_array_elements($1::jsonb) AS e WHERE failover_sessions.id = e ->> 0",
+                 result = e ->> 3, progress = (e ->> 4)::bigint, failure_message = e ->> 5, \
+                 revision = $2 FROM jsonb_array_elements($1::jsonb) AS e WHERE failover_sessions.id = e ->> 0",
                 keep_stopping.replace("v_state", "(e ->> 2)")
             ),
             "UPDATE session_tasks SET end_time = (e ->> 2)::bigint, state = e ->> 3, \
@@ -284,7 +313,8 @@ pub(crate) async fn update_sessions(
             )
         })
         .collect();
-    execute_json(tx, &session_sql, &sessions).await?;
+    let revision = next_revision(tx).await?;
+    execute_json(tx, &session_sql, &sessions, Some(revision)).await?;
     let tasks: Vec<_> = updates
         .iter()
         .flat_map(|(s, idx)| {
@@ -302,5 +332,5 @@ pub(crate) async fn update_sessions(
             })
         })
         .collect();
-    execute_json(tx, &task_sql, &tasks).await
+    execute_json(tx, &task_sql, &tasks, None).await
 }

@@ -32,6 +32,7 @@ const MIGRATIONS: &[Migration] = &[
     },
     shared(5, include_str!("../migrations/0005_logon_keys.sql")),
     shared(6, include_str!("../migrations/0006_active_sessions.sql")),
+    shared(7, include_str!("../migrations/0007_session_revisions.sql")),
 ];
 
 /// Applies every migration not applied yet.

@@ -13,8 +13,8 @@
 //! and SQLite's locking serialises their writes.
 
 use crate::batch::{
-    session_values, task_values, values_insert, SESSION_COLS, SESSION_CONFLICT, TASK_COLS,
-    TASK_CONFLICT,
+    session_values, task_values, values_insert, NEXT_REVISION, SESSION_COLS, SESSION_CONFLICT,
+    TASK_COLS, TASK_CONFLICT,
 };
 use entman_model::session::FailoverSession;
 use entman_store::{StoreError, StoreResult};
@@ -102,8 +102,9 @@ impl NativeWriter {
             let task_sql = values_insert("session_tasks", TASK_COLS, TASK_CONFLICT);
             let mut session_stmt = tx.prepare_cached(&session_sql)?;
             let mut task_stmt = tx.prepare_cached(&task_sql)?;
+            let revision: i64 = tx.query_row(NEXT_REVISION, [], |row| row.get(0))?;
             for s in &sessions {
-                session_stmt.execute(session_values(s))?;
+                session_stmt.execute(session_values(s, revision))?;
                 for (idx, t) in s.tasks.iter().enumerate() {
                     task_stmt.execute(task_values(s, idx, t))?;
                 }

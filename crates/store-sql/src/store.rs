@@ -16,7 +16,8 @@ use entman_query::sql::{
     count_sql, page_sql, Bind, Dialect, Postgres as PostgresDialect, Sqlite as SqliteDialect,
 };
 use entman_store::{
-    QueryPage, Restriction, Scope, Store, StoreError, StoreResult, TenantCredential,
+    QueryPage, Restriction, Scope, SessionChanges, SessionKeys, SessionScan, Store, StoreError,
+    StoreResult, TenantCredential,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::Row;
@@ -52,10 +53,18 @@ fn bind_rows<'q>(mut q: Q<'q>, binds: &'q [Bind]) -> Q<'q> {
 /// A query with bound arguments.
 type Q<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
+/// Connections of the query service's pool.
+const QUERY_CONNECTIONS: u32 = 3;
+/// PostgreSQL ends a query-service statement after this long.
+const QUERY_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A store on SQLite or PostgreSQL.
 #[derive(Clone)]
 pub struct SqlStore {
     pool: AnyPool,
+    /// Connections of the query service only, so that however many heavy queries
+    /// run, logons, the engine and the other resources keep their own pool.
+    query_pool: AnyPool,
     backend: Backend,
     /// SQLite: the native connection for batch writes (see [`crate::native`]).
     native: Option<crate::native::NativeWriter>,
@@ -77,10 +86,36 @@ impl SqlStore {
         let backend = Backend::from_url(url).ok_or_else(|| {
             StoreError::Backend("the database URL must start with sqlite:// or postgres://".into())
         })?;
+        let pool = Self::pool(url, backend, 8, 10, false).await?;
+        migrate::run(&pool, backend).await?;
+        let query_pool =
+            Self::pool(url, backend, QUERY_CONNECTIONS, QUERY_CONNECTIONS, true).await?;
+        let native = match (backend, crate::native::file_of(url)) {
+            (Backend::Sqlite, Some(file)) => Some(crate::native::NativeWriter::open(file)?),
+            _ => None,
+        };
+        Ok(SqlStore {
+            pool,
+            query_pool,
+            backend,
+            native,
+        })
+    }
+
+    /// A pool of `sqlite` or `postgres` connections; `queries` marks the query
+    /// service's pool, whose PostgreSQL statements the server ends after
+    /// [`QUERY_STATEMENT_TIMEOUT`] (a backstop behind the HTTP layer's budget).
+    async fn pool(
+        url: &str,
+        backend: Backend,
+        sqlite: u32,
+        postgres: u32,
+        queries: bool,
+    ) -> StoreResult<AnyPool> {
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
-        let pool = match backend {
+        Ok(match backend {
             Backend::Sqlite => options
-                .max_connections(8)
+                .max_connections(sqlite)
                 .after_connect(|conn, _meta| {
                     Box::pin(async move {
                         for pragma in crate::SQLITE_PRAGMAS {
@@ -93,25 +128,26 @@ impl SqlStore {
                 .await
                 .map_err(db_err)?,
             Backend::Postgres => options
-                .max_connections(10)
+                .max_connections(postgres)
+                .after_connect(move |conn, _meta| {
+                    Box::pin(async move {
+                        if queries {
+                            let timeout = QUERY_STATEMENT_TIMEOUT.as_millis();
+                            conn.execute(format!("SET statement_timeout = {timeout}").as_str())
+                                .await?;
+                        }
+                        Ok(())
+                    })
+                })
                 .connect(url)
                 .await
                 .map_err(db_err)?,
-        };
-        migrate::run(&pool, backend).await?;
-        let native = match (backend, crate::native::file_of(url)) {
-            (Backend::Sqlite, Some(file)) => Some(crate::native::NativeWriter::open(file)?),
-            _ => None,
-        };
-        Ok(SqlStore {
-            pool,
-            backend,
-            native,
         })
     }
 
-    /// Closes the pool (used at shutdown and by tests).
+    /// Closes the pools (used at shutdown and by tests).
     pub async fn close(&self) {
+        self.query_pool.close().await;
         self.pool.close().await;
     }
 
@@ -195,7 +231,7 @@ impl SqlStore {
             // SUM over BIGINT is NUMERIC on PostgreSQL; cast both forms to BIGINT.
             let sql = format!("SELECT CAST(({sql}) AS BIGINT)");
             let n: i64 = bind_all(sqlx::query_scalar(&sql), &binds)
-                .fetch_one(&self.pool)
+                .fetch_one(&self.query_pool)
                 .await
                 .map_err(db_err)?;
             total += n;
@@ -340,6 +376,21 @@ fn session_row(row: &AnyRow) -> StoreResult<FailoverSession> {
     })
 }
 
+fn session_keys_row(row: &AnyRow) -> StoreResult<SessionKeys> {
+    Ok(SessionKeys {
+        id: SessionId(guid(row, "id")?),
+        plan_name: text(row, "plan_name")?,
+        tenant_id: TenantId(guid(row, "tenant_id")?),
+        backup_server_id: BackupServerId(guid(row, "backup_server_id")?),
+        creation_time: time(row, "creation_time")?,
+        end_time: opt_time(row, "end_time")?,
+        state: wire(row, "state")?,
+        result: wire(row, "result")?,
+        failure_message: opt_text(row, "failure_message")?,
+        revision: int(row, "revision")?,
+    })
+}
+
 fn session_task(row: &AnyRow) -> StoreResult<SessionTask> {
     let point = match (opt_guid(row, "point_id")?, opt_text(row, "point_name")?) {
         (Some(id), Some(name)) => Some(PointRef {
@@ -373,9 +424,6 @@ fn session_task(row: &AnyRow) -> StoreResult<SessionTask> {
         failure_message: opt_text(row, "failure_message")?,
     })
 }
-
-/// Ids per `IN (...)` list.
-const BATCH_ROWS: usize = 200;
 
 /// Gives each session its tasks from rows of `session_tasks` ordered by session and index.
 fn attach_tasks(sessions: &mut [FailoverSession], task_rows: &[AnyRow]) -> StoreResult<()> {
@@ -592,11 +640,22 @@ impl Store for SqlStore {
     }
 
     async fn delete_server(&self, id: BackupServerId) -> StoreResult<()> {
-        // Foreign keys cascade to tenants, replicas, points, plans and sessions.
-        self.execute_expect_row(
-            sqlx::query("DELETE FROM backup_servers WHERE id = $1").bind(id.to_string()),
-        )
-        .await
+        // Foreign keys cascade to tenants, replicas, points, plans and sessions;
+        // readers of session revisions learn it from the epoch.
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        sqlx::query(crate::batch::NEXT_EPOCH)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let done = sqlx::query("DELETE FROM backup_servers WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await.map_err(db_err)
     }
 
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
@@ -1077,42 +1136,106 @@ impl Store for SqlStore {
         row.map(|r| guid(&r, "id").map(SessionId)).transpose()
     }
 
-    async fn sessions_by_ids(&self, ids: &[SessionId]) -> StoreResult<Vec<FailoverSession>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(BATCH_ROWS) {
-            let list = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!("SELECT * FROM failover_sessions WHERE id IN ({list})");
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(id.to_string());
-            }
-            let mut sessions: std::collections::HashMap<String, FailoverSession> = HashMap::new();
-            for row in q.fetch_all(&self.pool).await.map_err(db_err)? {
-                let s = session_row(&row)?;
-                sessions.insert(s.id.to_string(), s);
-            }
+    async fn sessions_by_ids(
+        &self,
+        ids: &[SessionId],
+        with_tasks: bool,
+    ) -> StoreResult<Vec<FailoverSession>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The ids as one JSON parameter: binding one parameter per id costs time
+        // quadratic in their number through sqlx on SQLite.
+        let list = match self.backend {
+            Backend::Sqlite => "SELECT value FROM json_each($1)",
+            Backend::Postgres => "SELECT jsonb_array_elements_text($1::jsonb)",
+        };
+        let json = serde_json::to_string(&ids.iter().map(|i| i.to_string()).collect::<Vec<_>>())
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let sql = format!("SELECT * FROM failover_sessions WHERE id IN ({list})");
+        let mut sessions: HashMap<SessionId, FailoverSession> = HashMap::new();
+        for row in sqlx::query(&sql)
+            .bind(json.clone())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+        {
+            let s = session_row(&row)?;
+            sessions.insert(s.id, s);
+        }
+        if with_tasks {
             let sql = format!(
                 "SELECT * FROM session_tasks WHERE session_id IN ({list}) ORDER BY session_id, idx"
             );
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(id.to_string());
-            }
-            for row in q.fetch_all(&self.pool).await.map_err(db_err)? {
-                if let Some(s) = sessions.get_mut(&text(&row, "session_id")?) {
+            for row in sqlx::query(&sql)
+                .bind(json)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?
+            {
+                let id = SessionId(guid(&row, "session_id")?);
+                if let Some(s) = sessions.get_mut(&id) {
                     s.tasks.push(session_task(&row)?);
                 }
             }
-            out.extend(
-                chunk
-                    .iter()
-                    .filter_map(|id| sessions.remove(&id.to_string())),
-            );
         }
-        Ok(out)
+        Ok(ids.iter().filter_map(|id| sessions.remove(id)).collect())
+    }
+
+    async fn scan_sessions(
+        &self,
+        sink: &mut (dyn FnMut(SessionKeys) + Send),
+    ) -> StoreResult<SessionScan> {
+        use futures_util::TryStreamExt;
+        let row = sqlx::query("SELECT epoch, revision FROM session_revision WHERE id = 1")
+            .fetch_one(&self.query_pool)
+            .await
+            .map_err(db_err)?;
+        let scan = SessionScan {
+            epoch: int(&row, "epoch")?,
+            revision: int(&row, "revision")?,
+        };
+        // One streamed statement in table order: sequential reads, bounded memory.
+        let mut rows = sqlx::query(
+            "SELECT id, plan_name, tenant_id, backup_server_id, creation_time, end_time, state, \
+             result, failure_message, revision FROM failover_sessions",
+        )
+        .fetch(&self.query_pool);
+        while let Some(row) = rows.try_next().await.map_err(db_err)? {
+            sink(session_keys_row(&row)?);
+        }
+        Ok(scan)
+    }
+
+    async fn session_changes(
+        &self,
+        after: Option<(i64, SessionId)>,
+        limit: u64,
+    ) -> StoreResult<SessionChanges> {
+        let epoch: i64 = sqlx::query_scalar("SELECT epoch FROM session_revision WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let (revision, id) = match after {
+            Some((r, id)) => (r, id.to_string()),
+            None => (i64::MIN, String::new()),
+        };
+        let rows = sqlx::query(
+            "SELECT id, plan_name, tenant_id, backup_server_id, creation_time, end_time, state, \
+             result, failure_message, revision FROM failover_sessions \
+             WHERE (revision, id) > ($1, $2) ORDER BY revision, id LIMIT $3",
+        )
+        .bind(revision)
+        .bind(id)
+        .bind(limit.min(i64::MAX as u64) as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let rows = rows
+            .iter()
+            .map(session_keys_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(SessionChanges { epoch, rows })
     }
 
     async fn query_page(
@@ -1131,7 +1254,7 @@ impl Store for SqlStore {
             None => {
                 let count = count_sql(query, restriction, dialect);
                 let n: i64 = bind_all(sqlx::query_scalar(&count.text), &count.binds)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&self.query_pool)
                     .await
                     .map_err(db_err)?;
                 n.max(0) as u64
@@ -1154,7 +1277,7 @@ impl Store for SqlStore {
         };
         let page = page_sql(query, restriction, dialect, skip, take, reverse);
         let rows = bind_rows(sqlx::query(&page.text), &page.binds)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.query_pool)
             .await
             .map_err(db_err)?;
         let mut keys = rows

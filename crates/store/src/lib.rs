@@ -68,6 +68,40 @@ pub struct QueryPage {
 
 pub use entman_query::sql::Restriction;
 
+/// What a query index keeps of a session: the fields `type=CloudFailoverSession`
+/// filters and sorts on (query.md §4), the owner, and the revision of the
+/// transaction that last wrote the row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionKeys {
+    pub id: SessionId,
+    pub plan_name: String,
+    pub tenant_id: TenantId,
+    pub backup_server_id: BackupServerId,
+    pub creation_time: Timestamp,
+    pub end_time: Option<Timestamp>,
+    pub state: SessionState,
+    pub result: entman_model::session::SessionResult,
+    pub failure_message: Option<String>,
+    pub revision: i64,
+}
+
+/// Where a [`Store::scan_sessions`] stood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionScan {
+    pub epoch: i64,
+    pub revision: i64,
+}
+
+/// Session rows written since a point, with the deletion epoch read before them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionChanges {
+    /// Moves whenever sessions were deleted; a reader that saw another epoch must
+    /// start over.
+    pub epoch: i64,
+    /// In `(revision, id)` order.
+    pub rows: Vec<SessionKeys>,
+}
+
 pub mod tracked;
 pub use tracked::Tracked;
 
@@ -223,8 +257,31 @@ pub trait Store: Send + Sync + 'static {
     /// The unfinished session of a plan, if any.
     async fn active_session_of_plan(&self, plan: PlanId) -> StoreResult<Option<SessionId>>;
 
-    /// Sessions by id, in the order given (unknown ids are skipped).
-    async fn sessions_by_ids(&self, ids: &[SessionId]) -> StoreResult<Vec<FailoverSession>>;
+    /// Sessions by id, in the order given (unknown ids are skipped); without
+    /// `with_tasks` their task lists are left empty (references do not show them).
+    async fn sessions_by_ids(
+        &self,
+        ids: &[SessionId],
+        with_tasks: bool,
+    ) -> StoreResult<Vec<FailoverSession>>;
+
+    /// Every session row, in no particular order (a sequential read), handed to
+    /// `sink` one by one. Returns the deletion epoch and the revision of the last
+    /// committed write, read before the rows: every later change has a higher
+    /// revision, so [`Store::session_changes`] after `(revision, max id)` finds it.
+    async fn scan_sessions(
+        &self,
+        sink: &mut (dyn FnMut(SessionKeys) + Send),
+    ) -> StoreResult<SessionScan>;
+
+    /// At most `limit` session rows after the key `after` in `(revision, id)` order
+    /// (all rows from the start when `None`). Revisions grow with every write, so
+    /// a reader that remembers the last key it saw reads only what changed.
+    async fn session_changes(
+        &self,
+        after: Option<(i64, SessionId)>,
+        limit: u64,
+    ) -> StoreResult<SessionChanges>;
 
     // --- query service ----------------------------------------------------------
     /// Runs a checked query in the database: counts the matching rows and returns

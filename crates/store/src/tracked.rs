@@ -293,8 +293,27 @@ impl Store for Tracked {
         self.inner.active_session_of_plan(plan).await
     }
 
-    async fn sessions_by_ids(&self, ids: &[SessionId]) -> StoreResult<Vec<FailoverSession>> {
-        self.inner.sessions_by_ids(ids).await
+    async fn sessions_by_ids(
+        &self,
+        ids: &[SessionId],
+        with_tasks: bool,
+    ) -> StoreResult<Vec<FailoverSession>> {
+        self.inner.sessions_by_ids(ids, with_tasks).await
+    }
+
+    async fn scan_sessions(
+        &self,
+        sink: &mut (dyn FnMut(crate::SessionKeys) + Send),
+    ) -> StoreResult<crate::SessionScan> {
+        self.inner.scan_sessions(sink).await
+    }
+
+    async fn session_changes(
+        &self,
+        after: Option<(i64, SessionId)>,
+        limit: u64,
+    ) -> StoreResult<crate::SessionChanges> {
+        self.inner.session_changes(after, limit).await
     }
 
     async fn query_page(

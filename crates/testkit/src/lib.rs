@@ -257,10 +257,26 @@ pub async fn spawn(db: TestDb, options: Options) -> TestApp {
         },
     );
     let engine_task = tokio::spawn(engine.clone().run(std::future::pending::<()>()));
-    let state = AppState::new(store.clone(), engine.clone(), options.config.clone());
+    // As in `entman serve`: session queries on the in-memory index (loaded before
+    // the first request, so tests always exercise it).
+    let index = entman_index::SessionIndex::new(
+        store.clone(),
+        entman_index::Options {
+            budget: options.config.query_budget,
+            ..entman_index::Options::default()
+        },
+    );
+    index.load().await.expect("load the session query index");
+    let state = AppState::with_index(
+        store.clone(),
+        engine.clone(),
+        options.config.clone(),
+        Some(index),
+    );
     let (address, server) = listen(state.clone(), None).await;
-    // The same server over the untracked store: nothing is cached there, so its
-    // answers are the reference for the read cache's.
+    // The same server over the untracked store: nothing is cached there and
+    // queries run in SQL, so its answers are the reference for the read cache's
+    // and the index's.
     let reference_state = AppState::new(sql, engine.clone(), options.config);
     let (reference, reference_server) = listen(reference_state, None).await;
     let https = if options.https {

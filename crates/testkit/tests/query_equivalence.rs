@@ -1,7 +1,12 @@
-//! The query service's SQL selects exactly what the reference semantics
-//! (`entman_query::eval`) select, in the same order, on random data and random
-//! filters — on SQLite, and on PostgreSQL when `ENTMAN_TEST_DATABASE_URL` is set.
+//! The query service's SQL and the in-memory session index (`entman-index`)
+//! select exactly what the reference semantics (`entman_query::eval`) select, in
+//! the same order and with the same totals, on random data and random filters —
+//! on SQLite, and on PostgreSQL when `ENTMAN_TEST_DATABASE_URL` is set. The data
+//! changes after the index has loaded (new sessions, running sessions moving on,
+//! a server renamed), so the index answers from its delta; a second index with a
+//! tiny rebuild threshold answers from rebuilt bases.
 
+use entman_index::{Options, PagePath, SessionIndex};
 use entman_model::ids::*;
 use entman_model::session::*;
 use entman_model::Timestamp;
@@ -14,6 +19,7 @@ use entman_store_sql::SqlStore;
 use entman_testkit::{backends, TestDb};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
+use std::sync::Arc;
 
 const NAMES: &[&str] = &[
     "ABC Company Failover Plan",
@@ -43,7 +49,7 @@ const RESULTS: &[SessionResult] = &[
     SessionResult::Failed,
 ];
 
-fn sessions(server: BackupServerId) -> Vec<FailoverSession> {
+fn sessions(servers: &[BackupServerId], tenants: &[TenantId]) -> Vec<FailoverSession> {
     let t0 = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
     (0..120u64)
         .map(|i| {
@@ -52,8 +58,8 @@ fn sessions(server: BackupServerId) -> Vec<FailoverSession> {
                 id: SessionId::new_random(),
                 plan_id: PlanId::new_random(),
                 plan_name: NAMES[(i * 7 % NAMES.len() as u64) as usize].to_string(),
-                tenant_id: TenantId::new_random(),
-                backup_server_id: server,
+                tenant_id: tenants[(i % tenants.len() as u64) as usize],
+                backup_server_id: servers[(i / 5 % servers.len() as u64) as usize],
                 kind: SessionKind::Start,
                 // Some creation times collide, so ties exercise the tie-breaker.
                 creation_time: t0.plus_millis((i as i64 % 40) * 3_600_000),
@@ -103,9 +109,12 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// A comparison with a value that fits its field.
-fn comparison() -> impl Strategy<Value = Filter> {
+/// A comparison with a value that fits its field (`uids`: session UIDs and
+/// server UIDs to compare with).
+fn comparison(uids: Vec<String>, servers: Vec<String>) -> impl Strategy<Value = Filter> {
     let field_value = prop_oneof![
+        (Just("UID"), proptest::sample::select(uids)),
+        (Just("BackupServerUid"), proptest::sample::select(servers)),
         (
             Just("Name"),
             proptest::sample::select(NAMES.to_vec()).prop_map(str::to_string)
@@ -147,8 +156,13 @@ fn comparison() -> impl Strategy<Value = Filter> {
         ),
         (
             Just("BackupServerName"),
-            proptest::sample::select(vec!["srv13.tech.local", "SRV13.TECH.LOCAL", "other"])
-                .prop_map(str::to_string)
+            proptest::sample::select(vec![
+                "srv13.tech.local",
+                "SRV13.TECH.LOCAL",
+                "other",
+                "renamed.local"
+            ])
+            .prop_map(str::to_string)
         ),
         (Just("Type"), Just("FailoverPlan".to_string())),
     ];
@@ -164,8 +178,8 @@ fn comparison() -> impl Strategy<Value = Filter> {
     })
 }
 
-fn filter() -> impl Strategy<Value = Filter> {
-    comparison().prop_recursive(3, 12, 3, |inner| {
+fn filter(uids: Vec<String>, servers: Vec<String>) -> impl Strategy<Value = Filter> {
+    comparison(uids, servers).prop_recursive(3, 12, 3, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 2..4).prop_map(Filter::Or),
             proptest::collection::vec(inner, 2..4).prop_map(Filter::And),
@@ -227,6 +241,9 @@ fn sort() -> impl Strategy<Value = (&'static str, Direction)> {
             "State",
             "FailureMessage",
             "UID",
+            "Type",
+            "BackupServerName",
+            "BackupServerUid",
         ]),
         prop_oneof![Just(Direction::Asc), Just(Direction::Desc)],
     )
@@ -239,30 +256,108 @@ async fn sql_results_equal_the_reference_semantics() {
     }
 }
 
-async fn check_backend(db: &TestDb) {
-    let store = SqlStore::connect(&db.url()).await.unwrap();
-    let server = entman_model::server::BackupServer {
+fn server(name: &str) -> entman_model::server::BackupServer {
+    entman_model::server::BackupServer {
         id: BackupServerId::new_random(),
-        name: "srv13.tech.local".into(),
+        name: name.into(),
         description: String::new(),
         port: 9392,
         version: "13.0.0.1420".into(),
         wcf_port: None,
         certificate_thumbprint: None,
         username: "u".into(),
+    }
+}
+
+/// Moves running sessions on the way the engine does (state, end, result, message).
+fn advanced(s: &FailoverSession, i: usize) -> FailoverSession {
+    let mut s = s.clone();
+    s.state = STATES[(i + 1) % 4];
+    s.result = RESULTS[(i + 2) % 4];
+    s.end_time = Some(s.creation_time.plus_millis(90_000 + i as i64 * 1000));
+    s.failure_message = MESSAGES[(i + 1) % 4].map(str::to_string);
+    s
+}
+
+async fn check_backend(db: &TestDb) {
+    let store = Arc::new(SqlStore::connect(&db.url()).await.unwrap());
+    let mut servers = vec![
+        server("srv13.tech.local"),
+        server("other"),
+        server("Zulu.Host"),
+    ];
+    for s in &servers {
+        store.insert_server(s, None).await.unwrap();
+    }
+    let tenants: Vec<TenantId> = (0..3).map(|_| TenantId::new_random()).collect();
+    let server_ids: Vec<BackupServerId> = servers.iter().map(|s| s.id).collect();
+    let mut data = sessions(&server_ids, &tenants);
+    // The indexes load the first half; everything after is read as changes.
+    store.save_sessions(&data[..60]).await.unwrap();
+    let delta_index = SessionIndex::new(
+        store.clone(),
+        Options {
+            rebuild_after: usize::MAX,
+            page_rows: 7,
+            path: PagePath::Walk,
+            ..Options::default()
+        },
+    );
+    let rebuilt_index = SessionIndex::new(
+        store.clone(),
+        Options {
+            rebuild_after: 8,
+            path: PagePath::Gather,
+            ..Options::default()
+        },
+    );
+    delta_index.load().await.unwrap();
+    rebuilt_index.load().await.unwrap();
+    store.save_sessions(&data[60..100]).await.unwrap();
+    for i in [0usize, 3, 6, 9, 61, 64] {
+        data[i] = advanced(&data[i], i);
+    }
+    let updates: Vec<(FailoverSession, Vec<usize>)> = [0usize, 3, 6]
+        .iter()
+        .map(|i| (data[*i].clone(), vec![]))
+        .collect();
+    store.update_sessions(&updates).await.unwrap();
+    store
+        .save_sessions(&[data[9].clone(), data[61].clone()])
+        .await
+        .unwrap();
+    // Synchronise the rebuilt index now, so that later changes form a new delta.
+    rebuilt_index.sync().await.unwrap();
+    store.save_sessions(&data[100..]).await.unwrap();
+    store
+        .update_sessions(&[(data[64].clone(), vec![])])
+        .await
+        .unwrap();
+    servers[1].name = "renamed.local".into();
+    store.update_server(&servers[1], None).await.unwrap();
+    assert_eq!(
+        rebuilt_index.stats().delta_rows,
+        0,
+        "rebuilt after 8 changes"
+    );
+    let server_name = |id: BackupServerId| {
+        servers
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.name.clone())
+            .unwrap()
     };
-    store.insert_server(&server, None).await.unwrap();
-    let data = sessions(server.id);
-    store.save_sessions(&data).await.unwrap();
+    let uids: Vec<String> = data.iter().map(|s| s.id.to_string()).collect();
+    let server_uids: Vec<String> = servers.iter().map(|s| s.id.to_string()).collect();
     let handle = tokio::runtime::Handle::current();
     let mut runner = TestRunner::new(Config {
         cases: 96,
         ..Config::default()
     });
-    let filters = prop_oneof![filter(), bucket_filter()];
+    let filters = prop_oneof![filter(uids.clone(), server_uids.clone()), bucket_filter()];
     let result = runner.run(
-        &(filters, sort(), 1u64..30, 0u64..8),
-        |(f, (sort_field, dir), page_size, page)| {
+        &(filters, sort(), 1u64..30, 0u64..8, 0usize..4),
+        |(f, (sort_field, dir), page_size, page, tenant)| {
             let t = QueryType::CloudFailoverSession;
             let checked = check_filter(&f, t).expect("generated filters are valid");
             let sort = t.field(sort_field).unwrap();
@@ -272,19 +367,22 @@ async fn check_backend(db: &TestDb) {
                 sort,
                 direction: dir,
             };
+            let restriction = match tenants.get(tenant) {
+                Some(t) => Restriction::Tenant(t.to_string()),
+                None => Restriction::None,
+            };
+            let stored_of = |s: &FailoverSession, field: &Field| {
+                stored(s, field, &server_name(s.backup_server_id))
+            };
             // Reference: filter, then sort with nulls first ascending, ties by UID in the
-        // sort's direction.
+            // sort's direction.
             let mut expected: Vec<&FailoverSession> = data
                 .iter()
-                .filter(|s| matches(&checked, &|field| stored(s, field, &server.name)))
+                .filter(|s| tenants.get(tenant).is_none_or(|t| s.tenant_id == *t))
+                .filter(|s| matches(&checked, &|field| stored_of(s, field)))
                 .collect();
             expected.sort_by(|a, b| {
-                let by_field = sort_cmp(
-                    sort,
-                    &stored(a, sort, &server.name),
-                    &stored(b, sort, &server.name),
-                );
-                // Ties by UID in the sort's direction.
+                let by_field = sort_cmp(sort, &stored_of(a, sort), &stored_of(b, sort));
                 let ordered = by_field.then_with(|| a.id.to_string().cmp(&b.id.to_string()));
                 if dir == Direction::Desc {
                     ordered.reverse()
@@ -294,55 +392,92 @@ async fn check_backend(db: &TestDb) {
             });
             let expected_keys: Vec<String> = expected.iter().map(|s| s.id.to_string()).collect();
             let offset = page * page_size;
-            let got = tokio::task::block_in_place(|| {
-                handle.block_on(store.query_page(&q, &Restriction::None, 0, 10_000))
-            })
-            .unwrap();
-            prop_assert_eq!(got.total as usize, expected_keys.len(), "count of {} on {}", f, db.label());
-            let got_keys: Vec<String> = got
-                .keys
-                .into_iter()
-                .collect();
-            if got_keys != expected_keys {
-                let at = got_keys.iter().zip(&expected_keys).position(|(a, b)| a != b).unwrap_or(0);
-                let show = |k: &String| {
-                    let s = data.iter().find(|s| s.id.to_string() == *k).unwrap();
-                    format!("{k} {:?}", stored(s, sort, &server.name))
-                };
-                let end = (at + 2).min(got_keys.len()).min(expected_keys.len());
-                let context: Vec<String> = (at.saturating_sub(1)..end)
-                    .map(|i| format!("got {} / expected {}", show(&got_keys[i]), show(&expected_keys[i])))
-                    .collect();
-                prop_assert!(
-                    false,
-                    "filter {} sorted by {} {:?} on {}: {} rows, {} expected, first difference at {}:\n{}",
-                    f,
-                    sort_field,
-                    dir,
-                    db.label(),
-                    got_keys.len(),
-                    expected_keys.len(),
-                    at,
-                    context.join("\n")
-                );
-            }
-            // A page, possibly read from the end, is the matching slice.
-            let paged = tokio::task::block_in_place(|| {
-                handle.block_on(store.query_page(&q, &Restriction::None, offset, page_size))
-            })
-            .unwrap();
-            let all: Vec<String> = tokio::task::block_in_place(|| {
-                handle.block_on(store.query_page(&q, &Restriction::None, 0, 10_000))
-            })
-            .unwrap()
-            .keys;
-            let slice: Vec<String> = all
+            let slice: Vec<String> = expected_keys
                 .iter()
                 .skip(offset as usize)
                 .take(page_size as usize)
                 .cloned()
                 .collect();
-            prop_assert!(paged.keys == slice, "page {} of size {} (total {}) for {} sorted by {} {:?}: got {:?}, expected {:?}", page, page_size, paged.total, f, sort_field, dir, paged.keys, slice);
+            let run = |what: &str, offset: u64, limit: u64| {
+                tokio::task::block_in_place(|| {
+                    handle.block_on(async {
+                        match what {
+                            "sql" => store.query_page(&q, &restriction, offset, limit).await.unwrap(),
+                            "delta index" => delta_index
+                                .query(&q, &restriction, offset, limit)
+                                .await
+                                .unwrap()
+                                .expect("the index answers session queries"),
+                            _ => rebuilt_index
+                                .query(&q, &restriction, offset, limit)
+                                .await
+                                .unwrap()
+                                .expect("the index answers session queries"),
+                        }
+                    })
+                })
+            };
+            for what in ["sql", "delta index", "rebuilt index"] {
+                let got = run(what, 0, 10_000);
+                prop_assert_eq!(
+                    got.total as usize,
+                    expected_keys.len(),
+                    "count of {} by {} on {}",
+                    f,
+                    what,
+                    db.label()
+                );
+                if got.keys != expected_keys {
+                    let at = got
+                        .keys
+                        .iter()
+                        .zip(&expected_keys)
+                        .position(|(a, b)| a != b)
+                        .unwrap_or(0);
+                    let show = |k: &String| {
+                        let s = data.iter().find(|s| s.id.to_string() == *k).unwrap();
+                        format!("{k} {:?}", stored_of(s, sort))
+                    };
+                    let end = (at + 2).min(got.keys.len()).min(expected_keys.len());
+                    let context: Vec<String> = (at.saturating_sub(1)..end)
+                        .map(|i| {
+                            format!(
+                                "got {} / expected {}",
+                                show(&got.keys[i]),
+                                show(&expected_keys[i])
+                            )
+                        })
+                        .collect();
+                    prop_assert!(
+                        false,
+                        "{} of filter {} sorted by {} {:?} on {}: {} rows, {} expected, first difference at {}:\n{}",
+                        what,
+                        f,
+                        sort_field,
+                        dir,
+                        db.label(),
+                        got.keys.len(),
+                        expected_keys.len(),
+                        at,
+                        context.join("\n")
+                    );
+                }
+                // A page, possibly read from the end, is the matching slice.
+                let paged = run(what, offset, page_size);
+                prop_assert!(
+                    paged.keys == slice,
+                    "{}: page {} of size {} (total {}) for {} sorted by {} {:?}: got {:?}, expected {:?}",
+                    what,
+                    page,
+                    page_size,
+                    paged.total,
+                    f,
+                    sort_field,
+                    dir,
+                    paged.keys,
+                    slice
+                );
+            }
             Ok(())
         },
     );

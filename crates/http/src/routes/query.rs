@@ -8,6 +8,7 @@ use crate::{ApiError, AppState, Reply};
 use axum::extract::{RawQuery, State};
 use axum::routing::get;
 use axum::Router;
+use entman_index::IndexError;
 use entman_model::ids::{PlanId, SessionId};
 use entman_query::{check_query, parse, CheckedQuery, Direction, QueryType, TypeLookup};
 use entman_repr::resources::query::{query_result, Paging, QueryItems};
@@ -18,7 +19,7 @@ use entman_repr::resources::task::task_node;
 use entman_repr::resources::tenant::TenantView;
 use entman_repr::resources::{plan::PlanView, Placement, Represent};
 use entman_repr::{Ctx, JsonStyle, Node};
-use entman_store::{Restriction, Scope};
+use entman_store::{QueryPage, Restriction, Scope};
 use percent_encoding::percent_decode_str;
 use std::collections::HashMap;
 
@@ -132,10 +133,7 @@ async fn query(
         (_, Scope::All) => Restriction::None,
     };
     let offset = (page - 1).saturating_mul(page_size);
-    let result = state
-        .store
-        .query_page(&q, &restriction, offset, page_size)
-        .await?;
+    let result = run(&state, &q, &restriction, offset, page_size).await?;
     let items = load(&state, &caller, q.query_type, representation, &result.keys).await?;
     let pages = result.total.div_ceil(page_size).max(1);
     let encoding = match state.config.json_style {
@@ -155,6 +153,34 @@ async fn query(
     } else {
         reply.cacheable(None)
     })
+}
+
+/// Counts and pages a query: session queries on the in-memory index when it has
+/// loaded, everything else (and sessions until then) in the database, each within
+/// the query budget.
+async fn run(
+    state: &AppState,
+    q: &CheckedQuery,
+    restriction: &Restriction,
+    offset: u64,
+    limit: u64,
+) -> Result<QueryPage, ApiError> {
+    let budget = state.config.query_budget;
+    if let Some(index) = &state.index {
+        match index.query(q, restriction, offset, limit).await {
+            Ok(Some(page)) => return Ok(page),
+            Ok(None) => {}
+            Err(IndexError::Overrun(_)) => return Err(ApiError::QueryTooLong(budget)),
+            Err(IndexError::Store(e)) => return Err(e.into()),
+        }
+    }
+    tokio::time::timeout(
+        budget,
+        state.store.query_page(q, restriction, offset, limit),
+    )
+    .await
+    .map_err(|_| ApiError::QueryTooLong(budget))?
+    .map_err(ApiError::from)
 }
 
 /// First, Previous (not on page 1), Next (not on the last page), Last (query.md §7).
@@ -318,7 +344,13 @@ async fn load(
         QueryType::CloudFailoverSession => {
             let ids: Vec<SessionId> = keys.iter().filter_map(|k| k.parse().ok()).collect();
             let servers = server_map(state).await?;
-            for (i, session) in state.store.sessions_by_ids(&ids).await?.iter().enumerate() {
+            for (i, session) in state
+                .store
+                .sessions_by_ids(&ids, entity)
+                .await?
+                .iter()
+                .enumerate()
+            {
                 let view = SessionView {
                     session,
                     server: related(&servers, &session.backup_server_id, "backup server")?,

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::Value;
 use std::time::Duration;
 
-const START_NOW: &str = "<CloudFailoverPlanManagementSpec xmlns=\"http://www.veeam.com/ent/v1.0\"><StartNow>true</StartNow></CloudFailoverPlanManagementSpec>";
+pub(crate) const START_NOW: &str = "<CloudFailoverPlanManagementSpec xmlns=\"http://www.veeam.com/ent/v1.0\"><StartNow>true</StartNow></CloudFailoverPlanManagementSpec>";
 
 async fn json(app: &TestApp, logon: &Logon, url: &str) -> Value {
     let (status, body) = app.get_text(logon, url, true).await;
@@ -16,7 +16,7 @@ async fn json(app: &TestApp, logon: &Logon, url: &str) -> Value {
 }
 
 /// The href of a plan by name.
-async fn plan_href(app: &TestApp, logon: &Logon, name: &str) -> String {
+pub(crate) async fn plan_href(app: &TestApp, logon: &Logon, name: &str) -> String {
     let plans = json(app, logon, "/cloud/cloudFailoverPlans").await;
     let plan = plans["Refs"]
         .as_array()
@@ -28,7 +28,7 @@ async fn plan_href(app: &TestApp, logon: &Logon, name: &str) -> String {
 }
 
 /// Posts an action and returns the finished task (JSON).
-async fn act(
+pub(crate) async fn act(
     app: &TestApp,
     logon: &Logon,
     href: &str,
@@ -55,7 +55,7 @@ async fn act(
     json(app, logon, running["Href"].as_str().unwrap()).await
 }
 
-fn related(task: &Value) -> String {
+pub(crate) fn related(task: &Value) -> String {
     let links = task["Links"].as_array().unwrap();
     links
         .iter()
@@ -67,7 +67,7 @@ fn related(task: &Value) -> String {
 }
 
 /// Polls a session until it is Stopped, checking that progress never decreases.
-async fn wait_finished(app: &TestApp, logon: &Logon, href: &str) -> Value {
+pub(crate) async fn wait_finished(app: &TestApp, logon: &Logon, href: &str) -> Value {
     let mut last = -1;
     for _ in 0..400 {
         let s = json(app, logon, href).await;

@@ -7,6 +7,7 @@ mod captures;
 mod entry;
 mod errors;
 mod failover;
+mod isolation;
 mod links;
 mod query;
 mod read_cache;

@@ -1,0 +1,133 @@
+//! A fixed-size bit set over row numbers.
+
+/// One bit per row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Bits {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl Bits {
+    /// `len` clear bits.
+    pub fn empty(len: usize) -> Bits {
+        Bits {
+            words: vec![0; len.div_ceil(64)],
+            len,
+        }
+    }
+
+    /// `len` set bits.
+    pub fn full(len: usize) -> Bits {
+        let mut b = Bits {
+            words: vec![u64::MAX; len.div_ceil(64)],
+            len,
+        };
+        b.trim();
+        b
+    }
+
+    /// Bit `i` is set where `test(i)` holds.
+    pub fn from_fn(len: usize, test: impl Fn(usize) -> bool) -> Bits {
+        let mut words = Vec::with_capacity(len.div_ceil(64));
+        let mut start = 0;
+        while start < len {
+            let end = (start + 64).min(len);
+            let mut w = 0u64;
+            for i in start..end {
+                w |= u64::from(test(i)) << (i - start);
+            }
+            words.push(w);
+            start = end;
+        }
+        Bits { words, len }
+    }
+
+    /// Clears the bits past `len` in the last word.
+    fn trim(&mut self) {
+        let rest = self.len % 64;
+        if rest != 0 {
+            if let Some(last) = self.words.last_mut() {
+                *last &= (1u64 << rest) - 1;
+            }
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> bool {
+        self.words[i / 64] >> (i % 64) & 1 == 1
+    }
+
+    pub fn set(&mut self, i: usize) {
+        self.words[i / 64] |= 1 << (i % 64);
+    }
+
+    pub fn and(&mut self, other: &Bits) {
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a &= b;
+        }
+    }
+
+    pub fn and_not(&mut self, other: &Bits) {
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a &= !b;
+        }
+    }
+
+    pub fn or(&mut self, other: &Bits) {
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a |= b;
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// The set bits, in increasing order.
+    pub fn ones(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(wi, &w)| {
+            let mut w = w;
+            std::iter::from_fn(move || {
+                if w == 0 {
+                    return None;
+                }
+                let bit = w.trailing_zeros() as usize;
+                w &= w - 1;
+                Some(wi * 64 + bit)
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Bits;
+
+    #[test]
+    fn set_operations_and_iteration() {
+        let a = Bits::from_fn(130, |i| i % 3 == 0);
+        let b = Bits::from_fn(130, |i| i % 2 == 0);
+        assert_eq!(a.count(), 44);
+        let mut and = a.clone();
+        and.and(&b);
+        assert_eq!(
+            and.ones().collect::<Vec<_>>(),
+            (0..130).step_by(6).collect::<Vec<_>>()
+        );
+        let mut or = a.clone();
+        or.or(&b);
+        assert_eq!(
+            or.count(),
+            (0..130).filter(|i| i % 2 == 0 || i % 3 == 0).count()
+        );
+        let mut not = Bits::full(130);
+        not.and_not(&a);
+        assert_eq!(not.count(), 130 - 44);
+        assert!(!not.get(129));
+        assert!(not.get(128));
+        let mut e = Bits::empty(70);
+        e.set(69);
+        assert_eq!(e.ones().collect::<Vec<_>>(), vec![69]);
+        assert_eq!(Bits::full(0).count(), 0);
+    }
+}

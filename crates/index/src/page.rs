@@ -1,0 +1,274 @@
+//! Counting the matches of a query and picking one page of them in sort order.
+//!
+//! Two ways to a page, chosen by cost: walk the sort column's order over the
+//! rows that match (cheap when matches are dense or the page is near an end:
+//! pages past the middle are walked from the far end), or gather the matches and
+//! select the page among them (cheap when matches are few). Rows of the delta are
+//! merged into either way in sort order.
+
+use crate::base::{Column, Row};
+use crate::bits::Bits;
+use crate::pred::{cmp_column, Pred};
+use crate::{PagePath, View};
+use std::cmp::Ordering;
+use std::time::Instant;
+
+/// The query took longer than its budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overrun;
+
+/// The matches of a query: their number, and the UIDs of one page.
+pub(crate) struct Selected {
+    pub total: u64,
+    pub uids: Vec<[u8; 16]>,
+}
+
+/// How many walked rows between two looks at the clock.
+const CLOCK_EVERY: usize = 1 << 16;
+
+/// Counts the matches of `pred` and returns rows `offset .. offset + limit` of
+/// them sorted by `column` (ties by UID) in the direction `desc`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn select(
+    view: &View,
+    pred: &Pred,
+    column: Column,
+    desc: bool,
+    offset: u64,
+    limit: u64,
+    path: PagePath,
+    deadline: Instant,
+) -> Result<Selected, Overrun> {
+    let base = &*view.base;
+    let mut bits = pred.eval(base);
+    bits.and_not(&view.superseded);
+    let base_count = bits.count();
+    let mut delta: Vec<Row> = view
+        .delta
+        .iter()
+        .filter(|r| pred.test(r))
+        .copied()
+        .collect();
+    let total = (base_count + delta.len()) as u64;
+    if offset >= total || limit == 0 {
+        return Ok(Selected {
+            total,
+            uids: Vec::new(),
+        });
+    }
+    if Instant::now() > deadline {
+        return Err(Overrun);
+    }
+    let end = offset.saturating_add(limit).min(total);
+    // Pages in the second half are taken from the far end.
+    let reverse = offset > total / 2;
+    let (skip, take) = if reverse {
+        (total - end, end - offset)
+    } else {
+        (offset, end - offset)
+    };
+    let walk_desc = desc != reverse;
+    let order = |a: &Row, b: &Row| {
+        let o = cmp_column(column, view, a, b).then_with(|| a.uid.cmp(&b.uid));
+        if walk_desc {
+            o.reverse()
+        } else {
+            o
+        }
+    };
+    delta.sort_unstable_by(order);
+    let want = (skip + take) as usize;
+    // Rows the walk is expected to visit, against what gathering costs.
+    let visits = want
+        .saturating_mul(base.len())
+        .checked_div(base_count)
+        .unwrap_or(0);
+    let groups = server_groups(view, column);
+    let gather = match path {
+        PagePath::Auto => base_count <= 4096 || visits > base_count.saturating_mul(4),
+        PagePath::Walk => false,
+        PagePath::Gather => true,
+    };
+    let mut uids = match (gather, groups) {
+        // Server groups have no one order to place delta rows in: walk them only
+        // without a delta.
+        (false, Some(Groups::Ordered(groups))) if delta.is_empty() => {
+            let rows = groups_in(view, &groups, walk_desc);
+            walk(&bits, &base.uid, rows, &delta, &[], skip, take, deadline)?
+        }
+        (false, None) => {
+            let perm = base
+                .order(column)
+                .expect("non-server columns have an order");
+            let at = delta_positions(view, perm, &delta, &order, walk_desc);
+            let rows: Box<dyn Iterator<Item = u32>> = if walk_desc {
+                Box::new(perm.iter().rev().copied())
+            } else {
+                Box::new(perm.iter().copied())
+            };
+            walk(&bits, &base.uid, rows, &delta, &at, skip, take, deadline)?
+        }
+        _ => gather_page(view, &bits, &delta, order, skip, take),
+    };
+    if reverse {
+        uids.reverse();
+    }
+    Ok(Selected { total, uids })
+}
+
+enum Groups {
+    /// Server ids in ascending key order, with distinct keys.
+    Ordered(Vec<u32>),
+    /// Two servers share a key: their rows interleave, so no walk.
+    Ties,
+}
+
+/// For the server columns, the order of servers by name or UID.
+fn server_groups(view: &View, column: Column) -> Option<Groups> {
+    if !matches!(column, Column::ServerName | Column::ServerUid) {
+        return None;
+    }
+    let n = view.base.server_runs.len().min(view.servers.len());
+    let key = |id: u32| {
+        let s = &view.servers[id as usize];
+        if column == Column::ServerName {
+            (s.name.clone(), None)
+        } else {
+            (None, Some(s.uid))
+        }
+    };
+    let mut ids: Vec<u32> = (0..n as u32).collect();
+    ids.sort_by_key(|id| key(*id));
+    if ids.windows(2).any(|w| key(w[0]) == key(w[1])) {
+        return Some(Groups::Ties);
+    }
+    Some(Groups::Ordered(ids))
+}
+
+/// The rows of the server groups in order, each group by UID.
+fn groups_in<'a>(
+    view: &'a View,
+    groups: &'a [u32],
+    desc: bool,
+) -> Box<dyn Iterator<Item = u32> + 'a> {
+    let base = &*view.base;
+    let run = move |g: &u32| {
+        let (a, b) = base.server_runs[*g as usize];
+        &base.by_server[a as usize..b as usize]
+    };
+    if desc {
+        Box::new(
+            groups
+                .iter()
+                .rev()
+                .flat_map(move |g| run(g).iter().rev().copied()),
+        )
+    } else {
+        Box::new(groups.iter().flat_map(move |g| run(g).iter().copied()))
+    }
+}
+
+/// Where each delta row (sorted in walk order) goes in the walk over `perm`:
+/// before the row at that walk index. A binary search per delta row, so the walk
+/// itself never reads a base row's values.
+fn delta_positions(
+    view: &View,
+    perm: &[u32],
+    delta: &[Row],
+    order: &impl Fn(&Row, &Row) -> Ordering,
+    walk_desc: bool,
+) -> Vec<usize> {
+    let base = &*view.base;
+    delta
+        .iter()
+        .map(|d| {
+            // Base rows before `d` in ascending order (`order` is the walk's
+            // order, reversed when the walk descends).
+            let before = perm.partition_point(|i| {
+                let row = base.row(*i as usize);
+                let ascending = if walk_desc {
+                    order(d, &row)
+                } else {
+                    order(&row, d)
+                };
+                ascending == Ordering::Less
+            });
+            // A descending walk meets the rows after `d` first.
+            if walk_desc {
+                perm.len() - before
+            } else {
+                before
+            }
+        })
+        .collect()
+}
+
+/// Walks base rows in order, merging the sorted delta (each before the walk
+/// index `at` gives), and keeps positions `skip .. skip + take` of the matches.
+#[allow(clippy::too_many_arguments)]
+fn walk(
+    bits: &Bits,
+    uid: &[[u8; 16]],
+    rows: impl Iterator<Item = u32>,
+    delta: &[Row],
+    at: &[usize],
+    skip: u64,
+    take: u64,
+    deadline: Instant,
+) -> Result<Vec<[u8; 16]>, Overrun> {
+    let mut out = Vec::with_capacity(take as usize);
+    let mut pos = 0u64;
+    let mut emit = |u: [u8; 16]| {
+        if pos >= skip {
+            out.push(u);
+        }
+        pos += 1;
+        out.len() as u64 >= take
+    };
+    let mut d = 0usize;
+    for (j, r) in rows.enumerate() {
+        if j % CLOCK_EVERY == CLOCK_EVERY - 1 && Instant::now() > deadline {
+            return Err(Overrun);
+        }
+        while d < delta.len() && at[d] <= j {
+            if emit(delta[d].uid) {
+                return Ok(out);
+            }
+            d += 1;
+        }
+        if bits.get(r as usize) && emit(uid[r as usize]) {
+            return Ok(out);
+        }
+    }
+    for row in &delta[d..] {
+        if emit(row.uid) {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Gathers every match and selects the page among them.
+fn gather_page(
+    view: &View,
+    bits: &Bits,
+    delta: &[Row],
+    order: impl Fn(&Row, &Row) -> Ordering,
+    skip: u64,
+    take: u64,
+) -> Vec<[u8; 16]> {
+    let base = &*view.base;
+    let mut rows: Vec<Row> = bits.ones().map(|i| base.row(i)).collect();
+    rows.extend_from_slice(delta);
+    let want = ((skip + take) as usize).min(rows.len());
+    if want < rows.len() {
+        rows.select_nth_unstable_by(want, &order);
+        rows.truncate(want);
+    }
+    rows.sort_unstable_by(&order);
+    rows.iter()
+        .skip(skip as usize)
+        .take(take as usize)
+        .map(|r| r.uid)
+        .collect()
+}

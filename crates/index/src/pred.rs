@@ -1,0 +1,250 @@
+//! A checked filter compiled against one view: values become the index's ids,
+//! text comparisons are decided once per dictionary entry, and the predicate is
+//! evaluated either over the base's columns at once (into a bit set) or on one
+//! row of the delta. Semantics are those of `entman_query::eval`.
+
+use crate::base::{Base, Column, Row, NO_TEXT, NULL_TIME};
+use crate::bits::Bits;
+use crate::View;
+use entman_query::ast::Op;
+use entman_query::check::{Checked, Condition, Value};
+use std::cmp::Ordering;
+
+#[derive(Debug, Clone)]
+pub(crate) enum Pred {
+    Const(bool),
+    And(Vec<Pred>),
+    Or(Vec<Pred>),
+    Uid(Op, [u8; 16]),
+    Creation(Op, i64),
+    /// Null (running) never matches but for `!=`.
+    End(Op, i64),
+    State(Op, u8),
+    Result(Op, u8),
+    /// Accepted text ids of a column; whether "no text" is accepted.
+    Text {
+        column: Column,
+        accept: Vec<bool>,
+        null: bool,
+    },
+    /// Accepted server ids.
+    Server(Vec<bool>),
+    Tenant(u32),
+}
+
+/// How a missing value compares: only `!=` holds.
+fn null_holds(op: Op) -> bool {
+    op == Op::Ne
+}
+
+/// The 16 bytes of a GUID in lowercase text; their order is the text's order.
+pub(crate) fn guid_bytes(text: &str) -> Option<[u8; 16]> {
+    uuid::Uuid::parse_str(text).ok().map(|u| *u.as_bytes())
+}
+
+impl Pred {
+    /// Compiles a filter (and the tenant restriction, as an extra conjunct).
+    pub fn compile(filter: Option<&Checked>, tenant: Option<Option<u32>>, view: &View) -> Pred {
+        let mut parts = Vec::new();
+        if let Some(f) = filter {
+            parts.push(Pred::of(f, view));
+        }
+        match tenant {
+            Some(Some(t)) => parts.push(Pred::Tenant(t)),
+            Some(None) => parts.push(Pred::Const(false)),
+            None => {}
+        }
+        match parts.len() {
+            0 => Pred::Const(true),
+            1 => parts.pop().expect("one part"),
+            _ => Pred::And(parts),
+        }
+    }
+
+    fn of(f: &Checked, view: &View) -> Pred {
+        match f {
+            Checked::Or(p) => Pred::Or(p.iter().map(|x| Pred::of(x, view)).collect()),
+            Checked::And(p) => Pred::And(p.iter().map(|x| Pred::of(x, view)).collect()),
+            Checked::Cond(c) => Pred::condition(c, view),
+        }
+    }
+
+    fn condition(c: &Condition, view: &View) -> Pred {
+        let op = c.op;
+        let Some(column) = Column::of(c.field.name) else {
+            return Pred::Const(false);
+        };
+        match (column, &c.value) {
+            (Column::Uid, Value::Uid(v)) => match guid_bytes(v) {
+                Some(b) => Pred::Uid(op, b),
+                None => Pred::Const(false),
+            },
+            (Column::Type, Value::Enum(v)) => Pred::Const(op.holds(0usize.cmp(v))),
+            (Column::Creation, Value::Time(v)) => Pred::Creation(op, *v),
+            (Column::End, Value::Time(v)) => Pred::End(op, *v),
+            (Column::State, Value::Enum(v)) => Pred::State(op, clamp_u8(*v)),
+            (Column::Result, Value::Enum(v)) => Pred::Result(op, clamp_u8(*v)),
+            (Column::Name | Column::Message, Value::Text(v)) => Pred::Text {
+                column,
+                accept: view
+                    .texts
+                    .iter()
+                    .map(|t| op.holds(t.as_ref().cmp(v.as_str())))
+                    .collect(),
+                null: null_holds(op),
+            },
+            (Column::ServerName, Value::Text(v)) => Pred::Server(
+                view.servers
+                    .iter()
+                    .map(|s| match &s.name {
+                        Some(n) => op.holds(n.as_ref().cmp(v.as_str())),
+                        None => null_holds(op),
+                    })
+                    .collect(),
+            ),
+            (Column::ServerUid, Value::Uid(v)) => match guid_bytes(v) {
+                Some(b) => Pred::Server(
+                    view.servers
+                        .iter()
+                        .map(|s| op.holds(s.uid.cmp(&b)))
+                        .collect(),
+                ),
+                None => Pred::Const(false),
+            },
+            // check_filter only produces the pairs above.
+            _ => Pred::Const(false),
+        }
+    }
+
+    /// Whether a row passes.
+    pub fn test(&self, r: &Row) -> bool {
+        match self {
+            Pred::Const(b) => *b,
+            Pred::And(p) => p.iter().all(|x| x.test(r)),
+            Pred::Or(p) => p.iter().any(|x| x.test(r)),
+            Pred::Uid(op, v) => op.holds(r.uid.cmp(v)),
+            Pred::Creation(op, v) => op.holds(r.creation.cmp(v)),
+            Pred::End(op, v) => time_holds(*op, r.end, *v),
+            Pred::State(op, v) => op.holds(r.state.cmp(v)),
+            Pred::Result(op, v) => op.holds(r.result.cmp(v)),
+            Pred::Text {
+                column,
+                accept,
+                null,
+            } => {
+                let id = if *column == Column::Name {
+                    r.name
+                } else {
+                    r.message
+                };
+                text_holds(accept, *null, id)
+            }
+            Pred::Server(accept) => accept.get(r.server as usize).copied().unwrap_or(false),
+            Pred::Tenant(t) => r.tenant == *t,
+        }
+    }
+
+    /// The rows of the base that pass, as a bit set.
+    pub fn eval(&self, b: &Base) -> Bits {
+        let n = b.len();
+        match self {
+            Pred::Const(true) => Bits::full(n),
+            Pred::Const(false) => Bits::empty(n),
+            Pred::And(parts) => {
+                let mut acc = Bits::full(n);
+                for p in parts {
+                    acc.and(&p.eval(b));
+                }
+                acc
+            }
+            Pred::Or(parts) => {
+                let mut acc = Bits::empty(n);
+                for p in parts {
+                    acc.or(&p.eval(b));
+                }
+                acc
+            }
+            Pred::Uid(op, v) => Bits::from_fn(n, |i| op.holds(b.uid[i].cmp(v))),
+            Pred::Creation(op, v) => {
+                let (op, v, col) = (*op, *v, &b.creation);
+                Bits::from_fn(n, |i| op.holds(col[i].cmp(&v)))
+            }
+            Pred::End(op, v) => {
+                let (op, v, col) = (*op, *v, &b.end);
+                Bits::from_fn(n, |i| time_holds(op, col[i], v))
+            }
+            Pred::State(op, v) => small(n, &b.state, *op, *v),
+            Pred::Result(op, v) => small(n, &b.result, *op, *v),
+            Pred::Text {
+                column,
+                accept,
+                null,
+            } => {
+                let col = if *column == Column::Name {
+                    &b.name
+                } else {
+                    &b.message
+                };
+                Bits::from_fn(n, |i| text_holds(accept, *null, col[i]))
+            }
+            Pred::Server(accept) => {
+                let col = &b.server;
+                Bits::from_fn(n, |i| accept.get(col[i] as usize).copied().unwrap_or(false))
+            }
+            Pred::Tenant(t) => {
+                let col = &b.tenant;
+                Bits::from_fn(n, |i| col[i] == *t)
+            }
+        }
+    }
+}
+
+fn clamp_u8(v: usize) -> u8 {
+    v.min(u8::MAX as usize) as u8
+}
+
+#[inline]
+fn time_holds(op: Op, stored: i64, v: i64) -> bool {
+    if stored == NULL_TIME {
+        null_holds(op)
+    } else {
+        op.holds(stored.cmp(&v))
+    }
+}
+
+#[inline]
+fn text_holds(accept: &[bool], null: bool, id: u32) -> bool {
+    if id == NO_TEXT {
+        null
+    } else {
+        accept.get(id as usize).copied().unwrap_or(false)
+    }
+}
+
+/// An enumeration column against a value: a table of the 256 possible bytes.
+fn small(n: usize, col: &[u8], op: Op, v: u8) -> Bits {
+    let table: Vec<bool> = (0..=255u8).map(|x| op.holds(x.cmp(&v))).collect();
+    Bits::from_fn(n, |i| table[col[i] as usize])
+}
+
+/// The order of two values of a column for sorting (nulls first).
+pub(crate) fn cmp_column(column: Column, view: &View, a: &Row, b: &Row) -> Ordering {
+    let text = |id: u32| (id != NO_TEXT).then(|| &*view.texts[id as usize]);
+    let server_name = |id: u32| {
+        view.servers
+            .get(id as usize)
+            .and_then(|s| s.name.as_deref())
+    };
+    let server_uid = |id: u32| view.servers.get(id as usize).map(|s| s.uid);
+    match column {
+        Column::Uid | Column::Type => Ordering::Equal,
+        Column::Creation => a.creation.cmp(&b.creation),
+        Column::End => a.end.cmp(&b.end),
+        Column::State => a.state.cmp(&b.state),
+        Column::Result => a.result.cmp(&b.result),
+        Column::Name => text(a.name).cmp(&text(b.name)),
+        Column::Message => text(a.message).cmp(&text(b.message)),
+        Column::ServerName => server_name(a.server).cmp(&server_name(b.server)),
+        Column::ServerUid => server_uid(a.server).cmp(&server_uid(b.server)),
+    }
+}
