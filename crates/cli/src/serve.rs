@@ -266,6 +266,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         index
     });
     let state = AppState::with_index(store.clone(), engine, config, index);
+    let shutdown = shutdown_signal();
     let (stop_servers, servers_stop) = tokio::sync::watch::channel(false);
     let mut servers = tokio::task::JoinSet::new();
     let mut listeners = Vec::new();
@@ -296,7 +297,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     }
     tokio::spawn(purge_idle_logons(store.clone(), opts.idle_timeout));
     tokio::select! {
-        _ = shutdown_signal() => {
+        _ = shutdown => {
             tracing::info!("shutting down");
             let _ = stop_servers.send(true);
         }
@@ -325,24 +326,34 @@ async fn purge_idle_logons(store: Arc<dyn Store>, idle: Duration) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Waits for SIGINT or SIGTERM. The handlers are installed when this is called,
+/// not when the future is first polled: called before the server announces that
+/// it listens, a signal sent right after that line is never lost to the default
+/// action (the process dying without its clean shutdown).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{signal, Signal, SignalKind};
+        async fn wait(s: Option<Signal>) {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async move {
+            tokio::select! {
+                _ = wait(term) => {},
+                _ = wait(int) => {},
+            }
+        }
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
