@@ -27,5 +27,8 @@ fn keep_large_allocations_out_of_the_heap() {
     // other thread exists.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        // Two heaps rather than one per thread: what the query index's load frees
+        // on the blocking threads is reused instead of held in idle heaps.
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }

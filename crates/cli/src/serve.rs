@@ -178,6 +178,7 @@ pub async fn generate(
     let store = SqlStore::connect(&url)
         .await
         .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
+    store.bulk_mode().await?;
     ensure_world(&store, None).await?;
     let plans = store.list_plans(entman_store::Scope::All).await?;
     let points = store.list_points(entman_store::Scope::All, None).await?;

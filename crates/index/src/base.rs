@@ -2,15 +2,13 @@
 //! field, built at once from a snapshot ([`Base::build`]). Rows written after the
 //! build live beside it in the view's delta (see `lib.rs`) until the next build.
 
-use std::sync::Arc;
+use crate::texts::{Sorted, NO_TEXT};
 
 /// `end` of a session that has not ended.
 pub(crate) const NULL_TIME: i64 = i64::MIN;
-/// A text id for "no text" (a session without a failure message).
-pub(crate) const NO_TEXT: u32 = u32::MAX;
 
-/// What the index knows of one session. Texts are ids into the view's
-/// dictionary of folded strings; servers and tenants are ids into theirs; state
+/// What the index knows of one session. Texts are ranks in the base's sorted
+/// dictionary of folded strings, or ids of the view's extras (`texts.rs`); servers and tenants are ids into theirs; state
 /// and result are indexes in their enumerations' order (query.md §5.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Row {
@@ -62,6 +60,8 @@ impl Column {
 /// Rows in columns, with their orders.
 #[derive(Debug, Default)]
 pub(crate) struct Base {
+    /// The texts the rows' ranks point into.
+    pub texts: Sorted,
     pub uid: Vec<[u8; 16]>,
     pub creation: Vec<i64>,
     pub end: Vec<i64>,
@@ -92,10 +92,9 @@ pub(crate) struct Base {
 }
 
 impl Base {
-    /// Builds the columns and orders of `rows` (UIDs must be distinct). `texts`
-    /// is the dictionary the rows' text ids point into; `servers` the number of
-    /// server ids.
-    pub fn build(rows: Vec<Row>, texts: &[Arc<str>], servers: usize) -> Base {
+    /// Builds the columns and orders of `rows` (UIDs must be distinct, texts
+    /// ranks in `texts`); `servers` is the number of server ids.
+    pub fn build(rows: Vec<Row>, texts: Sorted, servers: usize) -> Base {
         let n = rows.len();
         assert!(n < u32::MAX as usize, "row numbers are 32-bit");
         let mut b = Base {
@@ -108,6 +107,7 @@ impl Base {
             tenant: rows.iter().map(|r| r.tenant).collect(),
             state: rows.iter().map(|r| r.state).collect(),
             result: rows.iter().map(|r| r.result).collect(),
+            texts,
             ..Base::default()
         };
         drop(rows);
@@ -121,21 +121,15 @@ impl Base {
         b.by_uid = keyed.into_iter().map(|(_, i)| i).collect();
         b.by_creation = by_time(&b.by_uid, &b.creation);
         b.by_end = by_time(&b.by_uid, &b.end);
-        // Text ranks: the dictionary in string order; "no text" first.
-        let mut order: Vec<u32> = (0..texts.len() as u32).collect();
-        order.sort_unstable_by(|x, y| texts[*x as usize].cmp(&texts[*y as usize]));
-        let mut rank = vec![0u32; texts.len()];
-        for (r, id) in order.iter().enumerate() {
-            rank[*id as usize] = r as u32 + 1;
-        }
+        // Texts by rank; "no text" first.
         let text_rank = |id: u32| {
             if id == NO_TEXT {
                 0
             } else {
-                rank[id as usize] as usize
+                id as usize + 1
             }
         };
-        let groups = texts.len() + 1;
+        let groups = b.texts.len() + 1;
         b.by_name = grouped(&b.by_uid, groups, |i| text_rank(b.name[i])).0;
         b.by_message = grouped(&b.by_uid, groups, |i| text_rank(b.message[i])).0;
         b.by_state = grouped(&b.by_uid, 256, |i| b.state[i] as usize).0;
@@ -189,7 +183,9 @@ impl Base {
 
     /// Bytes held (an estimate for the stats).
     pub fn bytes(&self) -> usize {
-        self.len() * (16 + 8 + 8 + 4 * 4 + 2 + 4 * 8) + self.server_runs.len() * 8
+        self.len() * (16 + 8 + 8 + 4 * 4 + 2 + 4 * 8)
+            + self.server_runs.len() * 8
+            + self.texts.bytes()
     }
 }
 
@@ -256,13 +252,13 @@ mod tests {
 
     #[test]
     fn orders_break_ties_by_uid() {
-        let texts: Vec<Arc<str>> = vec!["b".into(), "a".into()];
+        let texts = Sorted::from_sorted(["a", "b"]);
         let rows = vec![
-            row(3, 10, NULL_TIME, 0, 1, 1),
-            row(1, 10, 5, 1, 0, 0),
-            row(2, 5, NULL_TIME, 0, 1, 1),
+            row(3, 10, NULL_TIME, 1, 1, 1),
+            row(1, 10, 5, 0, 0, 0),
+            row(2, 5, NULL_TIME, 1, 1, 1),
         ];
-        let b = Base::build(rows, &texts, 2);
+        let b = Base::build(rows, texts, 2);
         assert_eq!(b.by_uid, vec![1, 2, 0]);
         assert_eq!(b.by_creation, vec![2, 1, 0]);
         assert_eq!(b.by_end, vec![2, 0, 1]);

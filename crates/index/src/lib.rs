@@ -18,8 +18,9 @@ mod base;
 mod bits;
 mod page;
 mod pred;
+mod texts;
 
-use base::{Base, Column, Row, NO_TEXT, NULL_TIME};
+use base::{Base, Column, Row, NULL_TIME};
 use bits::Bits;
 use entman_model::ids::SessionId;
 use entman_query::schema::Kind;
@@ -30,6 +31,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
+use texts::{Collector, Extras, NO_TEXT};
 
 /// Why the index could not answer.
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +102,8 @@ pub(crate) struct View {
     pub superseded: Arc<Bits>,
     /// Rows written since the base was built (distinct UIDs).
     pub delta: Arc<Vec<Row>>,
-    pub texts: Arc<Vec<Arc<str>>>,
+    /// Texts of delta rows that the base's dictionary does not hold.
+    pub extras: Arc<Vec<(u32, Arc<str>)>>,
     pub servers: Arc<Vec<Server>>,
     pub tenants: Arc<HashMap<[u8; 16], u32>>,
 }
@@ -137,15 +140,15 @@ struct Writer {
     epoch: Option<i64>,
     synced_version: Option<u64>,
     synced_at: Option<Instant>,
-    texts: Dict<Arc<str>>,
+    extras: Extras,
     servers: Dict<[u8; 16]>,
     tenants: Dict<[u8; 16]>,
     base: Arc<Base>,
     superseded: Arc<Bits>,
     delta: Arc<Vec<Row>>,
     delta_at: HashMap<[u8; 16], usize>,
-    /// Texts published to the current view (to publish anew only on growth).
-    published_texts: Arc<Vec<Arc<str>>>,
+    /// Extras published to the current view (to publish anew only on growth).
+    published_extras: Arc<Vec<(u32, Arc<str>)>>,
 }
 
 impl Writer {
@@ -155,34 +158,23 @@ impl Writer {
             epoch: None,
             synced_version: None,
             synced_at: None,
-            texts: Dict::new(),
+            extras: Extras::default(),
             servers: Dict::new(),
             tenants: Dict::new(),
             base: Arc::new(Base::default()),
             superseded: Arc::new(Bits::empty(0)),
             delta: Arc::new(Vec::new()),
             delta_at: HashMap::new(),
-            published_texts: Arc::new(Vec::new()),
+            published_extras: Arc::new(Vec::new()),
         }
     }
 
+    /// A changed row; its texts are ranks of the base's dictionary or extras.
     fn row(&mut self, k: &SessionKeys) -> Row {
-        let name = self.texts.id(&Arc::from(k.plan_name.to_ascii_lowercase()));
-        let message = match &k.failure_message {
-            Some(m) => self.texts.id(&Arc::from(m.to_ascii_lowercase())),
-            None => NO_TEXT,
-        };
-        Row {
-            uid: *k.id.0.as_bytes(),
-            creation: k.creation_time.micros(),
-            end: k.end_time.map_or(NULL_TIME, |t| t.micros()),
-            name,
-            message,
-            server: self.servers.id(k.backup_server_id.0.as_bytes()),
-            tenant: self.tenants.id(k.tenant_id.0.as_bytes()),
-            state: member_index("State", k.state.as_str()),
-            result: member_index("Result", k.result.as_str()),
-        }
+        let (extras, texts) = (&mut self.extras, &self.base.texts);
+        keys_row(&mut self.servers, &mut self.tenants, k, &mut |t| {
+            extras.id(texts, t)
+        })
     }
 
     /// Puts a changed row into the delta, hiding the base row it replaces.
@@ -200,6 +192,16 @@ impl Writer {
         }
     }
 
+    /// Makes `base` the base, with an empty delta and no extras.
+    fn install(&mut self, base: Base) {
+        self.base = Arc::new(base);
+        self.superseded = Arc::new(Bits::empty(self.base.len()));
+        self.delta = Arc::new(Vec::new());
+        self.delta_at.clear();
+        self.extras = Extras::default();
+        self.published_extras = Arc::new(Vec::new());
+    }
+
     /// Every live row: base rows not replaced, and the delta.
     fn live_rows(&self) -> Vec<Row> {
         let base = &self.base;
@@ -209,6 +211,43 @@ impl Writer {
             .collect();
         rows.extend_from_slice(&self.delta);
         rows
+    }
+}
+
+/// A row of the index from a store row; `text` gives the id of a folded text.
+fn keys_row(
+    servers: &mut Dict<[u8; 16]>,
+    tenants: &mut Dict<[u8; 16]>,
+    k: &SessionKeys,
+    text: &mut dyn FnMut(&str) -> u32,
+) -> Row {
+    let name = text(&k.plan_name.to_ascii_lowercase());
+    let message = match &k.failure_message {
+        Some(m) => text(&m.to_ascii_lowercase()),
+        None => NO_TEXT,
+    };
+    Row {
+        uid: *k.id.0.as_bytes(),
+        creation: k.creation_time.micros(),
+        end: k.end_time.map_or(NULL_TIME, |t| t.micros()),
+        name,
+        message,
+        server: servers.id(k.backup_server_id.0.as_bytes()),
+        tenant: tenants.id(k.tenant_id.0.as_bytes()),
+        state: member_index("State", k.state.as_str()),
+        result: member_index("Result", k.result.as_str()),
+    }
+}
+
+/// Maps the text ids of rows.
+fn remap_texts(rows: &mut [Row], map: impl Fn(u32) -> u32) {
+    for r in rows {
+        if r.name != NO_TEXT {
+            r.name = map(r.name);
+        }
+        if r.message != NO_TEXT {
+            r.message = map(r.message);
+        }
     }
 }
 
@@ -296,8 +335,8 @@ impl SessionIndex {
         Stats {
             base_rows: view.base.len(),
             delta_rows: view.delta.len(),
-            texts: view.texts.len(),
-            bytes: view.base.bytes() + view.delta.len() * 64 + view.texts.len() * 48,
+            texts: view.base.texts.len() + view.extras.len(),
+            bytes: view.base.bytes() + view.delta.len() * 64 + view.extras.len() * 64,
         }
     }
 
@@ -392,8 +431,8 @@ impl SessionIndex {
             self.rebuild(&mut w, rows).await?;
         }
         let servers = self.store.list_servers().await?;
-        if w.published_texts.len() != w.texts.list.len() {
-            w.published_texts = Arc::new(w.texts.list.clone());
+        if w.published_extras.len() != w.extras.list.len() {
+            w.published_extras = Arc::new(w.extras.list.clone());
         }
         let view = self.view_of(&mut w, &servers);
         *self.view.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(view));
@@ -405,9 +444,12 @@ impl SessionIndex {
     /// Reads every session into a new base (a sequential scan).
     async fn load_all(&self, w: &mut Writer) -> Result<(), IndexError> {
         let mut rows = Vec::new();
+        let mut collector = Collector::default();
+        let hasher = texts::load_hasher();
         let scan = {
+            let (servers, tenants) = (&mut w.servers, &mut w.tenants);
             let mut sink = |k: SessionKeys| {
-                let row = w.row(&k);
+                let row = keys_row(servers, tenants, &k, &mut |t| collector.id(t, &hasher));
                 rows.push(row);
             };
             self.store.scan_sessions(&mut sink).await?
@@ -415,9 +457,21 @@ impl SessionIndex {
         w.epoch = Some(scan.epoch);
         // Changes after the scan have higher revisions than any row it read.
         w.cursor = Some((scan.revision, SessionId(uuid::Uuid::max())));
-        // A row rewritten during the scan may show twice: keep either (the
-        // changes read next carry its latest values).
-        self.rebuild(w, dedupe_keep_last(rows)).await
+        // A row rewritten during the scan may show twice: keep either (its
+        // rewrite has a revision above the scan's, so the changes read next
+        // carry its latest values). In place: no second copy of a million rows.
+        rows.sort_unstable_by_key(|r| r.uid);
+        rows.dedup_by_key(|r| r.uid);
+        let servers = w.servers.list.len();
+        let base = tokio::task::spawn_blocking(move || {
+            let (sorted, rank) = collector.finish();
+            remap_texts(&mut rows, |id| rank[id as usize]);
+            Base::build(rows, sorted, servers)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("index build failed: {e}")))?;
+        w.install(base);
+        Ok(())
     }
 
     /// Reads the changes since the cursor into the delta; `false` when the
@@ -443,14 +497,26 @@ impl SessionIndex {
         }
     }
 
-    /// Builds a new base of `rows` and empties the delta.
-    async fn rebuild(&self, w: &mut Writer, rows: Vec<Row>) -> Result<(), IndexError> {
-        let texts = w.texts.list.clone();
-        let count = w.servers.list.len();
-        w.base = Arc::new(build(rows, texts, count).await?);
-        w.superseded = Arc::new(Bits::empty(w.base.len()));
-        w.delta = Arc::new(Vec::new());
-        w.delta_at.clear();
+    /// Builds a new base of `rows` (the live rows) and empties the delta.
+    async fn rebuild(&self, w: &mut Writer, mut rows: Vec<Row>) -> Result<(), IndexError> {
+        let old = w.base.clone();
+        let extras = w.extras.list.clone();
+        let servers = w.servers.list.len();
+        let base = tokio::task::spawn_blocking(move || {
+            let (sorted, old_rank, extra_rank) = texts::merge(&old.texts, &extras);
+            drop(old);
+            remap_texts(&mut rows, |id| {
+                if id & texts::EXTRA != 0 {
+                    extra_rank[(id & !texts::EXTRA) as usize]
+                } else {
+                    old_rank[id as usize]
+                }
+            });
+            Base::build(rows, sorted, servers)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("index build failed: {e}")))?;
+        w.install(base);
         Ok(())
     }
 
@@ -475,24 +541,9 @@ impl SessionIndex {
             base: w.base.clone(),
             superseded: w.superseded.clone(),
             delta: w.delta.clone(),
-            texts: w.published_texts.clone(),
+            extras: w.published_extras.clone(),
             servers: Arc::new(list),
             tenants: Arc::new(w.tenants.ids.clone()),
         }
     }
-}
-
-/// Builds a base on a blocking thread.
-async fn build(rows: Vec<Row>, texts: Vec<Arc<str>>, servers: usize) -> Result<Base, IndexError> {
-    tokio::task::spawn_blocking(move || Base::build(rows, &texts, servers))
-        .await
-        .map_err(|e| IndexError::Store(StoreError::Backend(format!("index build failed: {e}"))))
-}
-
-/// One row per UID, the last one given.
-fn dedupe_keep_last(rows: Vec<Row>) -> Vec<Row> {
-    let mut seq: Vec<(usize, Row)> = rows.into_iter().enumerate().collect();
-    seq.sort_unstable_by(|a, b| a.1.uid.cmp(&b.1.uid).then(b.0.cmp(&a.0)));
-    seq.dedup_by(|later, earlier| later.1.uid == earlier.1.uid);
-    seq.into_iter().map(|(_, r)| r).collect()
 }

@@ -89,24 +89,46 @@ pub(crate) fn select(
         PagePath::Walk => false,
         PagePath::Gather => true,
     };
+    // A walk over server groups needs every delta row placed among them.
+    let groups = match groups {
+        Some(Groups::Ordered(g)) if !gather => {
+            match group_positions(view, column, &g, &delta, walk_desc) {
+                Some(at) => Some(Groups::Walk(g, at)),
+                None => Some(Groups::Ties),
+            }
+        }
+        other => other,
+    };
     let mut uids = match (gather, groups) {
-        // Server groups have no one order to place delta rows in: walk them only
-        // without a delta.
-        (false, Some(Groups::Ordered(groups))) if delta.is_empty() => {
-            let rows = groups_in(view, &groups, walk_desc);
-            walk(&bits, &base.uid, rows, &delta, &[], skip, take, deadline)?
+        (false, Some(Groups::Walk(groups, at))) => {
+            let runs = |g: &u32| {
+                let (a, b) = base.server_runs[*g as usize];
+                &base.by_server[a as usize..b as usize]
+            };
+            // One loop per direction, so that each is compiled for its iterator.
+            if walk_desc {
+                let rows = groups
+                    .iter()
+                    .rev()
+                    .flat_map(|g| runs(g).iter().rev().copied());
+                walk(&bits, &base.uid, rows, &delta, &at, skip, take, deadline)?
+            } else {
+                let rows = groups.iter().flat_map(|g| runs(g).iter().copied());
+                walk(&bits, &base.uid, rows, &delta, &at, skip, take, deadline)?
+            }
         }
         (false, None) => {
             let perm = base
                 .order(column)
                 .expect("non-server columns have an order");
             let at = delta_positions(view, perm, &delta, &order, walk_desc);
-            let rows: Box<dyn Iterator<Item = u32>> = if walk_desc {
-                Box::new(perm.iter().rev().copied())
+            if walk_desc {
+                let rows = perm.iter().rev().copied();
+                walk(&bits, &base.uid, rows, &delta, &at, skip, take, deadline)?
             } else {
-                Box::new(perm.iter().copied())
-            };
-            walk(&bits, &base.uid, rows, &delta, &at, skip, take, deadline)?
+                let rows = perm.iter().copied();
+                walk(&bits, &base.uid, rows, &delta, &at, skip, take, deadline)?
+            }
         }
         _ => gather_page(view, &bits, &delta, order, skip, take),
     };
@@ -119,6 +141,8 @@ pub(crate) fn select(
 enum Groups {
     /// Server ids in ascending key order, with distinct keys.
     Ordered(Vec<u32>),
+    /// Those, with the walk index of each delta row.
+    Walk(Vec<u32>, Vec<usize>),
     /// Two servers share a key: their rows interleave, so no walk.
     Ties,
 }
@@ -129,14 +153,7 @@ fn server_groups(view: &View, column: Column) -> Option<Groups> {
         return None;
     }
     let n = view.base.server_runs.len().min(view.servers.len());
-    let key = |id: u32| {
-        let s = &view.servers[id as usize];
-        if column == Column::ServerName {
-            (s.name.clone(), None)
-        } else {
-            (None, Some(s.uid))
-        }
-    };
+    let key = |id: u32| server_key(view, column, id);
     let mut ids: Vec<u32> = (0..n as u32).collect();
     ids.sort_by_key(|id| key(*id));
     if ids.windows(2).any(|w| key(w[0]) == key(w[1])) {
@@ -145,27 +162,58 @@ fn server_groups(view: &View, column: Column) -> Option<Groups> {
     Some(Groups::Ordered(ids))
 }
 
-/// The rows of the server groups in order, each group by UID.
-fn groups_in<'a>(
-    view: &'a View,
-    groups: &'a [u32],
-    desc: bool,
-) -> Box<dyn Iterator<Item = u32> + 'a> {
+/// What orders servers for a server column: the folded name, or the UID.
+type ServerKey = (Option<std::sync::Arc<str>>, Option<[u8; 16]>);
+
+fn server_key(view: &View, column: Column, id: u32) -> ServerKey {
+    match view.servers.get(id as usize) {
+        Some(s) if column == Column::ServerName => (s.name.clone(), None),
+        Some(s) => (None, Some(s.uid)),
+        None => (None, None),
+    }
+}
+
+/// [`delta_positions`] for the walk over server groups (`groups` in ascending
+/// key order, each run by UID); `None` when a delta row's server shares its key
+/// with another server's group (their rows would interleave).
+fn group_positions(
+    view: &View,
+    column: Column,
+    groups: &[u32],
+    delta: &[Row],
+    walk_desc: bool,
+) -> Option<Vec<usize>> {
     let base = &*view.base;
-    let run = move |g: &u32| {
-        let (a, b) = base.server_runs[*g as usize];
+    let run = |g: u32| {
+        let (a, b) = base.server_runs[g as usize];
         &base.by_server[a as usize..b as usize]
     };
-    if desc {
-        Box::new(
-            groups
-                .iter()
-                .rev()
-                .flat_map(move |g| run(g).iter().rev().copied()),
-        )
-    } else {
-        Box::new(groups.iter().flat_map(move |g| run(g).iter().copied()))
+    let mut starts = Vec::with_capacity(groups.len() + 1);
+    let mut total = 0usize;
+    for g in groups {
+        starts.push(total);
+        total += run(*g).len();
     }
+    starts.push(total);
+    let keys: Vec<ServerKey> = groups
+        .iter()
+        .map(|g| server_key(view, column, *g))
+        .collect();
+    delta
+        .iter()
+        .map(|d| {
+            let k = server_key(view, column, d.server);
+            let gi = keys.partition_point(|g| *g < k);
+            let mut before = starts[gi];
+            if gi < groups.len() && keys[gi] == k {
+                if groups[gi] != d.server {
+                    return None;
+                }
+                before += run(d.server).partition_point(|i| base.uid[*i as usize] < d.uid);
+            }
+            Some(if walk_desc { total - before } else { before })
+        })
+        .collect()
 }
 
 /// Where each delta row (sorted in walk order) goes in the walk over `perm`:

@@ -3,8 +3,9 @@
 //! evaluated either over the base's columns at once (into a bit set) or on one
 //! row of the delta. Semantics are those of `entman_query::eval`.
 
-use crate::base::{Base, Column, Row, NO_TEXT, NULL_TIME};
+use crate::base::{Base, Column, Row, NULL_TIME};
 use crate::bits::Bits;
+use crate::texts::{EXTRA, NO_TEXT};
 use crate::View;
 use entman_query::ast::Op;
 use entman_query::check::{Checked, Condition, Value};
@@ -21,10 +22,15 @@ pub(crate) enum Pred {
     End(Op, i64),
     State(Op, u8),
     Result(Op, u8),
-    /// Accepted text ids of a column; whether "no text" is accepted.
+    /// A text column against a value whose place among the base's ranks is
+    /// `place` (`exact`: the value is the text of that rank); extras are decided
+    /// one by one; `null`: whether "no text" passes.
     Text {
         column: Column,
-        accept: Vec<bool>,
+        op: Op,
+        place: u32,
+        exact: bool,
+        extras: Vec<bool>,
         null: bool,
     },
     /// Accepted server ids.
@@ -84,15 +90,24 @@ impl Pred {
             (Column::End, Value::Time(v)) => Pred::End(op, *v),
             (Column::State, Value::Enum(v)) => Pred::State(op, clamp_u8(*v)),
             (Column::Result, Value::Enum(v)) => Pred::Result(op, clamp_u8(*v)),
-            (Column::Name | Column::Message, Value::Text(v)) => Pred::Text {
-                column,
-                accept: view
-                    .texts
-                    .iter()
-                    .map(|t| op.holds(t.as_ref().cmp(v.as_str())))
-                    .collect(),
-                null: null_holds(op),
-            },
+            (Column::Name | Column::Message, Value::Text(v)) => {
+                let (place, exact) = match view.base.texts.find(v) {
+                    Ok(rank) => (rank as u32, true),
+                    Err(place) => (place as u32, false),
+                };
+                Pred::Text {
+                    column,
+                    op,
+                    place,
+                    exact,
+                    extras: view
+                        .extras
+                        .iter()
+                        .map(|(_, t)| op.holds(t.as_ref().cmp(v.as_str())))
+                        .collect(),
+                    null: null_holds(op),
+                }
+            }
             (Column::ServerName, Value::Text(v)) => Pred::Server(
                 view.servers
                     .iter()
@@ -127,17 +142,13 @@ impl Pred {
             Pred::End(op, v) => time_holds(*op, r.end, *v),
             Pred::State(op, v) => op.holds(r.state.cmp(v)),
             Pred::Result(op, v) => op.holds(r.result.cmp(v)),
-            Pred::Text {
-                column,
-                accept,
-                null,
-            } => {
+            Pred::Text { column, .. } => {
                 let id = if *column == Column::Name {
                     r.name
                 } else {
                     r.message
                 };
-                text_holds(accept, *null, id)
+                self.text_holds(id)
             }
             Pred::Server(accept) => accept.get(r.server as usize).copied().unwrap_or(false),
             Pred::Tenant(t) => r.tenant == *t,
@@ -175,17 +186,13 @@ impl Pred {
             }
             Pred::State(op, v) => small(n, &b.state, *op, *v),
             Pred::Result(op, v) => small(n, &b.result, *op, *v),
-            Pred::Text {
-                column,
-                accept,
-                null,
-            } => {
+            Pred::Text { column, .. } => {
                 let col = if *column == Column::Name {
                     &b.name
                 } else {
                     &b.message
                 };
-                Bits::from_fn(n, |i| text_holds(accept, *null, col[i]))
+                Bits::from_fn(n, |i| self.text_holds(col[i]))
             }
             Pred::Server(accept) => {
                 let col = &b.server;
@@ -212,12 +219,50 @@ fn time_holds(op: Op, stored: i64, v: i64) -> bool {
     }
 }
 
-#[inline]
-fn text_holds(accept: &[bool], null: bool, id: u32) -> bool {
+impl Pred {
+    /// A [`Pred::Text`] on one text id.
+    #[inline]
+    fn text_holds(&self, id: u32) -> bool {
+        let Pred::Text {
+            op,
+            place,
+            exact,
+            extras,
+            null,
+            ..
+        } = self
+        else {
+            return false;
+        };
+        if id == NO_TEXT {
+            *null
+        } else if id & EXTRA != 0 {
+            extras.get((id & !EXTRA) as usize).copied().unwrap_or(false)
+        } else {
+            let ord = if id < *place {
+                Ordering::Less
+            } else if id == *place && *exact {
+                Ordering::Equal
+            } else {
+                Ordering::Greater
+            };
+            op.holds(ord)
+        }
+    }
+}
+
+/// The sort key of a text id: "no text" first; an extra between the ranks
+/// around its place, extras at one place by their text.
+fn text_key(view: &View, id: u32) -> (u64, Option<&str>) {
     if id == NO_TEXT {
-        null
+        (0, None)
+    } else if id & EXTRA != 0 {
+        match view.extras.get((id & !EXTRA) as usize) {
+            Some((place, t)) => (2 * u64::from(*place) + 1, Some(t)),
+            None => (0, None),
+        }
     } else {
-        accept.get(id as usize).copied().unwrap_or(false)
+        (2 * u64::from(id) + 2, None)
     }
 }
 
@@ -229,7 +274,6 @@ fn small(n: usize, col: &[u8], op: Op, v: u8) -> Bits {
 
 /// The order of two values of a column for sorting (nulls first).
 pub(crate) fn cmp_column(column: Column, view: &View, a: &Row, b: &Row) -> Ordering {
-    let text = |id: u32| (id != NO_TEXT).then(|| &*view.texts[id as usize]);
     let server_name = |id: u32| {
         view.servers
             .get(id as usize)
@@ -242,8 +286,8 @@ pub(crate) fn cmp_column(column: Column, view: &View, a: &Row, b: &Row) -> Order
         Column::End => a.end.cmp(&b.end),
         Column::State => a.state.cmp(&b.state),
         Column::Result => a.result.cmp(&b.result),
-        Column::Name => text(a.name).cmp(&text(b.name)),
-        Column::Message => text(a.message).cmp(&text(b.message)),
+        Column::Name => text_key(view, a.name).cmp(&text_key(view, b.name)),
+        Column::Message => text_key(view, a.message).cmp(&text_key(view, b.message)),
         Column::ServerName => server_name(a.server).cmp(&server_name(b.server)),
         Column::ServerUid => server_uid(a.server).cmp(&server_uid(b.server)),
     }

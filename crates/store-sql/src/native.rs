@@ -54,9 +54,6 @@ impl NativeWriter {
         for pragma in crate::SQLITE_PRAGMAS {
             conn.execute_batch(pragma).map_err(native_err)?;
         }
-        // Batch inserts touch many pages: a larger page cache than the default 2 MB.
-        conn.execute_batch("PRAGMA cache_size = -65536")
-            .map_err(native_err)?;
         Ok(NativeWriter {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -75,6 +72,20 @@ impl NativeWriter {
                 .map_err(native_err)?;
             work(&tx).map_err(native_err)?;
             tx.commit().map_err(native_err)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("the writer thread failed: {e}")))?
+    }
+
+    /// Gives the connection a 64 MB page cache instead of SQLite's 2 MB: bulk
+    /// inserts (`entman generate`) touch many pages; a serving process keeps the
+    /// default and its memory.
+    pub async fn bulk_cache(&self) -> StoreResult<()> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            conn.execute_batch("PRAGMA cache_size = -65536")
+                .map_err(native_err)
         })
         .await
         .map_err(|e| StoreError::Backend(format!("the writer thread failed: {e}")))?

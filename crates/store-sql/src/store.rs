@@ -145,6 +145,14 @@ impl SqlStore {
         })
     }
 
+    /// Prepares for bulk inserts (a larger page cache on SQLite's writer).
+    pub async fn bulk_mode(&self) -> StoreResult<()> {
+        match &self.native {
+            Some(native) => native.bulk_cache().await,
+            None => Ok(()),
+        }
+    }
+
     /// Closes the pools (used at shutdown and by tests).
     pub async fn close(&self) {
         self.query_pool.close().await;

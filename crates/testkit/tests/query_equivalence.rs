@@ -57,7 +57,13 @@ fn sessions(servers: &[BackupServerId], tenants: &[TenantId]) -> Vec<FailoverSes
             FailoverSession {
                 id: SessionId::new_random(),
                 plan_id: PlanId::new_random(),
-                plan_name: NAMES[(i * 7 % NAMES.len() as u64) as usize].to_string(),
+                // Sessions written after the indexes loaded bring texts they have
+                // not seen (the index's extras), sorting before, between and after.
+                plan_name: match i {
+                    110.. if i % 2 == 0 => "Late Plan".to_string(),
+                    110.. => "aaa first plan".to_string(),
+                    _ => NAMES[(i * 3 % NAMES.len() as u64) as usize].to_string(),
+                },
                 tenant_id: tenants[(i % tenants.len() as u64) as usize],
                 backup_server_id: servers[(i / 5 % servers.len() as u64) as usize],
                 kind: SessionKind::Start,
@@ -67,7 +73,10 @@ fn sessions(servers: &[BackupServerId], tenants: &[TenantId]) -> Vec<FailoverSes
                 state: STATES[(i % 4) as usize],
                 result: RESULTS[(i * 5 % 4) as usize],
                 progress: 0,
-                failure_message: MESSAGES[(i % 4) as usize].map(str::to_string),
+                failure_message: match i {
+                    90.. if i % 4 != 0 => Some(format!("late failure {}", i % 5)),
+                    _ => MESSAGES[(i % 4) as usize].map(str::to_string),
+                },
                 tasks: vec![],
             }
         })
@@ -121,6 +130,11 @@ fn comparison(uids: Vec<String>, servers: Vec<String>) -> impl Strategy<Value = 
         ),
         (Just("name"), "[A-Za-z ]{0,6}"),
         (
+            Just("Name"),
+            proptest::sample::select(vec!["late plan", "AAA FIRST PLAN", "b"])
+                .prop_map(str::to_string)
+        ),
+        (
             Just("Result"),
             proptest::sample::select(vec!["None", "success", "Warning", "FAILED"])
                 .prop_map(str::to_string)
@@ -150,7 +164,10 @@ fn comparison(uids: Vec<String>, servers: Vec<String>) -> impl Strategy<Value = 
                 "failed to power on",
                 "Guest OS did not respond",
                 "x",
-                ""
+                "",
+                "late failure 2",
+                "LATE FAILURE 9",
+                "m"
             ])
             .prop_map(str::to_string)
         ),
