@@ -68,6 +68,22 @@ enum Cmd {
         #[arg(long, default_value_t = 50.0)]
         limit_ms: f64,
     },
+    /// Sends one query from several clients without pause, each request made
+    /// distinct so that the read cache never answers (the isolation benchmark's load).
+    Hammer {
+        /// `http://host:port` of a running entman.
+        url: String,
+        /// Administrator password.
+        #[arg(long, env = "ENTMAN_ADMIN_PASSWORD")]
+        password: String,
+        /// The query string after `/api/query?`.
+        #[arg(long)]
+        query: String,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
     /// Loads one URL.
     Load {
         /// `http://host:port/path`.
@@ -126,6 +142,17 @@ fn main() -> anyhow::Result<()> {
                 bail!("some cells are over the limit");
             }
             Ok(())
+        }
+        Cmd::Hammer {
+            url,
+            password,
+            query,
+            clients,
+            seconds,
+        } => {
+            let (addr, _) = split_url(&url)?;
+            let token = logon_as(&addr, "Administrator", &password)?;
+            matrix::hammer(&addr, &token, &query, clients, seconds)
         }
         Cmd::Load {
             url,

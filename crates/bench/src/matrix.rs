@@ -423,3 +423,62 @@ pub fn run(o: MatrixOptions) -> anyhow::Result<bool> {
         Ok(failures == 0)
     })
 }
+
+/// Runs `clients` connections that send `query` (each request made distinct)
+/// without pause for `seconds`; prints the latencies. The load of the
+/// isolation benchmark (docs/benchmarks.md).
+pub fn hammer(
+    addr: &str,
+    token: &str,
+    query: &str,
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let end = Instant::now() + std::time::Duration::from_secs(seconds);
+        let counter = Arc::new(AtomicU64::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..clients {
+            let mut client = Client::connect(addr, token).await?;
+            let (query, counter) = (query.to_string(), counter.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut errors = 0u64;
+                while Instant::now() < end {
+                    let n = counter.fetch_add(1, Ordering::Relaxed);
+                    let sent = Instant::now();
+                    match client
+                        .get(&format!("/api/query?{query}&bench={n}"), false)
+                        .await
+                    {
+                        Ok((200, _)) => lat.push(sent.elapsed().as_micros() as u32),
+                        _ => errors += 1,
+                    }
+                }
+                (lat, errors)
+            }));
+        }
+        let mut cell = Cell {
+            label: query.to_string(),
+            latencies_us: Vec::new(),
+            errors: 0,
+        };
+        for t in tasks {
+            let (lat, errors) = t.await?;
+            cell.latencies_us.extend(lat);
+            cell.errors += errors;
+        }
+        cell.latencies_us.sort_unstable();
+        println!(
+            "heavy queries: {} answered, p50 {:.1} ms, p99 {:.1} ms, {} errors",
+            cell.latencies_us.len(),
+            cell.percentile_ms(50.0),
+            cell.percentile_ms(99.0),
+            cell.errors
+        );
+        Ok(())
+    })
+}

@@ -218,6 +218,7 @@ pub async fn generate(
     }
     store.save_sessions(&batch).await?;
     written += batch.len() as u64;
+    store.analyze().await?;
     bar.finish_and_clear();
     println!(
         "{written} sessions written in {:.1} s",

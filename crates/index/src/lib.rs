@@ -79,7 +79,9 @@ impl Default for Options {
             rebuild_after: 32_768,
             budget: Duration::from_secs(2),
             max_staleness: Duration::from_millis(500),
-            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            // One core stays free for logons, cheap requests and the engine.
+            workers: std::thread::available_parallelism()
+                .map_or(1, |n| n.get().saturating_sub(1).max(1)),
             page_rows: 50_000,
             path: PagePath::Auto,
         }

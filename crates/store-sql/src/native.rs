@@ -126,6 +126,97 @@ impl NativeWriter {
     }
 }
 
+/// Native read connections to the same file, for reads of many rows (a query
+/// page's sessions with their tasks): rusqlite decodes rows in place, where the
+/// sqlx `Any` driver converts every value and hands each row across a channel.
+#[derive(Clone)]
+pub struct NativeReaders {
+    conns: Arc<Vec<Mutex<Connection>>>,
+}
+
+impl std::fmt::Debug for NativeReaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NativeReaders")
+    }
+}
+
+impl NativeReaders {
+    /// Opens `n` read-only connections.
+    pub fn open(file: &str, n: usize) -> StoreResult<NativeReaders> {
+        let mut conns = Vec::with_capacity(n);
+        for _ in 0..n.max(1) {
+            let conn = Connection::open(file).map_err(native_err)?;
+            conn.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA query_only = 1")
+                .map_err(native_err)?;
+            conns.push(Mutex::new(conn));
+        }
+        Ok(NativeReaders {
+            conns: Arc::new(conns),
+        })
+    }
+
+    /// Runs `work` on a free connection (or waits for the first) on a blocking thread.
+    async fn read<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let conns = self.conns.clone();
+        tokio::task::spawn_blocking(move || {
+            let free = conns.iter().find_map(|c| c.try_lock().ok());
+            let conn = match free {
+                Some(c) => c,
+                None => conns[0].lock().unwrap_or_else(|e| e.into_inner()),
+            };
+            work(&conn)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("a reader thread failed: {e}")))?
+    }
+
+    /// Sessions by id (a JSON array of ids), optionally with their tasks, in
+    /// the order given.
+    pub async fn sessions_by_ids(
+        &self,
+        ids: Vec<entman_model::ids::SessionId>,
+        with_tasks: bool,
+    ) -> StoreResult<Vec<FailoverSession>> {
+        self.read(move |conn| {
+            let json =
+                serde_json::to_string(&ids.iter().map(|i| i.to_string()).collect::<Vec<_>>())
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+            let mut sessions = std::collections::HashMap::new();
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT * FROM failover_sessions WHERE id IN (SELECT value FROM json_each(?1))",
+                )
+                .map_err(native_err)?;
+            let mut rows = stmt.query([&json]).map_err(native_err)?;
+            while let Some(row) = rows.next().map_err(native_err)? {
+                let s = crate::store::session_row(row)?;
+                sessions.insert(s.id, s);
+            }
+            if with_tasks {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT * FROM session_tasks WHERE session_id IN \
+                         (SELECT value FROM json_each(?1)) ORDER BY session_id, idx",
+                    )
+                    .map_err(native_err)?;
+                let mut rows = stmt.query([&json]).map_err(native_err)?;
+                while let Some(row) = rows.next().map_err(native_err)? {
+                    let id = entman_model::ids::SessionId(crate::rows::guid(row, "session_id")?);
+                    if let Some(s) = sessions.get_mut(&id) {
+                        s.tasks.push(crate::store::session_task(row)?);
+                    }
+                }
+            }
+            Ok(ids.iter().filter_map(|id| sessions.remove(id)).collect())
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -20,41 +20,76 @@ pub fn db_err(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// A row of either driver: sqlx's `AnyRow` or a native rusqlite row, so that
+/// one decoder per table serves both.
+pub trait Columns {
+    /// A nullable text column.
+    fn text_value(&self, col: &str) -> StoreResult<Option<String>>;
+    /// A nullable integer column.
+    fn int_value(&self, col: &str) -> StoreResult<Option<i64>>;
+}
+
+impl Columns for AnyRow {
+    fn text_value(&self, col: &str) -> StoreResult<Option<String>> {
+        self.try_get::<Option<String>, _>(col)
+            .map_err(|e| corrupt(col, e))
+    }
+
+    fn int_value(&self, col: &str) -> StoreResult<Option<i64>> {
+        self.try_get::<Option<i64>, _>(col)
+            .map_err(|e| corrupt(col, e))
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn text_value(&self, col: &str) -> StoreResult<Option<String>> {
+        self.get::<_, Option<String>>(col)
+            .map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+    }
+
+    fn int_value(&self, col: &str) -> StoreResult<Option<i64>> {
+        self.get::<_, Option<i64>>(col)
+            .map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+    }
+}
+
+fn null(col: &str) -> StoreError {
+    StoreError::Corrupt(format!("{col}: unexpected NULL"))
+}
+
 /// A text column.
-pub fn text(row: &AnyRow, col: &str) -> StoreResult<String> {
-    row.try_get::<String, _>(col).map_err(|e| corrupt(col, e))
+pub fn text(row: &impl Columns, col: &str) -> StoreResult<String> {
+    row.text_value(col)?.ok_or_else(|| null(col))
 }
 
 /// A nullable text column.
-pub fn opt_text(row: &AnyRow, col: &str) -> StoreResult<Option<String>> {
-    row.try_get::<Option<String>, _>(col)
-        .map_err(|e| corrupt(col, e))
+pub fn opt_text(row: &impl Columns, col: &str) -> StoreResult<Option<String>> {
+    row.text_value(col)
 }
 
 /// An integer column.
-pub fn int(row: &AnyRow, col: &str) -> StoreResult<i64> {
-    row.try_get::<i64, _>(col).map_err(|e| corrupt(col, e))
+pub fn int(row: &impl Columns, col: &str) -> StoreResult<i64> {
+    row.int_value(col)?.ok_or_else(|| null(col))
 }
 
 /// A nullable integer column.
-pub fn opt_int(row: &AnyRow, col: &str) -> StoreResult<Option<i64>> {
-    row.try_get::<Option<i64>, _>(col)
-        .map_err(|e| corrupt(col, e))
+pub fn opt_int(row: &impl Columns, col: &str) -> StoreResult<Option<i64>> {
+    row.int_value(col)
 }
 
 /// A boolean stored as 0/1.
-pub fn flag(row: &AnyRow, col: &str) -> StoreResult<bool> {
+pub fn flag(row: &impl Columns, col: &str) -> StoreResult<bool> {
     int(row, col).map(|v| v != 0)
 }
 
 /// A GUID stored as text.
-pub fn guid(row: &AnyRow, col: &str) -> StoreResult<Uuid> {
+pub fn guid(row: &impl Columns, col: &str) -> StoreResult<Uuid> {
     let s = text(row, col)?;
     Uuid::parse_str(&s).map_err(|_| StoreError::Corrupt(format!("{col}: [{s}] is not a GUID")))
 }
 
 /// A nullable GUID stored as text.
-pub fn opt_guid(row: &AnyRow, col: &str) -> StoreResult<Option<Uuid>> {
+pub fn opt_guid(row: &impl Columns, col: &str) -> StoreResult<Option<Uuid>> {
     opt_text(row, col)?
         .map(|s| {
             Uuid::parse_str(&s)
@@ -64,19 +99,19 @@ pub fn opt_guid(row: &AnyRow, col: &str) -> StoreResult<Option<Uuid>> {
 }
 
 /// A wire enum stored by name.
-pub fn wire<T: FromStr>(row: &AnyRow, col: &str) -> StoreResult<T> {
+pub fn wire<T: FromStr>(row: &impl Columns, col: &str) -> StoreResult<T> {
     let s = text(row, col)?;
     s.parse()
         .map_err(|_| StoreError::Corrupt(format!("{col}: [{s}] is not a known value")))
 }
 
 /// An instant stored as microseconds.
-pub fn time(row: &AnyRow, col: &str) -> StoreResult<entman_model::Timestamp> {
+pub fn time(row: &impl Columns, col: &str) -> StoreResult<entman_model::Timestamp> {
     int(row, col).map(entman_model::Timestamp::from_micros)
 }
 
 /// A nullable instant.
-pub fn opt_time(row: &AnyRow, col: &str) -> StoreResult<Option<entman_model::Timestamp>> {
+pub fn opt_time(row: &impl Columns, col: &str) -> StoreResult<Option<entman_model::Timestamp>> {
     Ok(opt_int(row, col)?.map(entman_model::Timestamp::from_micros))
 }
 
