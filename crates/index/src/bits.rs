@@ -42,6 +42,25 @@ impl Bits {
         Bits { words, len }
     }
 
+    /// Bit `i` is set where `test(col[i])` holds: one word per 64 values, in a
+    /// loop the compiler can unroll (no bounds checks, no index arithmetic).
+    #[inline]
+    pub fn from_column<T: Copy>(col: &[T], test: impl Fn(T) -> bool) -> Bits {
+        let words = col
+            .chunks(64)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |w, (j, v)| w | (u64::from(test(*v)) << j))
+            })
+            .collect();
+        Bits {
+            words,
+            len: col.len(),
+        }
+    }
+
     /// Clears the bits past `len` in the last word.
     fn trim(&mut self) {
         let rest = self.len % 64;

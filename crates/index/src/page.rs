@@ -85,7 +85,15 @@ pub(crate) fn select(
         .unwrap_or(0);
     let groups = server_groups(view, column);
     let gather = match path {
-        PagePath::Auto => base_count <= 4096 || visits > base_count.saturating_mul(4),
+        PagePath::Auto => {
+            // Rows are stored in creation order, so a walk along a time order
+            // reads nearly in sequence and may visit more rows for the same cost.
+            let per_match = match column {
+                Column::Creation | Column::End => 12,
+                _ => 4,
+            };
+            base_count <= 4096 || visits > base_count.saturating_mul(per_match)
+        }
         PagePath::Walk => false,
         PagePath::Gather => true,
     };
@@ -130,7 +138,10 @@ pub(crate) fn select(
                 walk(&bits, &base.uid, rows, &delta, &at, skip, take, deadline)?
             }
         }
-        _ => gather_page(view, &bits, &delta, order, skip, take),
+        _ => match gather_keys(view, &bits, &delta, column) {
+            Some(keyed) => select_keys(keyed, walk_desc, skip, take),
+            None => gather_page(view, &bits, &delta, order, skip, take),
+        },
     };
     if reverse {
         uids.reverse();
@@ -294,6 +305,90 @@ fn walk(
         }
     }
     Ok(out)
+}
+
+/// The matches as (sort key, UID) pairs, when the column's order is that of
+/// one integer per row: times, enumerations, UIDs, and texts by rank while no
+/// delta row holds a text the base's dictionary lacks. Selecting among 24-byte
+/// pairs is several times faster than among whole rows.
+fn gather_keys(
+    view: &View,
+    bits: &Bits,
+    delta: &[Row],
+    column: Column,
+) -> Option<Vec<(i64, [u8; 16])>> {
+    use crate::texts::{EXTRA, NO_TEXT};
+    let base = &*view.base;
+    let text_key = |id: u32| -> Option<i64> {
+        if id == NO_TEXT {
+            Some(0)
+        } else if id & EXTRA != 0 {
+            None
+        } else {
+            Some(2 * i64::from(id) + 2)
+        }
+    };
+    let row_key = |r: &Row| -> Option<i64> {
+        Some(match column {
+            Column::Uid | Column::Type => 0,
+            Column::Creation => r.creation,
+            Column::End => r.end,
+            Column::State => i64::from(r.state),
+            Column::Result => i64::from(r.result),
+            Column::Name => text_key(r.name)?,
+            Column::Message => text_key(r.message)?,
+            Column::ServerUid | Column::ServerName => return None,
+        })
+    };
+    let mut keyed: Vec<(i64, [u8; 16])> = Vec::with_capacity(bits.count() + delta.len());
+    for r in delta {
+        keyed.push((row_key(r)?, r.uid));
+    }
+    let key_of = |i: usize| -> i64 {
+        match column {
+            Column::Creation => base.creation[i],
+            Column::End => base.end[i],
+            Column::State => i64::from(base.state[i]),
+            Column::Result => i64::from(base.result[i]),
+            // Base rows only hold ranks.
+            Column::Name => text_key(base.name[i]).unwrap_or(0),
+            Column::Message => text_key(base.message[i]).unwrap_or(0),
+            _ => 0,
+        }
+    };
+    if matches!(column, Column::ServerUid | Column::ServerName) {
+        return None;
+    }
+    keyed.extend(bits.ones().map(|i| (key_of(i), base.uid[i])));
+    Some(keyed)
+}
+
+/// Positions `skip .. skip + take` of the pairs in walk order.
+fn select_keys(
+    mut keyed: Vec<(i64, [u8; 16])>,
+    walk_desc: bool,
+    skip: u64,
+    take: u64,
+) -> Vec<[u8; 16]> {
+    let order = |a: &(i64, [u8; 16]), b: &(i64, [u8; 16])| {
+        if walk_desc {
+            b.cmp(a)
+        } else {
+            a.cmp(b)
+        }
+    };
+    let want = ((skip + take) as usize).min(keyed.len());
+    if want < keyed.len() {
+        keyed.select_nth_unstable_by(want, order);
+        keyed.truncate(want);
+    }
+    keyed.sort_unstable_by(order);
+    keyed
+        .iter()
+        .skip(skip as usize)
+        .take(take as usize)
+        .map(|k| k.1)
+        .collect()
 }
 
 /// Gathers every match and selects the page among them.

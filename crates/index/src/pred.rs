@@ -27,9 +27,10 @@ pub(crate) enum Pred {
     /// one by one; `null`: whether "no text" passes.
     Text {
         column: Column,
-        op: Op,
-        place: u32,
-        exact: bool,
+        /// Base ranks in `lo..hi` pass, or (`invert`) those outside.
+        lo: u32,
+        hi: u32,
+        invert: bool,
         extras: Vec<bool>,
         null: bool,
     },
@@ -95,11 +96,22 @@ impl Pred {
                     Ok(rank) => (rank as u32, true),
                     Err(place) => (place as u32, false),
                 };
+                // Ranks below `place` are less than the value; `place` itself is
+                // equal when `exact`; the rest are greater.
+                let equal_end = place + u32::from(exact);
+                let (lo, hi, invert) = match op {
+                    Op::Eq => (place, equal_end, false),
+                    Op::Ne => (place, equal_end, true),
+                    Op::Lt => (0, place, false),
+                    Op::Le => (0, equal_end, false),
+                    Op::Gt => (equal_end, u32::MAX, false),
+                    Op::Ge => (place, u32::MAX, false),
+                };
                 Pred::Text {
                     column,
-                    op,
-                    place,
-                    exact,
+                    lo,
+                    hi,
+                    invert,
                     extras: view
                         .extras
                         .iter()
@@ -175,17 +187,17 @@ impl Pred {
                 }
                 acc
             }
-            Pred::Uid(op, v) => Bits::from_fn(n, |i| op.holds(b.uid[i].cmp(v))),
+            Pred::Uid(op, v) => Bits::from_column(&b.uid, |u| op.holds(u.cmp(v))),
             Pred::Creation(op, v) => {
-                let (op, v, col) = (*op, *v, &b.creation);
-                Bits::from_fn(n, |i| op.holds(col[i].cmp(&v)))
+                let (op, v) = (*op, *v);
+                Bits::from_column(&b.creation, |t| op.holds(t.cmp(&v)))
             }
             Pred::End(op, v) => {
-                let (op, v, col) = (*op, *v, &b.end);
-                Bits::from_fn(n, |i| time_holds(op, col[i], v))
+                let (op, v) = (*op, *v);
+                Bits::from_column(&b.end, |t| time_holds(op, t, v))
             }
-            Pred::State(op, v) => small(n, &b.state, *op, *v),
-            Pred::Result(op, v) => small(n, &b.result, *op, *v),
+            Pred::State(op, v) => small(&b.state, *op, *v),
+            Pred::Result(op, v) => small(&b.result, *op, *v),
             Pred::Text { column, .. } => {
                 let col = if *column == Column::Name {
                     &b.name
@@ -224,9 +236,9 @@ impl Pred {
     #[inline]
     fn text_holds(&self, id: u32) -> bool {
         let Pred::Text {
-            op,
-            place,
-            exact,
+            lo,
+            hi,
+            invert,
             extras,
             null,
             ..
@@ -239,14 +251,7 @@ impl Pred {
         } else if id & EXTRA != 0 {
             extras.get((id & !EXTRA) as usize).copied().unwrap_or(false)
         } else {
-            let ord = if id < *place {
-                Ordering::Less
-            } else if id == *place && *exact {
-                Ordering::Equal
-            } else {
-                Ordering::Greater
-            };
-            op.holds(ord)
+            (*lo <= id && id < *hi) != *invert
         }
     }
 }
@@ -267,9 +272,9 @@ fn text_key(view: &View, id: u32) -> (u64, Option<&str>) {
 }
 
 /// An enumeration column against a value: a table of the 256 possible bytes.
-fn small(n: usize, col: &[u8], op: Op, v: u8) -> Bits {
-    let table: Vec<bool> = (0..=255u8).map(|x| op.holds(x.cmp(&v))).collect();
-    Bits::from_fn(n, |i| table[col[i] as usize])
+fn small(col: &[u8], op: Op, v: u8) -> Bits {
+    let table: [bool; 256] = std::array::from_fn(|x| op.holds((x as u8).cmp(&v)));
+    Bits::from_column(col, |x| table[x as usize])
 }
 
 /// The order of two values of a column for sorting (nulls first).

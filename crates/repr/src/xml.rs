@@ -153,6 +153,12 @@ fn indent(out: &mut String, depth: usize) {
 
 /// Escapes text for XML 1.0 and drops characters XML 1.0 cannot carry.
 fn escape(out: &mut String, s: &str, attribute: bool) {
+    // Most values need nothing: copy them at once.
+    let special = |b: &u8| matches!(b, b'&' | b'<' | b'>' | b'"') || *b < 0x20 || *b == 0xEF;
+    if !s.as_bytes().iter().any(special) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),

@@ -16,6 +16,7 @@ use crate::batch::{
     session_values, task_values, values_insert, NEXT_REVISION, SESSION_COLS, SESSION_CONFLICT,
     TASK_COLS, TASK_CONFLICT,
 };
+use crate::rows::NamedRow;
 use entman_model::session::FailoverSession;
 use entman_store::{StoreError, StoreResult};
 use rusqlite::Connection;
@@ -126,6 +127,10 @@ impl NativeWriter {
     }
 }
 
+fn column_names(stmt: &rusqlite::Statement<'_>) -> Vec<String> {
+    stmt.column_names().iter().map(|n| n.to_string()).collect()
+}
+
 /// Native read connections to the same file, for reads of many rows (a query
 /// page's sessions with their tasks): rusqlite decodes rows in place, where the
 /// sqlx `Any` driver converts every value and hands each row across a channel.
@@ -146,8 +151,10 @@ impl NativeReaders {
         let mut conns = Vec::with_capacity(n);
         for _ in 0..n.max(1) {
             let conn = Connection::open(file).map_err(native_err)?;
-            conn.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA query_only = 1")
-                .map_err(native_err)?;
+            conn.execute_batch(
+                "PRAGMA busy_timeout = 10000; PRAGMA query_only = 1; PRAGMA cache_size = -1024",
+            )
+            .map_err(native_err)?;
             conns.push(Mutex::new(conn));
         }
         Ok(NativeReaders {
@@ -191,9 +198,11 @@ impl NativeReaders {
                     "SELECT * FROM failover_sessions WHERE id IN (SELECT value FROM json_each(?1))",
                 )
                 .map_err(native_err)?;
+            let names = column_names(&stmt);
             let mut rows = stmt.query([&json]).map_err(native_err)?;
             while let Some(row) = rows.next().map_err(native_err)? {
-                let s = crate::store::session_row(row)?;
+                let row = NamedRow { row, names: &names };
+                let s = crate::store::session_row(&row)?;
                 sessions.insert(s.id, s);
             }
             if with_tasks {
@@ -203,11 +212,13 @@ impl NativeReaders {
                          (SELECT value FROM json_each(?1)) ORDER BY session_id, idx",
                     )
                     .map_err(native_err)?;
+                let names = column_names(&stmt);
                 let mut rows = stmt.query([&json]).map_err(native_err)?;
                 while let Some(row) = rows.next().map_err(native_err)? {
-                    let id = entman_model::ids::SessionId(crate::rows::guid(row, "session_id")?);
+                    let row = NamedRow { row, names: &names };
+                    let id = entman_model::ids::SessionId(crate::rows::guid(&row, "session_id")?);
                     if let Some(s) = sessions.get_mut(&id) {
-                        s.tasks.push(crate::store::session_task(row)?);
+                        s.tasks.push(crate::store::session_task(&row)?);
                     }
                 }
             }

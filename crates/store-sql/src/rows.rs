@@ -20,8 +20,8 @@ pub fn db_err(e: sqlx::Error) -> StoreError {
     }
 }
 
-/// A row of either driver: sqlx's `AnyRow` or a native rusqlite row, so that
-/// one decoder per table serves both.
+/// A row of either driver: sqlx's `AnyRow` or a native rusqlite row
+/// ([`NamedRow`]), so that one decoder per table serves both.
 pub trait Columns {
     /// A nullable text column.
     fn text_value(&self, col: &str) -> StoreResult<Option<String>>;
@@ -41,14 +41,32 @@ impl Columns for AnyRow {
     }
 }
 
-impl Columns for rusqlite::Row<'_> {
+/// A rusqlite row with its statement's column names, so that a column is found
+/// by comparing names in Rust (rusqlite asks SQLite for every name on every get).
+pub struct NamedRow<'a, 'r> {
+    pub row: &'a rusqlite::Row<'r>,
+    pub names: &'a [String],
+}
+
+impl NamedRow<'_, '_> {
+    fn index(&self, col: &str) -> StoreResult<usize> {
+        self.names
+            .iter()
+            .position(|n| n == col)
+            .ok_or_else(|| StoreError::Corrupt(format!("no column {col}")))
+    }
+}
+
+impl Columns for NamedRow<'_, '_> {
     fn text_value(&self, col: &str) -> StoreResult<Option<String>> {
-        self.get::<_, Option<String>>(col)
+        self.row
+            .get::<_, Option<String>>(self.index(col)?)
             .map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
     }
 
     fn int_value(&self, col: &str) -> StoreResult<Option<i64>> {
-        self.get::<_, Option<i64>>(col)
+        self.row
+            .get::<_, Option<i64>>(self.index(col)?)
             .map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
     }
 }
