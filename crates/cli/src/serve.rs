@@ -259,9 +259,12 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         );
         // Until it has loaded, session queries run in the database.
         let loading = index.clone();
+        // A load that fails (the database unreachable for a moment) is tried again;
+        // session queries stay in the database meanwhile.
         tokio::spawn(async move {
-            if let Err(e) = loading.load().await {
-                tracing::error!(error = %e, "the session query index did not load; session queries stay in the database");
+            while let Err(e) = loading.load().await {
+                tracing::error!(error = %e, "the session query index did not load; trying again in 30 s");
+                tokio::time::sleep(Duration::from_secs(30)).await;
             }
             crate::release_freed_memory();
         });
