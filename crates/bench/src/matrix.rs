@@ -272,13 +272,23 @@ fn pages_count(body: &[u8]) -> Option<u64> {
     text[at..].split('"').next()?.parse().ok()
 }
 
-/// Runs one cell: `clients` connections, each sending `requests` requests.
+/// When each client of a cell stops.
+#[derive(Clone, Copy)]
+enum Until {
+    /// After this many requests.
+    Requests(usize),
+    /// At this instant.
+    Time(Instant),
+}
+
+/// Runs one cell: `clients` connections sending `path` (each request made
+/// distinct by a counter) until `until`.
 async fn cell(
     addr: &str,
     token: &str,
     path: &str,
     clients: usize,
-    requests: usize,
+    until: Until,
     counter: Arc<AtomicU64>,
 ) -> anyhow::Result<Cell> {
     let mut tasks = Vec::new();
@@ -289,7 +299,12 @@ async fn cell(
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut errors = 0;
-            for _ in 0..requests {
+            let mut sent_count = 0usize;
+            while match until {
+                Until::Requests(n) => sent_count < n,
+                Until::Time(end) => Instant::now() < end,
+            } {
+                sent_count += 1;
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let url = format!("{path}&bench={n}");
                 let sent = Instant::now();
@@ -361,7 +376,7 @@ pub fn run(o: MatrixOptions) -> anyhow::Result<bool> {
             for page in page_list {
                 let path = format!("/api/query?{}&page={page}", shape.query);
                 for (ci, clients) in o.clients.iter().enumerate() {
-                    let mut c = cell(&o.addr, &o.token, &path, *clients, o.requests, counter.clone())
+                    let mut c = cell(&o.addr, &o.token, &path, *clients, Until::Requests(o.requests), counter.clone())
                         .await?;
                     c.label = format!("{} | {page} of {pages} | {clients}", shape.label);
                     let p99 = c.percentile_ms(99.0);
@@ -439,39 +454,9 @@ pub fn hammer(
         .build()?;
     runtime.block_on(async {
         let end = Instant::now() + std::time::Duration::from_secs(seconds);
+        let path = format!("/api/query?{query}");
         let counter = Arc::new(AtomicU64::new(0));
-        let mut tasks = Vec::new();
-        for _ in 0..clients {
-            let mut client = Client::connect(addr, token).await?;
-            let (query, counter) = (query.to_string(), counter.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut lat = Vec::new();
-                let mut errors = 0u64;
-                while Instant::now() < end {
-                    let n = counter.fetch_add(1, Ordering::Relaxed);
-                    let sent = Instant::now();
-                    match client
-                        .get(&format!("/api/query?{query}&bench={n}"), false)
-                        .await
-                    {
-                        Ok((200, _)) => lat.push(sent.elapsed().as_micros() as u32),
-                        _ => errors += 1,
-                    }
-                }
-                (lat, errors)
-            }));
-        }
-        let mut cell = Cell {
-            label: query.to_string(),
-            latencies_us: Vec::new(),
-            errors: 0,
-        };
-        for t in tasks {
-            let (lat, errors) = t.await?;
-            cell.latencies_us.extend(lat);
-            cell.errors += errors;
-        }
-        cell.latencies_us.sort_unstable();
+        let cell = cell(addr, token, &path, clients, Until::Time(end), counter).await?;
         println!(
             "heavy queries: {} answered, p50 {:.1} ms, p99 {:.1} ms, {} errors",
             cell.latencies_us.len(),

@@ -26,22 +26,6 @@ impl Bits {
         b
     }
 
-    /// Bit `i` is set where `test(i)` holds.
-    pub fn from_fn(len: usize, test: impl Fn(usize) -> bool) -> Bits {
-        let mut words = Vec::with_capacity(len.div_ceil(64));
-        let mut start = 0;
-        while start < len {
-            let end = (start + 64).min(len);
-            let mut w = 0u64;
-            for i in start..end {
-                w |= u64::from(test(i)) << (i - start);
-            }
-            words.push(w);
-            start = end;
-        }
-        Bits { words, len }
-    }
-
     /// Bit `i` is set where `test(col[i])` holds: one word per 64 values, in a
     /// loop the compiler can unroll (no bounds checks, no index arithmetic).
     #[inline]
@@ -124,8 +108,9 @@ mod tests {
 
     #[test]
     fn set_operations_and_iteration() {
-        let a = Bits::from_fn(130, |i| i % 3 == 0);
-        let b = Bits::from_fn(130, |i| i % 2 == 0);
+        let rows: Vec<usize> = (0..130).collect();
+        let a = Bits::from_column(&rows, |i| i % 3 == 0);
+        let b = Bits::from_column(&rows, |i| i % 2 == 0);
         assert_eq!(a.count(), 44);
         let mut and = a.clone();
         and.and(&b);

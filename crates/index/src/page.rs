@@ -318,6 +318,9 @@ fn gather_keys(
     column: Column,
 ) -> Option<Vec<(i64, [u8; 16])>> {
     use crate::texts::{EXTRA, NO_TEXT};
+    if matches!(column, Column::ServerUid | Column::ServerName) {
+        return None;
+    }
     let base = &*view.base;
     let text_key = |id: u32| -> Option<i64> {
         if id == NO_TEXT {
@@ -356,9 +359,6 @@ fn gather_keys(
             _ => 0,
         }
     };
-    if matches!(column, Column::ServerUid | Column::ServerName) {
-        return None;
-    }
     keyed.extend(bits.ones().map(|i| (key_of(i), base.uid[i])));
     Some(keyed)
 }

@@ -198,22 +198,33 @@ impl Pred {
             }
             Pred::State(op, v) => small(&b.state, *op, *v),
             Pred::Result(op, v) => small(&b.result, *op, *v),
-            Pred::Text { column, .. } => {
+            Pred::Text {
+                column,
+                lo,
+                hi,
+                invert,
+                null,
+                ..
+            } => {
                 let col = if *column == Column::Name {
                     &b.name
                 } else {
                     &b.message
                 };
-                Bits::from_fn(n, |i| self.text_holds(col[i]))
+                // Base rows hold only ranks and NO_TEXT (never extras).
+                let (lo, width, invert, null) = (*lo, hi.saturating_sub(*lo), *invert, *null);
+                Bits::from_column(col, |id| {
+                    if id == NO_TEXT {
+                        null
+                    } else {
+                        (id.wrapping_sub(lo) < width) != invert
+                    }
+                })
             }
-            Pred::Server(accept) => {
-                let col = &b.server;
-                Bits::from_fn(n, |i| accept.get(col[i] as usize).copied().unwrap_or(false))
-            }
-            Pred::Tenant(t) => {
-                let col = &b.tenant;
-                Bits::from_fn(n, |i| col[i] == *t)
-            }
+            Pred::Server(accept) => Bits::from_column(&b.server, |s| {
+                accept.get(s as usize).copied().unwrap_or(false)
+            }),
+            Pred::Tenant(t) => Bits::from_column(&b.tenant, |x| x == *t),
         }
     }
 }
