@@ -109,34 +109,23 @@ pub(crate) fn select(
     };
     let mut uids = match (gather, groups) {
         (false, Some(Groups::Walk(groups, at))) => {
-            let runs = |g: &u32| {
-                let (a, b) = base.server_runs[*g as usize];
-                &base.by_server[a as usize..b as usize]
-            };
-            // One loop per direction, so that each is compiled for its iterator.
-            if walk_desc {
-                let rows = groups
-                    .iter()
-                    .rev()
-                    .flat_map(|g| runs(g).iter().rev().copied());
-                walk(&bits, &base.uid, rows, &delta, &at, skip, take, deadline)?
-            } else {
-                let rows = groups.iter().flat_map(|g| runs(g).iter().copied());
-                walk(&bits, &base.uid, rows, &delta, &at, skip, take, deadline)?
-            }
+            let runs: Vec<&[u32]> = groups
+                .iter()
+                .map(|g| {
+                    let (a, b) = base.server_runs[*g as usize];
+                    &base.by_server[a as usize..b as usize]
+                })
+                .collect();
+            let walk = Walk::new(&bits, &base.uid, &delta, &at, skip, take);
+            walk.run(&runs, walk_desc, deadline)?
         }
         (false, None) => {
             let perm = base
                 .order(column)
                 .expect("non-server columns have an order");
             let at = delta_positions(view, perm, &delta, &order, walk_desc);
-            if walk_desc {
-                let rows = perm.iter().rev().copied();
-                walk(&bits, &base.uid, rows, &delta, &at, skip, take, deadline)?
-            } else {
-                let rows = perm.iter().copied();
-                walk(&bits, &base.uid, rows, &delta, &at, skip, take, deadline)?
-            }
+            let walk = Walk::new(&bits, &base.uid, &delta, &at, skip, take);
+            walk.run(&[perm], walk_desc, deadline)?
         }
         _ => match gather_keys(view, &bits, &delta, column) {
             Some(keyed) => select_keys(keyed, walk_desc, skip, take),
@@ -262,49 +251,133 @@ fn delta_positions(
         .collect()
 }
 
+/// Rows walked per chunk: a chunk with no delta row in it, wholly before the
+/// page, is only counted.
+const CHUNK: usize = 1024;
+
 /// Walks base rows in order, merging the sorted delta (each before the walk
 /// index `at` gives), and keeps positions `skip .. skip + take` of the matches.
-#[allow(clippy::too_many_arguments)]
-fn walk(
-    bits: &Bits,
-    uid: &[[u8; 16]],
-    rows: impl Iterator<Item = u32>,
-    delta: &[Row],
-    at: &[usize],
+struct Walk<'a> {
+    bits: &'a Bits,
+    uid: &'a [[u8; 16]],
+    delta: &'a [Row],
+    at: &'a [usize],
     skip: u64,
     take: u64,
-    deadline: Instant,
-) -> Result<Vec<[u8; 16]>, Overrun> {
-    let mut out = Vec::with_capacity(take as usize);
-    let mut pos = 0u64;
-    let mut emit = |u: [u8; 16]| {
-        if pos >= skip {
-            out.push(u);
+    out: Vec<[u8; 16]>,
+    /// Matches met so far.
+    pos: u64,
+    /// Base rows walked so far.
+    j: usize,
+    /// Delta rows merged so far.
+    d: usize,
+}
+
+impl<'a> Walk<'a> {
+    fn new(
+        bits: &'a Bits,
+        uid: &'a [[u8; 16]],
+        delta: &'a [Row],
+        at: &'a [usize],
+        skip: u64,
+        take: u64,
+    ) -> Walk<'a> {
+        Walk {
+            bits,
+            uid,
+            delta,
+            at,
+            skip,
+            take,
+            out: Vec::with_capacity(take as usize),
+            pos: 0,
+            j: 0,
+            d: 0,
         }
-        pos += 1;
-        out.len() as u64 >= take
-    };
-    let mut d = 0usize;
-    for (j, r) in rows.enumerate() {
-        if j % CLOCK_EVERY == CLOCK_EVERY - 1 && Instant::now() > deadline {
-            return Err(Overrun);
-        }
-        while d < delta.len() && at[d] <= j {
-            if emit(delta[d].uid) {
-                return Ok(out);
+    }
+
+    /// Walks `runs` (each ascending, in ascending order) in direction `desc`.
+    fn run(
+        mut self,
+        runs: &[&[u32]],
+        desc: bool,
+        deadline: Instant,
+    ) -> Result<Vec<[u8; 16]>, Overrun> {
+        let mut chunks = 0usize;
+        let mut each = |chunk: &[u32], w: &mut Walk| -> Result<bool, Overrun> {
+            chunks += 1;
+            if chunks.is_multiple_of(CLOCK_EVERY / CHUNK) && Instant::now() > deadline {
+                return Err(Overrun);
             }
-            d += 1;
+            Ok(w.chunk(chunk, desc))
+        };
+        if desc {
+            for run in runs.iter().rev() {
+                for chunk in run.rchunks(CHUNK) {
+                    if each(chunk, &mut self)? {
+                        return Ok(self.out);
+                    }
+                }
+            }
+        } else {
+            for run in runs {
+                for chunk in run.chunks(CHUNK) {
+                    if each(chunk, &mut self)? {
+                        return Ok(self.out);
+                    }
+                }
+            }
         }
-        if bits.get(r as usize) && emit(uid[r as usize]) {
-            return Ok(out);
+        while self.d < self.delta.len() {
+            if self.emit(self.delta[self.d].uid) {
+                break;
+            }
+            self.d += 1;
+        }
+        Ok(self.out)
+    }
+
+    /// One chunk (ascending; walked backwards when `desc`); true when the page
+    /// is full.
+    fn chunk(&mut self, chunk: &[u32], desc: bool) -> bool {
+        let next_delta = self.at.get(self.d).copied().unwrap_or(usize::MAX);
+        if self.pos < self.skip && next_delta >= self.j + chunk.len() {
+            let bits = self.bits;
+            let count: u64 = chunk.iter().map(|r| u64::from(bits.get(*r as usize))).sum();
+            if self.pos + count <= self.skip {
+                self.pos += count;
+                self.j += chunk.len();
+                return false;
+            }
+        }
+        if desc {
+            chunk.iter().rev().any(|r| self.row(*r))
+        } else {
+            chunk.iter().any(|r| self.row(*r))
         }
     }
-    for row in &delta[d..] {
-        if emit(row.uid) {
-            break;
+
+    /// One base row, after the delta rows that go before it.
+    #[inline]
+    fn row(&mut self, r: u32) -> bool {
+        while self.d < self.delta.len() && self.at[self.d] <= self.j {
+            if self.emit(self.delta[self.d].uid) {
+                return true;
+            }
+            self.d += 1;
         }
+        self.j += 1;
+        self.bits.get(r as usize) && self.emit(self.uid[r as usize])
     }
-    Ok(out)
+
+    #[inline]
+    fn emit(&mut self, u: [u8; 16]) -> bool {
+        if self.pos >= self.skip {
+            self.out.push(u);
+        }
+        self.pos += 1;
+        self.out.len() as u64 >= self.take
+    }
 }
 
 /// The matches as (sort key, UID) pairs, when the column's order is that of
@@ -414,4 +487,97 @@ fn gather_page(
         .take(take as usize)
         .map(|r| r.uid)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn uid(n: u32) -> [u8; 16] {
+        let mut u = [0u8; 16];
+        u[..4].copy_from_slice(&n.to_be_bytes());
+        u
+    }
+
+    fn delta_row(n: u32) -> Row {
+        Row {
+            uid: uid(n),
+            creation: 0,
+            end: 0,
+            name: 0,
+            message: 0,
+            server: 0,
+            tenant: 0,
+            state: 0,
+            result: 0,
+        }
+    }
+
+    proptest! {
+        /// The chunked walk (which only counts whole chunks before the page)
+        /// keeps the same rows as merging and filtering one row at a time.
+        #[test]
+        fn the_chunked_walk_keeps_what_a_row_by_row_merge_keeps(
+            n in 0usize..5000,
+            density in 0u32..=100,
+            seed in any::<u64>(),
+            cuts in proptest::collection::vec(0usize..5000, 0..4),
+            deltas in proptest::collection::vec(0usize..5001, 0..40),
+            skip in 0u64..5200,
+            take in 1u64..300,
+            desc in any::<bool>(),
+        ) {
+            // Rows in a scrambled walk order, split into runs.
+            let mut perm: Vec<u32> = (0..n as u32).collect();
+            let mut x = seed | 1;
+            for i in (1..perm.len()).rev() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                perm.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+            let uids: Vec<[u8; 16]> = (0..n as u32).map(uid).collect();
+            let mut bits = Bits::empty(n);
+            for r in 0..n {
+                if ((r as u64 * 2654435761) ^ seed) % 100 < u64::from(density) {
+                    bits.set(r);
+                }
+            }
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(n)).collect();
+            cuts.push(0);
+            cuts.push(n);
+            cuts.sort_unstable();
+            let runs: Vec<&[u32]> = cuts.windows(2).map(|w| &perm[w[0]..w[1]]).collect();
+            // Delta rows, each before the walk index it names.
+            let mut at: Vec<usize> = deltas.into_iter().map(|a| a.min(n)).collect();
+            at.sort_unstable();
+            let delta: Vec<Row> = (0..at.len() as u32).map(|i| delta_row((1 << 30) | i)).collect();
+            // Row by row.
+            let walked: Vec<u32> = if desc {
+                perm.iter().rev().copied().collect()
+            } else {
+                perm.clone()
+            };
+            let mut merged = Vec::new();
+            let mut d = 0;
+            for (j, r) in walked.iter().enumerate() {
+                while d < at.len() && at[d] <= j {
+                    merged.push(delta[d].uid);
+                    d += 1;
+                }
+                if bits.get(*r as usize) {
+                    merged.push(uids[*r as usize]);
+                }
+            }
+            merged.extend(delta[d..].iter().map(|r| r.uid));
+            let expected: Vec<[u8; 16]> =
+                merged.into_iter().skip(skip as usize).take(take as usize).collect();
+            let far = Instant::now() + std::time::Duration::from_secs(60);
+            let got = Walk::new(&bits, &uids, &delta, &at, skip, take)
+                .run(&runs, desc, far)
+                .unwrap();
+            prop_assert_eq!(got, expected);
+        }
+    }
 }

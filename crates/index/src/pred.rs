@@ -188,16 +188,10 @@ impl Pred {
                 acc
             }
             Pred::Uid(op, v) => Bits::from_column(&b.uid, |u| op.holds(u.cmp(v))),
-            Pred::Creation(op, v) => {
-                let (op, v) = (*op, *v);
-                Bits::from_column(&b.creation, |t| op.holds(t.cmp(&v)))
-            }
-            Pred::End(op, v) => {
-                let (op, v) = (*op, *v);
-                Bits::from_column(&b.end, |t| time_holds(op, t, v))
-            }
-            Pred::State(op, v) => small(&b.state, *op, *v),
-            Pred::Result(op, v) => small(&b.result, *op, *v),
+            Pred::Creation(op, v) => compare(&b.creation, *op, *v),
+            Pred::End(op, v) => end_compare(&b.end, *op, *v),
+            Pred::State(op, v) => compare(&b.state, *op, *v),
+            Pred::Result(op, v) => compare(&b.result, *op, *v),
             Pred::Text {
                 column,
                 lo,
@@ -282,10 +276,31 @@ fn text_key(view: &View, id: u32) -> (u64, Option<&str>) {
     }
 }
 
-/// An enumeration column against a value: a table of the 256 possible bytes.
-fn small(col: &[u8], op: Op, v: u8) -> Bits {
-    let table: [bool; 256] = std::array::from_fn(|x| op.holds((x as u8).cmp(&v)));
-    Bits::from_column(col, |x| table[x as usize])
+/// A column against a value. The operator is matched once, outside the loop,
+/// so that each loop is one plain comparison the compiler can vectorise.
+fn compare<T: Copy + Ord>(col: &[T], op: Op, v: T) -> Bits {
+    match op {
+        Op::Eq => Bits::from_column(col, |x| x == v),
+        Op::Ne => Bits::from_column(col, |x| x != v),
+        Op::Lt => Bits::from_column(col, |x| x < v),
+        Op::Le => Bits::from_column(col, |x| x <= v),
+        Op::Gt => Bits::from_column(col, |x| x > v),
+        Op::Ge => Bits::from_column(col, |x| x >= v),
+    }
+}
+
+/// [`compare`] for end times, where an unset time (the least value) only
+/// satisfies `!=`.
+fn end_compare(col: &[i64], op: Op, v: i64) -> Bits {
+    debug_assert!(!null_holds(Op::Lt) && !null_holds(Op::Le) && null_holds(Op::Ne));
+    match op {
+        Op::Lt => Bits::from_column(col, |x| x != NULL_TIME && x < v),
+        Op::Le => Bits::from_column(col, |x| x != NULL_TIME && x <= v),
+        // NULL_TIME is below every time: `==`, `>` and `>=` never hold for it,
+        // `!=` always does, as for a missing value.
+        _ if v == NULL_TIME => Bits::from_column(col, |x| time_holds(op, x, v)),
+        _ => compare(col, op, v),
+    }
 }
 
 /// The order of two values of a column for sorting (nulls first).
