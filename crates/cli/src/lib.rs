@@ -107,6 +107,19 @@ pub struct ServeArgs {
     /// Answer session queries in the database instead of the in-memory index.
     #[arg(long, env = "ENTMAN_NO_QUERY_INDEX")]
     pub no_query_index: bool,
+    /// Turn the control API (`/_entman/`: health, metrics, faults, journal) off.
+    #[arg(long, env = "ENTMAN_NO_CONTROL_API")]
+    pub no_control_api: bool,
+    /// Turn `/_entman/metrics` off.
+    #[arg(long, env = "ENTMAN_NO_METRICS")]
+    pub no_metrics: bool,
+    /// Requests the journal (`/_entman/requests`) keeps; 0 keeps none.
+    #[arg(long, env = "ENTMAN_JOURNAL_SIZE", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub journal_size: u64,
+    /// Fault rules in force from the start: a JSON list of rules as
+    /// `POST /_entman/faults` takes them.
+    #[arg(long, env = "ENTMAN_FAULTS", value_name = "FILE")]
+    pub faults: Option<PathBuf>,
 }
 
 fn parse_time_scale(s: &str) -> Result<f64, String> {

@@ -29,6 +29,7 @@ pub struct ServeOptions {
     pub time_scale: f64,
     pub query_budget: Duration,
     pub query_index: bool,
+    pub control: entman_http::control::ControlConfig,
     pub admin_user: String,
     pub admin_password: Option<String>,
 }
@@ -86,6 +87,15 @@ impl ServeOptions {
             time_scale: args.time_scale,
             query_budget: Duration::from_millis(args.query_budget_ms),
             query_index: !args.no_query_index,
+            control: entman_http::control::ControlConfig {
+                enabled: !args.no_control_api,
+                metrics: !args.no_metrics,
+                journal_size: args.journal_size as usize,
+                faults: match &args.faults {
+                    Some(path) => read_faults(path)?,
+                    None => Vec::new(),
+                },
+            },
             admin_user: std::env::var("ENTMAN_ADMIN_USER")
                 .unwrap_or_else(|_| "Administrator".into()),
             admin_password: std::env::var("ENTMAN_ADMIN_PASSWORD")
@@ -93,6 +103,26 @@ impl ServeOptions {
                 .filter(|p| !p.is_empty()),
         })
     }
+}
+
+/// Reads a `--faults` file: a JSON list of fault rules (controls.md §3).
+fn read_faults(path: &std::path::Path) -> anyhow::Result<Vec<entman_http::control::faults::Rule>> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the fault rules in {}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let serde_json::Value::Array(rules) = value else {
+        anyhow::bail!("{} must hold a JSON list of fault rules", path.display());
+    };
+    rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| {
+            entman_http::control::faults::Rule::from_json(rule)
+                .map_err(|e| anyhow::anyhow!("{}: rule {}: {e}", path.display(), i + 1))
+        })
+        .collect()
 }
 
 fn init_tracing() {
@@ -247,6 +277,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         idle_timeout: opts.idle_timeout,
         public_base: opts.public_url.clone(),
         query_budget: opts.query_budget,
+        control: opts.control.clone(),
         ..HttpConfig::default()
     };
     let index = opts.query_index.then(|| {

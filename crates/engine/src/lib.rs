@@ -18,7 +18,8 @@ use entman_model::session::{
 use entman_model::Timestamp;
 use entman_store::{Scope, Store, StoreError};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{Mutex, Notify};
 
@@ -69,6 +70,32 @@ pub struct Engine {
     /// The unfinished sessions, kept in memory so that a step reads nothing: it
     /// advances them, writes what changed, and forgets the ones that finished.
     running: Mutex<Running>,
+    /// What the loop has done, for health checks and metrics.
+    activity: Activity,
+}
+
+/// Counters and times of the engine's work (for `/_entman/health` and metrics).
+#[derive(Default)]
+struct Activity {
+    /// Sessions started (or tested) by this instance.
+    started: AtomicU64,
+    /// When the loop last finished a step, in microseconds since the epoch.
+    last_step: AtomicI64,
+    /// When the step in progress began (0 while none is).
+    stepping_since: AtomicI64,
+    /// Called with the duration of every step of the loop.
+    on_step: OnceLock<Box<dyn Fn(Duration) + Send + Sync>>,
+}
+
+/// A reading of the engine's activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineActivity {
+    /// Sessions this instance has started or tested.
+    pub sessions_started: u64,
+    /// When the loop last finished a step (`None` before the first).
+    pub last_step: Option<Timestamp>,
+    /// When the step in progress began, if one is.
+    pub stepping_since: Option<Timestamp>,
 }
 
 /// The engine's copy of the unfinished sessions.
@@ -88,7 +115,24 @@ impl Engine {
             wake: Notify::new(),
             operations: Mutex::new(()),
             running: Mutex::new(Running::default()),
+            activity: Activity::default(),
         })
+    }
+
+    /// What the engine has done so far.
+    pub fn activity(&self) -> EngineActivity {
+        let at = |micros: i64| (micros != 0).then(|| Timestamp::from_micros(micros));
+        EngineActivity {
+            sessions_started: self.activity.started.load(Ordering::Relaxed),
+            last_step: at(self.activity.last_step.load(Ordering::Relaxed)),
+            stepping_since: at(self.activity.stepping_since.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// Has `observe` called with the duration of every step of the loop (once;
+    /// later calls are ignored).
+    pub fn on_step(&self, observe: impl Fn(Duration) + Send + Sync + 'static) {
+        let _ = self.activity.on_step.set(Box::new(observe));
     }
 
     fn scaled(&self, ms: f64) -> i64 {
@@ -143,6 +187,7 @@ impl Engine {
             return Err(e.into());
         }
         tracing::info!(plan = %plan.name, session = %session.id, kind = %kind, "failover session started");
+        self.activity.started.fetch_add(1, Ordering::Relaxed);
         self.running
             .lock()
             .await
@@ -476,7 +521,19 @@ impl Engine {
         tokio::pin!(shutdown);
         loop {
             let now = Timestamp::now();
-            let wait = match self.step(now).await {
+            let began = std::time::Instant::now();
+            self.activity
+                .stepping_since
+                .store(now.micros(), Ordering::Relaxed);
+            let stepped = self.step(now).await;
+            self.activity.stepping_since.store(0, Ordering::Relaxed);
+            self.activity
+                .last_step
+                .store(Timestamp::now().micros(), Ordering::Relaxed);
+            if let Some(observe) = self.activity.on_step.get() {
+                observe(began.elapsed());
+            }
+            let wait = match stepped {
                 Ok(Some(due)) => {
                     Duration::from_micros(due.micros().saturating_sub(now.micros()).max(0) as u64)
                 }

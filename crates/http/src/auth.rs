@@ -344,16 +344,36 @@ pub async fn front(State(state): State<AppState>, mut request: Request, next: Ne
     let format = crate::render::negotiate(request.headers(), &state);
     request.extensions_mut().insert(format);
     if is_public(request.method(), request.uri().path()) {
+        let account = crate::routes::basic_user(request.headers());
+        let (method, path) = (request.method().clone(), request.uri().path().to_string());
+        if let Some(answer) =
+            crate::control::apply_faults(&state, &method, &path, account.as_deref()).await
+        {
+            return crate::render::finish(answer, format, &method, &path).await;
+        }
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
-    let caller = match authenticate(&parts, &state).await {
+    let authenticated = authenticate(&parts, &state).await;
+    let account = match &authenticated {
+        Ok(caller) => Some(caller.session.user_name.clone()),
+        Err(_) => crate::routes::basic_user(&parts.headers),
+    };
+    if let Some(answer) =
+        crate::control::apply_faults(&state, &parts.method, parts.uri.path(), account.as_deref())
+            .await
+    {
+        let path = parts.uri.path().to_string();
+        return crate::render::finish(answer, format, &parts.method, &path).await;
+    }
+    let caller = match authenticated {
         Ok(caller) => caller,
         Err(e) => {
             let path = parts.uri.path().to_string();
             return crate::render::finish(e.into_response(), format, &parts.method, &path).await;
         }
     };
+    let name = crate::control::AccountName(caller.session.user_name.clone());
     let version = state.store.state_version();
     let key = match (&parts.method, version) {
         (&Method::GET, Some(_)) => Some(crate::cache::key(
@@ -366,17 +386,21 @@ pub async fn front(State(state): State<AppState>, mut request: Request, next: Ne
     };
     if let (Some(key), Some(version)) = (&key, version) {
         if let Some(entry) = state.cache.get(key, version, Timestamp::now()) {
-            return crate::cache::answer(&entry);
+            let mut answer = crate::cache::answer(&entry);
+            answer.extensions_mut().insert(name);
+            return answer;
         }
     }
     parts.extensions.insert(caller);
     let response = next.run(Request::from_parts(parts, body)).await;
-    match (key, version) {
+    let mut response = match (key, version) {
         (Some(key), Some(version)) => {
             crate::cache::keep(&state.cache, key, version, response).await
         }
         _ => response,
-    }
+    };
+    response.extensions_mut().insert(name);
+    response
 }
 
 /// Operations the role matrix distinguishes (auth.md §6).

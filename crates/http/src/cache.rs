@@ -52,6 +52,8 @@ pub struct Entry {
     pub content_type: HeaderValue,
     /// Its body.
     pub body: Bytes,
+    /// The route template it was answered by, for metrics.
+    pub route: Option<Arc<str>>,
 }
 
 /// The kept answers.
@@ -125,6 +127,11 @@ pub fn answer(entry: &Entry) -> axum::response::Response {
         axum::http::header::CONTENT_LENGTH,
         HeaderValue::from(entry.body.len()),
     );
+    if let Some(route) = &entry.route {
+        response
+            .extensions_mut()
+            .insert(crate::control::RouteTemplate(route.to_string()));
+    }
     response
 }
 
@@ -158,6 +165,10 @@ pub async fn keep(
     if length.is_none_or(|n| n > MAX_BODY) {
         return response;
     }
+    let route = response
+        .extensions()
+        .get::<crate::control::RouteTemplate>()
+        .map(|r| Arc::from(r.0.as_str()));
     let (parts, body) = response.into_parts();
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(body) => body,
@@ -177,6 +188,7 @@ pub async fn keep(
             until: mark.until,
             content_type,
             body: body.clone(),
+            route,
         },
     );
     axum::response::Response::from_parts(parts, axum::body::Body::from(body))
@@ -226,6 +238,7 @@ mod tests {
             version,
             until,
             content_type: HeaderValue::from_static("application/xml"),
+            route: None,
             body: Bytes::from_static(body.as_bytes()),
         }
     }

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod cache;
+pub mod control;
 pub mod error;
 pub mod limiter;
 pub mod params;
@@ -25,13 +26,12 @@ pub use render::Reply;
 use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::http::{header, Uri};
-use axum::middleware::{from_fn, from_fn_with_state, Next};
-use axum::response::Response;
+use axum::middleware::from_fn_with_state;
 use axum::Router;
 use entman_repr::JsonStyle;
 use entman_store::Store;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tower::Layer;
 
 /// Settings of the HTTP layer.
@@ -49,6 +49,8 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Longest a query (`/api/query`) may take before it ends with a 503.
     pub query_budget: Duration,
+    /// The control API under `/_entman/`.
+    pub control: control::ControlConfig,
 }
 
 impl Default for HttpConfig {
@@ -60,6 +62,7 @@ impl Default for HttpConfig {
             public_base: None,
             max_body_bytes: 1024 * 1024,
             query_budget: Duration::from_secs(3),
+            control: control::ControlConfig::default(),
         }
     }
 }
@@ -92,6 +95,10 @@ pub struct Shared {
     pub cache: Arc<cache::ResponseCache>,
     /// The in-memory index answering session queries, when there is one.
     pub index: Option<Arc<entman_index::SessionIndex>>,
+    /// The control API: fault rules, the request journal, metrics.
+    pub control: Arc<control::Control>,
+    /// When the state was made (the server's start).
+    pub started: entman_model::Timestamp,
 }
 
 impl AppState {
@@ -111,6 +118,9 @@ impl AppState {
         config: HttpConfig,
         index: Option<Arc<entman_index::SessionIndex>>,
     ) -> AppState {
+        let control = Arc::new(control::Control::new(config.control.clone()));
+        let observer = control.clone();
+        engine.on_step(move |d| observer.metrics.step(d));
         AppState(Arc::new(Shared {
             store,
             engine,
@@ -119,6 +129,8 @@ impl AppState {
             sessions: Arc::default(),
             cache: Arc::default(),
             index,
+            control,
+            started: entman_model::Timestamp::now(),
         }))
     }
 }
@@ -169,6 +181,8 @@ pub fn base_url(parts: &Parts, state: &AppState) -> String {
 /// The whole service for one listener: request logging, path normalisation,
 /// routing and rendering.
 pub fn app(state: AppState, scheme: Scheme) -> Router {
+    let control = control::router(state.clone());
+    let observed = state.clone();
     let routed = routes::router()
         .layer(from_fn_with_state(state.clone(), render::render))
         .layer(from_fn_with_state(state.clone(), auth::front))
@@ -181,9 +195,9 @@ pub fn app(state: AppState, scheme: Scheme) -> Router {
     let normalized =
         tower::util::MapRequestLayer::new(move |request: Request| normalize(request, scheme))
             .layer(routed);
-    Router::new()
+    control
         .fallback_service(normalized)
-        .layer(from_fn(log_request))
+        .layer(from_fn_with_state(observed, control::observe))
 }
 
 /// Lower-cases the path, drops empty segments (`/api//cloud` is `/api/cloud`,
@@ -236,32 +250,8 @@ fn collapse_slashes(path: &str) -> String {
     out
 }
 
-/// One log line per request: method, path, status and latency. A logon session's
-/// id in the path is left out: it is what the session's token is made of.
-async fn log_request(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    if !tracing::enabled!(target: "entman::request", tracing::Level::INFO) {
-        return next.run(request).await;
-    }
-    // A clone of the URI is a reference count; the path is redacted only to log it.
-    let uri = request.uri().clone();
-    let response = next.run(request).await;
-    // One preformatted message: a quarter of the cost of the same line as fields.
-    let micros = started.elapsed().as_micros();
-    tracing::info!(
-        target: "entman::request",
-        "{method} {} {} {}.{:03} ms",
-        redact_path(uri.path()),
-        response.status().as_u16(),
-        micros / 1000,
-        micros % 1000
-    );
-    response
-}
-
 /// A path for the log: the segment after `logonSessions/` becomes `{ID}`.
-fn redact_path(path: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn redact_path(path: &str) -> std::borrow::Cow<'_, str> {
     const SEGMENT: &[u8] = b"/logonsessions/";
     let at = path
         .as_bytes()

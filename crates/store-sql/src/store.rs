@@ -570,6 +570,45 @@ impl Store for SqlStore {
         }
     }
 
+    async fn session_tally(
+        &self,
+    ) -> StoreResult<Vec<(SessionState, entman_model::session::SessionResult, u64)>> {
+        let rows = sqlx::query(
+            "SELECT state, result, COUNT(*) AS n FROM failover_sessions GROUP BY state, result",
+        )
+        .fetch_all(&self.query_pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    wire(row, "state")?,
+                    wire(row, "result")?,
+                    int(row, "n")?.max(0) as u64,
+                ))
+            })
+            .collect()
+    }
+
+    async fn logon_count(&self) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM logon_sessions")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(n.max(0) as u64)
+    }
+
+    fn pool_connections(&self) -> Vec<(&'static str, u64)> {
+        let (mut idle, mut busy) = (0u64, 0u64);
+        for pool in [&self.pool, &self.query_pool] {
+            let size = u64::from(pool.size());
+            let free = pool.num_idle() as u64;
+            idle += free;
+            busy += size.saturating_sub(free);
+        }
+        vec![("idle", idle), ("in_use", busy)]
+    }
+
     async fn change_marker(&self) -> StoreResult<Option<u64>> {
         match &self.native {
             // The native connection's data_version moves with every commit by

@@ -14,7 +14,7 @@ use entman_model::ids::*;
 use entman_model::plan::{Plan, PlanOptions, PlanState};
 use entman_model::replica::{PointState, Replica, VmReplicaPoint};
 use entman_model::server::BackupServer;
-use entman_model::session::{FailoverSession, SessionState};
+use entman_model::session::{FailoverSession, SessionResult, SessionState};
 use entman_model::task::Task;
 use entman_model::tenant::Tenant;
 use entman_model::Timestamp;
@@ -133,6 +133,18 @@ pub trait Store: Send + Sync + 'static {
     /// not see.
     async fn change_marker(&self) -> StoreResult<Option<u64>> {
         Ok(None)
+    }
+
+    /// How many sessions are in each (state, result) pair, for metrics. Pairs
+    /// without sessions may be left out.
+    async fn session_tally(&self) -> StoreResult<Vec<(SessionState, SessionResult, u64)>>;
+
+    /// How many logon sessions are stored (idle ones not yet purged included).
+    async fn logon_count(&self) -> StoreResult<u64>;
+
+    /// Connections of the store's pools by state (`idle`, `in_use`), for metrics.
+    fn pool_connections(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
     }
 
     /// Reads a metadata value.

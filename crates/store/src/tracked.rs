@@ -76,6 +76,18 @@ impl Store for Tracked {
         self.inner.backend()
     }
 
+    async fn session_tally(&self) -> StoreResult<Vec<(SessionState, SessionResult, u64)>> {
+        self.inner.session_tally().await
+    }
+
+    async fn logon_count(&self) -> StoreResult<u64> {
+        self.inner.logon_count().await
+    }
+
+    fn pool_connections(&self) -> Vec<(&'static str, u64)> {
+        self.inner.pool_connections()
+    }
+
     async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
         self.inner.meta(key).await
     }

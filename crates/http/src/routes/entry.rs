@@ -101,6 +101,7 @@ async fn logon(
     let key = attempt.key();
     if let Verdict::Refuse(wait) = state.limiter.check(&key, remote, Instant::now()) {
         audit::event("logon", &key, "refused (throttled)", remote, "");
+        state.control.metrics.logon("refused");
         return Err(ApiError::TooManyAttempts(wait.as_secs() + 1));
     }
     let outcome = match &attempt {
@@ -116,6 +117,7 @@ async fn logon(
         Err(ApiError::BadCredentials) => {
             let delay = state.limiter.failed(&key, remote, Instant::now());
             audit::event("logon", &key, "failed", remote, "");
+            state.control.metrics.logon("failed");
             tokio::time::sleep(delay).await;
             return Err(ApiError::BadCredentials);
         }
@@ -137,6 +139,7 @@ async fn logon(
         .store
         .insert_logon(&stored, &token_hash(&token))
         .await?;
+    state.control.metrics.logon("success");
     audit::event(
         "logon",
         &stored.user_name,
@@ -168,8 +171,13 @@ async fn logon(
         .header(LOCATION, value(href)?))
 }
 
+/// The user name of `Authorization: Basic` (never its password), for the journal.
+pub(crate) fn basic_user(headers: &HeaderMap) -> Option<String> {
+    basic_credentials(headers).map(|(user, _)| user)
+}
+
 /// Decodes `Authorization: Basic`: UTF-8, else ISO-8859-1 (what `requests` sends).
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, encoded) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -188,7 +196,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((user.to_string(), pass.to_string()))
 }
 
-async fn account_logon(
+pub(crate) async fn account_logon(
     state: &AppState,
     user: &str,
     pass: &str,

@@ -6,6 +6,7 @@ mod entry;
 mod operations;
 mod out_of_scope;
 
+pub(crate) use entry::{account_logon, basic_credentials, basic_user};
 pub use out_of_scope::is_em_resource;
 mod plans;
 mod query;
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
             axum::routing::any(malformed_request_line),
         )
         .fallback(out_of_scope::fallback)
+        .route_layer(axum::middleware::from_fn(crate::control::mark_route))
 }
 
 /// The answer to a request line that could not be split into method, target and

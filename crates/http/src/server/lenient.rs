@@ -21,7 +21,7 @@ use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The path a malformed request line is turned into.
-pub const MALFORMED_PATH: &str = "/_entman/malformed-request-line";
+pub const MALFORMED_PATH: &str = "/_malformed-request-line";
 
 /// The longest line followed; a longer one switches the rewriter off (hyper then
 /// refuses the head as too large).

@@ -207,6 +207,18 @@ pub async fn serve(
     Ok(())
 }
 
+/// The connection was closed on purpose, without an answer (a `drop` fault).
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by a fault rule")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
 /// What one connection's requests go to.
 #[derive(Clone)]
 struct ConnectionService {
@@ -233,6 +245,14 @@ async fn serve_connection<IO>(
                 .oneshot(request.map(axum::body::Body::new))
                 .await
                 .unwrap_or_else(|never| match never {});
+            // A `drop` fault: an error ends the connection without an answer.
+            if response
+                .extensions()
+                .get::<crate::control::DropConnection>()
+                .is_some()
+            {
+                return Err(Dropped);
+            }
             // Title case already writes most names as EM does; only two need the map.
             let headers = response.headers();
             if headers.contains_key("x-restsvcsessionid")
@@ -240,7 +260,7 @@ async fn serve_connection<IO>(
             {
                 response.extensions_mut().extend(service.header_case);
             }
-            Ok::<_, Infallible>(response)
+            Ok::<_, Dropped>(response)
         }
     });
     let io = TokioIo::new(lenient::Lenient::new(io));

@@ -4,6 +4,7 @@
 mod authorization;
 mod backends;
 mod captures;
+mod control;
 mod entry;
 mod errors;
 mod failover;

@@ -1,0 +1,525 @@
+//! entman's own control API under `/_entman/` (controls.md, not EM): health,
+//! metrics, fault rules and the request journal. JSON in and out; errors are
+//! `{"error": "..."}` with a 4xx status, and nothing changes on an error.
+//!
+//! The router sits beside the EM API, outside its path normalisation, read
+//! cache and rendering, so that nothing here is ever answered as EM would.
+//! [`observe`] wraps both: it times every request, counts it for the metrics,
+//! and writes it to the journal (control calls excepted).
+
+pub mod faults;
+pub mod journal;
+pub mod metrics;
+
+use crate::audit;
+use crate::auth::authenticate;
+use crate::{ApiError, AppState};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, delete, get};
+use axum::{Json, Router};
+use entman_model::auth::{Principal, Role};
+use entman_model::Timestamp;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Settings of the control API.
+#[derive(Debug, Clone)]
+pub struct ControlConfig {
+    /// Whether `/_entman/` answers at all (`--no-control-api` turns it off).
+    pub enabled: bool,
+    /// Whether `/_entman/metrics` answers (`--no-metrics` turns it off).
+    pub metrics: bool,
+    /// Entries the request journal keeps (`--journal-size`; 0 keeps none).
+    pub journal_size: usize,
+    /// Fault rules in force from the start (`--faults FILE`).
+    pub faults: Vec<faults::Rule>,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        ControlConfig {
+            enabled: true,
+            metrics: true,
+            journal_size: 1000,
+            faults: Vec::new(),
+        }
+    }
+}
+
+/// The control API's state, shared by every listener of a server.
+#[derive(Debug)]
+pub struct Control {
+    pub config: ControlConfig,
+    pub faults: faults::Faults,
+    pub journal: journal::Journal,
+    pub metrics: metrics::Metrics,
+}
+
+impl Control {
+    pub fn new(config: ControlConfig) -> Control {
+        let faults = faults::Faults::default();
+        for rule in &config.faults {
+            faults.add(rule.clone());
+        }
+        Control {
+            journal: journal::Journal::new(config.journal_size),
+            faults,
+            metrics: metrics::Metrics::new(),
+            config,
+        }
+    }
+}
+
+/// The route template a request matched, for metric labels.
+#[derive(Debug, Clone)]
+pub struct RouteTemplate(pub String);
+
+/// The EM account or tenant a request was made by, for the journal.
+#[derive(Debug, Clone)]
+pub struct AccountName(pub String);
+
+/// Marks a response whose connection must be closed without an answer (a
+/// `drop` fault); the listener sees it and ends the connection.
+#[derive(Debug, Clone, Copy)]
+pub struct DropConnection;
+
+/// Route layer: copies the matched route template into the response.
+pub async fn mark_route(request: Request, next: Next) -> Response {
+    let template = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string());
+    let mut response = next.run(request).await;
+    if let Some(t) = template {
+        response.extensions_mut().insert(RouteTemplate(t));
+    }
+    response
+}
+
+/// Outermost middleware: the request log line, the metrics and the journal.
+pub async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let arrived = Timestamp::now();
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let remote = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let control = &state.control;
+    let journaled = control.journal.enabled() && !is_control_path(uri.path());
+    let basic_user = if journaled {
+        crate::routes::basic_user(request.headers())
+    } else {
+        None
+    };
+    let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    if control.config.metrics {
+        let route = response
+            .extensions()
+            .get::<RouteTemplate>()
+            .map_or("other", |r| r.0.as_str());
+        control
+            .metrics
+            .request(method.as_str(), route, status, elapsed);
+    }
+    let path = crate::redact_path(uri.path());
+    if journaled {
+        let account = response
+            .extensions()
+            .get::<AccountName>()
+            .map(|a| a.0.clone())
+            .or(basic_user);
+        control.journal.record(journal::Entry {
+            time: arrived.to_string(),
+            method: method.to_string(),
+            path: path.to_string(),
+            query: uri.query().map(str::to_string),
+            status,
+            latency_ms: (elapsed.as_micros() as f64 / 1000.0 * 1000.0).round() / 1000.0,
+            account,
+            remote,
+        });
+    }
+    if tracing::enabled!(target: "entman::request", tracing::Level::INFO) {
+        // One preformatted message: a quarter of the cost of the same line as fields.
+        let micros = elapsed.as_micros();
+        tracing::info!(
+            target: "entman::request",
+            "{method} {path} {status} {}.{:03} ms",
+            micros / 1000,
+            micros % 1000
+        );
+    }
+    response
+}
+
+fn is_control_path(path: &str) -> bool {
+    path.len() >= 8 && path[..8].eq_ignore_ascii_case("/_entman")
+}
+
+/// Applies the fault rules to an EM request: `Some` answer for an error status
+/// or a drop, `None` to go on (after the delay of a delay rule).
+pub async fn apply_faults(
+    state: &AppState,
+    method: &Method,
+    path: &str,
+    account: Option<&str>,
+) -> Option<Response> {
+    let action = state
+        .control
+        .faults
+        .decide(method.as_str(), path, account)?;
+    let mut response = match action {
+        faults::Action::Delay { .. } => {
+            if let Some(d) = action.delay() {
+                tokio::time::sleep(d).await;
+            }
+            return None;
+        }
+        faults::Action::Drop => {
+            let mut r = StatusCode::SERVICE_UNAVAILABLE.into_response();
+            r.extensions_mut().insert(DropConnection);
+            r
+        }
+        faults::Action::Status {
+            status,
+            retry_after,
+        } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let mut r = status.into_response();
+            let message = match status {
+                StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable(String::new()).to_string(),
+                StatusCode::TOO_MANY_REQUESTS => "Too many requests. Try again later.".to_string(),
+                s => s.canonical_reason().unwrap_or("Error").to_string(),
+            };
+            r.extensions_mut()
+                .insert(crate::render::Pending::Error(message));
+            if let Some(seconds) = retry_after {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            r
+        }
+    };
+    if let Some(a) = account {
+        response.extensions_mut().insert(AccountName(a.to_string()));
+    }
+    Some(response)
+}
+
+/// The control routes (empty when the control API is off).
+pub fn router(state: AppState) -> Router {
+    if !state.control.config.enabled {
+        return Router::new();
+    }
+    Router::new()
+        .route("/_entman/health", get(health))
+        .route("/_entman/metrics", get(metrics_text))
+        .route(
+            "/_entman/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
+        .route("/_entman/faults/{id}", delete(remove_fault))
+        .route(
+            "/_entman/requests",
+            get(list_requests).delete(clear_requests),
+        )
+        .route("/_entman", any(no_such_control))
+        .route("/_entman/{*rest}", any(no_such_control))
+        .method_not_allowed_fallback(wrong_method)
+        .route_layer(axum::middleware::from_fn(mark_route))
+        .with_state(state)
+}
+
+/// An error of the control API: `{"error": "..."}` with a 4xx (or 503) status.
+#[derive(Debug)]
+pub struct ControlError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ControlError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ControlError {
+        ControlError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn bad(message: impl Into<String>) -> ControlError {
+        ControlError::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl IntoResponse for ControlError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"entman control\""),
+            );
+        }
+        response
+    }
+}
+
+async fn no_such_control(method: Method, uri: axum::http::Uri) -> ControlError {
+    ControlError::new(
+        StatusCode::NOT_FOUND,
+        format!("{method} {} is not a control endpoint", uri.path()),
+    )
+}
+
+async fn wrong_method(method: Method, uri: axum::http::Uri) -> ControlError {
+    ControlError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// A caller of the control API: an EM account with the `PortalAdministrator`
+/// role, by Basic authentication or by a logon session's token.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub name: String,
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ControlError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Admin, ControlError> {
+        let remote = audit::client_addr(parts);
+        let what = format!("{} {}", parts.method, parts.uri.path());
+        let outcome = admin_of(parts, state).await;
+        match &outcome {
+            Ok(admin) => audit::event("control", &admin.name, "success", remote, &what),
+            Err((who, e)) => audit::event(
+                "control",
+                who,
+                "refused",
+                remote,
+                &format!("{what}: {}", e.message),
+            ),
+        }
+        outcome.map_err(|(_, e)| e)
+    }
+}
+
+/// The administrator behind a request, or who was refused and why.
+async fn admin_of(parts: &Parts, state: &AppState) -> Result<Admin, (String, ControlError)> {
+    let unauthorized = |who: &str| {
+        (
+            who.to_string(),
+            ControlError::new(
+                StatusCode::UNAUTHORIZED,
+                "an administrator's Basic credentials or logon session token is required",
+            ),
+        )
+    };
+    let forbidden = |who: &str| {
+        (
+            who.to_string(),
+            ControlError::new(
+                StatusCode::FORBIDDEN,
+                "the control API is for accounts with the PortalAdministrator role",
+            ),
+        )
+    };
+    let principal_ok = |p: &Principal| matches!(p, Principal::Account { roles, .. } if roles.contains(&Role::PortalAdministrator));
+    if let Some((user, pass)) = crate::routes::basic_credentials(&parts.headers) {
+        let remote = audit::client_addr(parts);
+        if let crate::limiter::Verdict::Refuse(wait) =
+            state.limiter.check(&user, remote, Instant::now())
+        {
+            return Err((
+                user,
+                ControlError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "too many failed logons; try again in {} seconds",
+                        wait.as_secs() + 1
+                    ),
+                ),
+            ));
+        }
+        return match crate::routes::account_logon(state, &user, &pass).await {
+            Ok((name, principal)) => {
+                state.limiter.succeeded(&user, remote);
+                if principal_ok(&principal) {
+                    Ok(Admin { name })
+                } else {
+                    Err(forbidden(&name))
+                }
+            }
+            Err(ApiError::BadCredentials) => {
+                let delay = state.limiter.failed(&user, remote, Instant::now());
+                tokio::time::sleep(delay).await;
+                Err(unauthorized(&user))
+            }
+            Err(e) => Err((user, ControlError::new(e.status(), e.to_string()))),
+        };
+    }
+    match authenticate(parts, state).await {
+        Ok(caller) if principal_ok(&caller.session.principal) => Ok(Admin {
+            name: caller.session.user_name.clone(),
+        }),
+        Ok(caller) => Err(forbidden(&caller.session.user_name)),
+        Err(_) => Err(unauthorized("")),
+    }
+}
+
+/// How long the store may take to answer a health check.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// A step running longer than this means the engine is stuck.
+const STEP_STUCK: Duration = Duration::from_secs(60);
+/// The engine loop steps at least once a minute; twice that without a step
+/// means it has stopped.
+const LOOP_SILENT: Duration = Duration::from_secs(120);
+
+async fn health(State(state): State<AppState>) -> Response {
+    let store = match tokio::time::timeout(HEALTH_TIMEOUT, state.store.meta("schema_version")).await
+    {
+        Ok(Ok(_)) => "ok".to_string(),
+        Ok(Err(e)) => format!("unreachable: {e}"),
+        Err(_) => format!(
+            "unreachable: no answer within {} s",
+            HEALTH_TIMEOUT.as_secs()
+        ),
+    };
+    let activity = state.engine.activity();
+    let now = Timestamp::now().micros();
+    let age = |t: Timestamp| Duration::from_micros(now.saturating_sub(t.micros()).max(0) as u64);
+    let engine = match (activity.stepping_since, activity.last_step) {
+        (Some(since), _) if age(since) > STEP_STUCK => {
+            format!("stalled: one step has run for {} s", age(since).as_secs())
+        }
+        (None, last) if age(last.unwrap_or(state.started)) > LOOP_SILENT => {
+            format!(
+                "stalled: no step for {} s",
+                age(last.unwrap_or(state.started)).as_secs()
+            )
+        }
+        _ => "ok".to_string(),
+    };
+    let healthy = store == "ok" && engine == "ok";
+    let body = json!({
+        "status": if healthy { "ok" } else { "unavailable" },
+        "store": store,
+        "engine": engine,
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    if !state.control.config.metrics {
+        return ControlError::new(
+            StatusCode::NOT_FOUND,
+            "metrics are turned off (--no-metrics)",
+        )
+        .into_response();
+    }
+    let text = state.control.metrics.render(&state).await;
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// A JSON request body.
+fn json_body(body: &Bytes) -> Result<Value, ControlError> {
+    if body.is_empty() {
+        return Err(ControlError::bad("a JSON body is required"));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ControlError::bad(format!("the body is not JSON: {e}")))
+}
+
+async fn list_faults(State(state): State<AppState>, _: Admin) -> Response {
+    Json(state.control.faults.list()).into_response()
+}
+
+async fn add_fault(
+    State(state): State<AppState>,
+    _: Admin,
+    body: Bytes,
+) -> Result<Response, ControlError> {
+    let rule = faults::Rule::from_json(&json_body(&body)?).map_err(|e| ControlError::bad(e.0))?;
+    Ok((StatusCode::CREATED, Json(state.control.faults.add(rule))).into_response())
+}
+
+async fn clear_faults(State(state): State<AppState>, _: Admin) -> StatusCode {
+    state.control.faults.clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn remove_fault(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ControlError> {
+    let missing = || {
+        ControlError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no fault rule has the id [{}]",
+                id.chars().take(40).collect::<String>()
+            ),
+        )
+    };
+    let n: u64 = id.parse().map_err(|_| missing())?;
+    if state.control.faults.remove(n) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(missing())
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Limit {
+    limit: Option<String>,
+}
+
+async fn list_requests(
+    State(state): State<AppState>,
+    _: Admin,
+    Query(q): Query<Limit>,
+) -> Result<Response, ControlError> {
+    let limit = match q.limit.as_deref() {
+        None | Some("") => usize::MAX,
+        Some(text) => text.parse::<usize>().map_err(|_| {
+            ControlError::bad(format!(
+                "[limit] must be a whole number, not [{}]",
+                text.chars().take(40).collect::<String>()
+            ))
+        })?,
+    };
+    Ok(Json(state.control.journal.newest(limit)).into_response())
+}
+
+async fn clear_requests(State(state): State<AppState>, _: Admin) -> StatusCode {
+    state.control.journal.clear();
+    StatusCode::NO_CONTENT
+}

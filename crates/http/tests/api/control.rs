@@ -1,0 +1,451 @@
+//! The control API under `/_entman/` (controls.md): access, health, metrics,
+//! fault rules and the request journal, through a real server.
+
+use entman_http::control::ControlConfig;
+use entman_http::HttpConfig;
+use entman_model::auth::{Account, Role};
+use entman_model::ids::AccountId;
+use entman_testkit::{spawn, spawn_app, Options, TestApp, TestDb, ADMIN};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+/// A request to the control API as the administrator (Basic), with a JSON body.
+async fn control(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = app
+        .client
+        .request(method, format!("{}{path}", app.address))
+        .basic_auth(ADMIN.0, Some(ADMIN.1));
+    if let Some(b) = body {
+        request = request.json(&b);
+    }
+    let response = request.send().await.expect("control request");
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: not JSON: {text}"))
+    };
+    (status, value)
+}
+
+async fn portal_user(app: &TestApp) -> (&'static str, &'static str) {
+    app.store
+        .upsert_account(&Account {
+            id: AccountId::new_random(),
+            name: "viewer".into(),
+            password_hash: entman_http::password::hash("Viewer-Passw0rd"),
+            roles: vec![Role::PortalUser],
+        })
+        .await
+        .unwrap();
+    ("viewer", "Viewer-Passw0rd")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_administrators_reach_the_control_api_and_every_call_is_refused_cleanly() {
+    let app = spawn_app().await;
+    let faults = format!("{}/_entman/faults", app.address);
+    // No credentials: 401 with a JSON error.
+    let response = app.client.get(&faults).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(response.headers().contains_key("www-authenticate"));
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("administrator"),
+        "{body}"
+    );
+    // Wrong password: 401.
+    let response = app
+        .client
+        .get(&faults)
+        .basic_auth(ADMIN.0, Some("wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    // Another role, by Basic and by token: 403.
+    let (user, pass) = portal_user(&app).await;
+    let response = app
+        .client
+        .get(&faults)
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let logon = app.logon_as(user, pass).await;
+    let response = app
+        .client
+        .get(&faults)
+        .header("X-RestSvcSessionId", &logon.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    // A tenant: 403.
+    let tenant = app
+        .logon_tenant(
+            json!({"TenantCredentials": {"Username": "ABC Company", "Password": "Qwe123"}}),
+        )
+        .await;
+    let response = app
+        .client
+        .get(&faults)
+        .header("X-RestSvcSessionId", &tenant.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    // The administrator's token: 200.
+    let admin = app.logon().await;
+    let response = app
+        .client
+        .get(&faults)
+        .header("X-RestSvcSessionId", &admin.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<Value>().await.unwrap(), json!([]));
+    // Unknown control paths and bad bodies: 4xx JSON errors, nothing changes.
+    let (status, body) = control(&app, Method::GET, "/_entman/nothing", None).await;
+    assert_eq!(status, 404);
+    assert!(body["error"].is_string());
+    for bad in [
+        json!({"path": "*"}),
+        json!({"path": "*", "action": {"status": 200}}),
+        json!("x"),
+    ] {
+        let (status, body) =
+            control(&app, Method::POST, "/_entman/faults", Some(bad.clone())).await;
+        assert_eq!(status, 400, "{bad}");
+        assert!(body["error"].is_string(), "{body}");
+    }
+    let response = app
+        .client
+        .post(&faults)
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let (status, _) = control(&app, Method::DELETE, "/_entman/faults/77", None).await;
+    assert_eq!(status, 404);
+    let (_, rules) = control(&app, Method::GET, "/_entman/faults", None).await;
+    assert_eq!(rules, json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_metrics_need_no_logon() {
+    let app = spawn_app().await;
+    let health: Value = app
+        .client
+        .get(format!("{}/_entman/health", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["store"], "ok");
+    assert_eq!(health["engine"], "ok");
+    assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
+    // Some traffic: a logon, a failed logon, a session by id, a query.
+    let logon = app.logon().await;
+    let failed = app
+        .client
+        .post(app.url("/sessionMngr/?v=latest"))
+        .basic_auth(ADMIN.0, Some("wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.status(), 401);
+    let (status, body) = app.get_text(&logon, "/cloud/failoverSessions", true).await;
+    assert_eq!(status, 200);
+    let sessions: Value = serde_json::from_str(&body).unwrap();
+    let href = sessions["Refs"][0]["Href"].as_str().unwrap().to_string();
+    assert_eq!(app.get(&logon, &href, true).await.status(), 200);
+    // Twice: the second answer comes from the read cache and still has its route.
+    assert_eq!(app.get(&logon, &href, true).await.status(), 200);
+    let response = app
+        .client
+        .get(format!("{}/_entman/metrics", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("openmetrics-text"));
+    let text = response.text().await.unwrap();
+    for needle in [
+        "entman_http_requests_total{method=\"GET\",route=\"/api/cloud/failoversessions/{id}\",status=\"200\"} 2",
+        "entman_http_request_duration_seconds_bucket{",
+        "entman_failover_sessions{state=\"Stopped\",result=\"Success\"}",
+        "entman_failover_sessions_started_total",
+        "entman_engine_step_duration_seconds_count",
+        "entman_logon_sessions 1",
+        "entman_logons_total{outcome=\"success\"} 1",
+        "entman_logons_total{outcome=\"failed\"} 1",
+        "entman_store_pool_connections{state=\"idle\"}",
+    ] {
+        assert!(text.contains(needle), "{needle} missing in:\n{text}");
+    }
+    // Raw paths with ids never become labels.
+    let id = href.rsplit('/').next().unwrap();
+    assert!(!text.contains(id), "{text}");
+    // The session gauge counts what the store holds.
+    let stored: u64 = text
+        .lines()
+        .filter(|l| l.starts_with("entman_failover_sessions{"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    let total = sessions["Refs"].as_array().unwrap().len() as u64;
+    assert!(stored >= total && total > 0, "{stored} vs {total}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_rule_answers_em_errors_until_its_times_are_used_up() {
+    let app = spawn_app().await;
+    let logon = app.logon().await;
+    let (status, rule) = control(
+        &app,
+        Method::POST,
+        "/_entman/faults",
+        Some(
+            json!({"method": "GET", "path": "/api/query*", "account": ADMIN.0, "times": 2,
+                    "action": {"status": 503, "retryAfter": 5}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(rule["id"], 1);
+    assert_eq!(rule["times"], 2);
+    let query = "/query?type=CloudFailoverPlan";
+    // Another path and another account are not hit.
+    assert_eq!(
+        app.get(&logon, "/cloud/failoverSessions", false)
+            .await
+            .status(),
+        200
+    );
+    let tenant = app
+        .logon_tenant(
+            json!({"TenantCredentials": {"Username": "ABC Company", "Password": "Qwe123"}}),
+        )
+        .await;
+    assert_eq!(app.get(&tenant, query, false).await.status(), 200);
+    for format_json in [false, true] {
+        let response = app.get(&logon, query, format_json).await;
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()["retry-after"], "5");
+        let body = response.text().await.unwrap();
+        if format_json {
+            let v: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(v["StatusCode"], 503, "{body}");
+        } else {
+            assert!(
+                body.contains("<Error ") && body.contains("StatusCode=\"503\""),
+                "{body}"
+            );
+        }
+    }
+    // Used up: the real answer again, and the rule is gone.
+    assert_eq!(app.get(&logon, query, false).await.status(), 200);
+    let (_, rules) = control(&app, Method::GET, "/_entman/faults", None).await;
+    assert_eq!(rules, json!([]));
+    // Logons can be failed too (public path, matched by the Basic user name).
+    control(
+        &app,
+        Method::POST,
+        "/_entman/faults",
+        Some(json!({"method": "POST", "path": "/api/sessionmngr", "action": {"status": 429, "retryAfter": 1}})),
+    )
+    .await;
+    let response = app
+        .client
+        .post(app.url("/sessionMngr/?v=latest"))
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let (status, _) = control(&app, Method::DELETE, "/_entman/faults", None).await;
+    assert_eq!(status, 204);
+    app.logon().await;
+    // The control API itself is never faulted.
+    control(
+        &app,
+        Method::POST,
+        "/_entman/faults",
+        Some(json!({"path": "*", "action": {"status": 500}})),
+    )
+    .await;
+    let (status, _) = control(&app, Method::GET, "/_entman/faults", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(app.get(&logon, "/cloud", false).await.status(), 500);
+    control(&app, Method::DELETE, "/_entman/faults", None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delays_and_dropped_connections() {
+    let app = spawn_app().await;
+    let logon = app.logon().await;
+    let (_, delay) = control(
+        &app,
+        Method::POST,
+        "/_entman/faults",
+        Some(json!({"path": "/api/cloud", "times": 1, "action": {"delayMs": [300, 400]}})),
+    )
+    .await;
+    assert_eq!(delay["action"]["delayMs"], json!([300, 400]));
+    let started = std::time::Instant::now();
+    assert_eq!(app.get(&logon, "/cloud", false).await.status(), 200);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    control(
+        &app,
+        Method::POST,
+        "/_entman/faults",
+        Some(json!({"path": "/api/cloud", "times": 1, "action": {"drop": true}})),
+    )
+    .await;
+    let dropped = app
+        .client
+        .get(app.url("/cloud"))
+        .header("X-RestSvcSessionId", &logon.token)
+        .send()
+        .await;
+    assert!(dropped.is_err(), "{dropped:?}");
+    assert_eq!(app.get(&logon, "/cloud", false).await.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journal_is_bounded_newest_first_and_holds_no_secrets() {
+    let config = HttpConfig {
+        control: ControlConfig {
+            journal_size: 5,
+            ..ControlConfig::default()
+        },
+        ..HttpConfig::default()
+    };
+    let app = spawn(
+        TestDb::sqlite(),
+        Options {
+            config,
+            ..Options::default()
+        },
+    )
+    .await;
+    let logon = app.logon().await;
+    let me = format!("/logonSessions/{}", logon.session_id);
+    assert_eq!(app.get(&logon, &me, false).await.status(), 200);
+    for _ in 0..6 {
+        assert_eq!(
+            app.get(&logon, "/cloud?format=Entity", false)
+                .await
+                .status(),
+            200
+        );
+    }
+    assert_eq!(app.get(&logon, &me, false).await.status(), 200);
+    let (status, entries) = control(&app, Method::GET, "/_entman/requests", None).await;
+    assert_eq!(status, 200);
+    let entries = entries.as_array().unwrap().clone();
+    assert_eq!(entries.len(), 5, "{entries:?}");
+    let newest = &entries[0];
+    assert_eq!(newest["method"], "GET");
+    assert_eq!(newest["path"], "/api/logonSessions/{ID}");
+    assert_eq!(newest["status"], 200);
+    assert_eq!(newest["account"], ADMIN.0);
+    assert_eq!(newest["remote"], "127.0.0.1");
+    assert!(newest["latencyMs"].as_f64().unwrap() >= 0.0);
+    assert_eq!(entries[1]["path"], "/api/cloud");
+    assert_eq!(entries[1]["query"], "format=Entity");
+    let text = serde_json::to_string(&entries).unwrap();
+    assert!(
+        !text.contains(&logon.token) && !text.contains(&logon.session_id),
+        "{text}"
+    );
+    let (_, two) = control(&app, Method::GET, "/_entman/requests?limit=2", None).await;
+    assert_eq!(two.as_array().unwrap().len(), 2);
+    let (status, body) = control(&app, Method::GET, "/_entman/requests?limit=x", None).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = control(&app, Method::DELETE, "/_entman/requests", None).await;
+    assert_eq!(status, 204);
+    let (_, none) = control(&app, Method::GET, "/_entman/requests", None).await;
+    assert_eq!(none, json!([]));
+    // The logon itself is journaled under its Basic user name, without the password.
+    app.logon().await;
+    let (_, after) = control(&app, Method::GET, "/_entman/requests", None).await;
+    assert_eq!(after[0]["path"], "/api/sessionMngr/");
+    assert_eq!(after[0]["account"], ADMIN.0);
+    assert!(!serde_json::to_string(&after).unwrap().contains(ADMIN.1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_api_can_be_turned_off() {
+    let config = HttpConfig {
+        control: ControlConfig {
+            enabled: false,
+            ..ControlConfig::default()
+        },
+        ..HttpConfig::default()
+    };
+    let app = spawn(
+        TestDb::sqlite(),
+        Options {
+            config,
+            ..Options::default()
+        },
+    )
+    .await;
+    for path in ["/_entman/health", "/_entman/metrics", "/_entman/faults"] {
+        let response = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .basic_auth(ADMIN.0, Some(ADMIN.1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    let config = HttpConfig {
+        control: ControlConfig {
+            metrics: false,
+            ..ControlConfig::default()
+        },
+        ..HttpConfig::default()
+    };
+    let app = spawn(
+        TestDb::sqlite(),
+        Options {
+            config,
+            ..Options::default()
+        },
+    )
+    .await;
+    let status = |p: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .get(format!("{}{p}", app.address))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(status("/_entman/metrics").await, 404);
+    assert_eq!(status("/_entman/health").await, 200);
+}
