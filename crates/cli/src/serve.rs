@@ -331,7 +331,11 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
                 .map_err(anyhow::Error::from)
         });
     }
-    tokio::spawn(purge_idle_logons(store.clone(), opts.idle_timeout));
+    tokio::spawn(purge_idle_logons(
+        store.clone(),
+        state.engine.clock().clone(),
+        opts.idle_timeout,
+    ));
     tokio::select! {
         _ = shutdown => {
             tracing::info!("shutting down");
@@ -351,11 +355,11 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
 }
 
 /// Deletes logon sessions that have been idle past the timeout, once a minute.
-async fn purge_idle_logons(store: Arc<dyn Store>, idle: Duration) {
+async fn purge_idle_logons(store: Arc<dyn Store>, clock: Arc<entman_model::Clock>, idle: Duration) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        let before = Timestamp::now().plus_millis(-(idle.as_millis() as i64));
+        let before = clock.now().plus_millis(-(idle.as_millis() as i64));
         if let Err(e) = store.purge_idle_logons(before).await {
             tracing::warn!(error = %e, "purging idle logon sessions failed");
         }

@@ -9,8 +9,9 @@
 //! are safe to repeat, and a restarted server continues every session from where
 //! the clock says it is.
 
-use entman_model::ids::SessionId;
-use entman_model::plan::{FailoverTarget, Plan, PlanOptions, PlanState};
+use entman_model::clock::{Clock, ClockMode};
+use entman_model::ids::{PlanId, SessionId};
+use entman_model::plan::{FailoverTarget, Plan, PlanOptions, PlanState, VmBehaviour};
 use entman_model::replica::{PointState, VmReplicaPoint};
 use entman_model::session::{
     FailoverSession, PointRef, SessionKind, SessionResult, SessionState, SessionTask, TaskPlan,
@@ -59,10 +60,72 @@ const PROGRESS_MS: f64 = 1_000.0;
 /// another writer).
 const REFRESH: Duration = Duration::from_secs(5);
 
+/// How the sessions of a plan progress (controls.md §2, "progression").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Progression {
+    /// VMs fail over one after another as the clock moves (the default).
+    #[default]
+    Timed,
+    /// A start or test finishes the whole session before it is answered.
+    Immediate,
+    /// VMs advance only when [`Engine::step_session`] says so.
+    Manual,
+}
+
+impl Progression {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Progression::Timed => "timed",
+            Progression::Immediate => "immediate",
+            Progression::Manual => "manual",
+        }
+    }
+
+    /// Parses `timed`, `immediate` or `manual` (any case).
+    pub fn parse(text: &str) -> Option<Progression> {
+        [
+            Progression::Timed,
+            Progression::Immediate,
+            Progression::Manual,
+        ]
+        .into_iter()
+        .find(|p| p.as_str().eq_ignore_ascii_case(text))
+    }
+}
+
+/// How many VMs a manual step finishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepSpec {
+    /// The next `n` unfinished VMs.
+    Vms(usize),
+    /// Every unfinished VM.
+    ToEnd,
+}
+
+/// Why a step was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("the session is not running")]
+    NotRunning,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A VM of a manual session works until a step ends it: a hundred years.
+const MANUAL_DURATION_MS: i64 = 100 * 365 * 86_400_000;
+
 /// The engine. Cheap to share; one per server.
 pub struct Engine {
     store: Arc<dyn Store>,
     config: EngineConfig,
+    /// The factor applied to durations, as `f64` bits (changed at run time by
+    /// `PUT /_entman/clock`).
+    time_scale: AtomicU64,
+    /// Where every time the engine uses comes from.
+    clock: Arc<Clock>,
+    /// Test controls: progression per plan, outcomes per plan VM (lower-case name).
+    progressions: std::sync::Mutex<HashMap<PlanId, Progression>>,
+    outcomes: std::sync::Mutex<HashMap<(PlanId, String), VmBehaviour>>,
     wake: Notify,
     /// Serialises plan operations of this instance; the store's conditional plan
     /// state change protects against other instances sharing the database.
@@ -109,9 +172,22 @@ struct Running {
 impl Engine {
     /// A new engine over a store.
     pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Arc<Engine> {
+        Engine::with_clock(store, config, Arc::new(Clock::system()))
+    }
+
+    /// A new engine reading the time from `clock`.
+    pub fn with_clock(
+        store: Arc<dyn Store>,
+        config: EngineConfig,
+        clock: Arc<Clock>,
+    ) -> Arc<Engine> {
         Arc::new(Engine {
             store,
+            time_scale: AtomicU64::new(config.time_scale.to_bits()),
             config,
+            clock,
+            progressions: Default::default(),
+            outcomes: Default::default(),
             wake: Notify::new(),
             operations: Mutex::new(()),
             running: Mutex::new(Running::default()),
@@ -135,12 +211,110 @@ impl Engine {
         let _ = self.activity.on_step.set(Box::new(observe));
     }
 
+    /// Has the loop look at its sessions and the clock again now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The clock the engine (and everything sharing it) reads.
+    pub fn clock(&self) -> &Arc<Clock> {
+        &self.clock
+    }
+
+    /// The factor applied to every duration of sessions started from now on.
+    pub fn time_scale(&self) -> f64 {
+        f64::from_bits(self.time_scale.load(Ordering::Relaxed))
+    }
+
+    /// Changes the time scale (a positive, finite factor) for sessions started
+    /// from now on; running sessions keep the durations they started with.
+    pub fn set_time_scale(&self, scale: f64) {
+        if scale.is_finite() && scale > 0.0 {
+            self.time_scale.store(scale.to_bits(), Ordering::Relaxed);
+        }
+    }
+
+    /// The time scale given at start (what a reset returns to).
+    pub fn initial_time_scale(&self) -> f64 {
+        self.config.time_scale
+    }
+
     fn scaled(&self, ms: f64) -> i64 {
-        (ms * self.config.time_scale).round().max(0.0) as i64
+        (ms * self.time_scale()).round().max(0.0) as i64
     }
 
     fn lead_ms(&self) -> i64 {
         self.scaled(LEAD_MS)
+    }
+
+    /// The lead a session started with: from its creation to its first task's
+    /// (stored with the session, so a restart with another time scale does not
+    /// shift it).
+    fn lead_of(&self, session: &FailoverSession) -> i64 {
+        session.tasks.first().map_or_else(
+            || self.lead_ms(),
+            |t| (t.creation_time.micros() - session.creation_time.micros()).max(0) / 1000,
+        )
+    }
+
+    /// How the sessions of a plan progress.
+    pub fn progression(&self, plan: PlanId) -> Progression {
+        self.progressions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&plan)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Sets how the next sessions of a plan progress.
+    pub fn set_progression(&self, plan: PlanId, progression: Progression) {
+        let mut map = self.progressions.lock().unwrap_or_else(|e| e.into_inner());
+        if progression == Progression::Timed {
+            map.remove(&plan);
+        } else {
+            map.insert(plan, progression);
+        }
+    }
+
+    /// Sets the outcome (and duration, before scaling) of a plan VM for the
+    /// plan's next starts and tests, until removed.
+    pub fn set_outcome(&self, plan: PlanId, vm: &str, behaviour: VmBehaviour) {
+        self.outcomes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((plan, vm.to_lowercase()), behaviour);
+    }
+
+    /// Removes an outcome set by [`Engine::set_outcome`]; false when none was.
+    pub fn remove_outcome(&self, plan: PlanId, vm: &str) -> bool {
+        self.outcomes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(plan, vm.to_lowercase()))
+            .is_some()
+    }
+
+    /// Forgets every progression and outcome and returns to the initial time
+    /// scale (a reset).
+    pub fn reset_controls(&self) {
+        self.progressions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.outcomes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.set_time_scale(self.config.time_scale);
+    }
+
+    /// Forgets the running set, so that the next step reads it from the store
+    /// again (after the store was replaced underneath, as by a reset).
+    pub async fn forget_running(&self) {
+        let mut running = self.running.lock().await;
+        running.sessions.clear();
+        running.refreshed = None;
     }
 
     /// Starts (`SessionKind::Start`) or tests (`SessionKind::Test`) a plan: creates
@@ -179,7 +353,11 @@ impl Engine {
                 plan.name
             )));
         }
-        let session = self.new_session(plan, kind, target, chosen, now);
+        let progression = self.progression(plan.id);
+        let mut session = self.new_session(plan, kind, target, chosen, now, progression);
+        if progression == Progression::Immediate {
+            session.advance(now, self.lead_of(&session));
+        }
         if let Err(e) = self.store.save_session(&session).await {
             if kind == SessionKind::Start {
                 let _ = self.store.set_plan_state(plan.id, PlanState::Ready).await;
@@ -188,6 +366,10 @@ impl Engine {
         }
         tracing::info!(plan = %plan.name, session = %session.id, kind = %kind, "failover session started");
         self.activity.started.fetch_add(1, Ordering::Relaxed);
+        if session.is_finished() {
+            self.finish(&session).await?;
+            return Ok(session);
+        }
         self.running
             .lock()
             .await
@@ -229,15 +411,37 @@ impl Engine {
         target: FailoverTarget,
         chosen: Vec<Option<VmReplicaPoint>>,
         now: Timestamp,
+        progression: Progression,
     ) -> FailoverSession {
-        let tasks_created = now.plus_millis(self.lead_ms());
+        // Immediate and manual sessions have no lead: their VMs are ready at once.
+        let lead = match progression {
+            Progression::Timed => self.lead_ms(),
+            Progression::Immediate | Progression::Manual => 0,
+        };
+        let tasks_created = now.plus_millis(lead);
+        let overrides = self
+            .outcomes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let tasks = plan
             .vms
             .iter()
             .zip(chosen)
             .enumerate()
             .map(|(i, (vm, point))| {
-                let created = tasks_created.plus_millis(i as i64 * 10);
+                let created = match progression {
+                    Progression::Timed => tasks_created.plus_millis(i as i64 * 10),
+                    Progression::Immediate | Progression::Manual => tasks_created,
+                };
+                let behaviour = overrides
+                    .get(&(plan.id, vm.name.to_lowercase()))
+                    .unwrap_or(&vm.behaviour);
+                let duration_ms = match progression {
+                    Progression::Timed => self.scaled(behaviour.duration_ms as f64),
+                    Progression::Immediate => 0,
+                    Progression::Manual => MANUAL_DURATION_MS,
+                };
                 let mut task = SessionTask {
                     vm_name: vm.name.clone(),
                     point: point.as_ref().map(|p| PointRef {
@@ -251,9 +455,9 @@ impl Engine {
                     progress: 0,
                     failure_message: None,
                     plan: Some(TaskPlan {
-                        duration_ms: self.scaled(vm.behaviour.duration_ms as f64),
-                        outcome: vm.behaviour.outcome,
-                        message: vm.behaviour.message.clone(),
+                        duration_ms,
+                        outcome: behaviour.outcome,
+                        message: behaviour.message.clone(),
                     }),
                 };
                 if point.is_none() {
@@ -390,6 +594,93 @@ impl Engine {
         Ok(true)
     }
 
+    /// Finishes the next VMs of a running session now, with their outcomes (a
+    /// manual step, controls.md §2). The VM after them starts now. Returns the
+    /// session as stored.
+    pub async fn step_session(
+        &self,
+        id: SessionId,
+        spec: StepSpec,
+    ) -> Result<FailoverSession, StepError> {
+        let now = self.clock.now();
+        let mut running = self.running.lock().await;
+        let mut session = match running.sessions.get(&id) {
+            Some(session) => session.clone(),
+            None => self
+                .store
+                .get_session(Scope::All, id)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound => StepError::NotRunning,
+                    other => StepError::Store(other),
+                })?,
+        };
+        if session.is_finished() || session.state == SessionState::Stopping {
+            return Err(StepError::NotRunning);
+        }
+        // Bring it to now first, then end the chosen VMs at now.
+        let lead = self.lead_of(&session);
+        session.advance(now, lead);
+        if session.is_finished() {
+            return Err(StepError::NotRunning);
+        }
+        let wanted = match spec {
+            StepSpec::Vms(n) => n,
+            StepSpec::ToEnd => usize::MAX,
+        };
+        let chosen: Vec<usize> = (0..session.tasks.len())
+            .filter(|i| {
+                let t = &session.tasks[*i];
+                t.state != SessionState::Stopped && t.plan.is_some()
+            })
+            .take(wanted)
+            .collect();
+        // Still in the lead: the VMs are ready now.
+        let first_start = session.windows(lead).into_iter().flatten().next();
+        if first_start.is_some_and(|(start, _)| start > now) {
+            for t in &mut session.tasks {
+                t.creation_time = t.creation_time.min(now);
+            }
+        }
+        // VMs run one after another: each chosen one now ends at `now`, so the
+        // next starts there (and, when chosen too, ends there).
+        for i in chosen {
+            let windows = session.windows(self.lead_of(&session));
+            if let (Some(Some((start, _))), Some(plan)) =
+                (windows.get(i), session.tasks[i].plan.as_mut())
+            {
+                plan.duration_ms = (now.micros() - start.micros()).max(0) / 1000;
+            }
+        }
+        let lead = self.lead_of(&session);
+        session.advance(now, lead);
+        if session.is_finished() {
+            self.finish(&session).await?;
+        }
+        self.store.save_session(&session).await?;
+        if session.is_finished() {
+            running.sessions.remove(&id);
+        } else {
+            running.sessions.insert(id, session.clone());
+        }
+        drop(running);
+        self.wake.notify_one();
+        Ok(session)
+    }
+
+    /// Applies everything due up to `now` (after a manual clock moved there):
+    /// steps until no session has anything left before it.
+    pub async fn advance_to(&self, now: Timestamp) -> Result<(), StoreError> {
+        // Each step brings every session to `now`; a stop needs a second.
+        for _ in 0..16 {
+            match self.step(now).await? {
+                Some(due) if due <= now => continue,
+                _ => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
     /// Advances every unfinished session to `now` and persists what changed.
     /// Returns when the next step is due, if any session is still running.
     pub async fn step(&self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
@@ -401,7 +692,8 @@ impl Engine {
         let mut changed = Vec::new();
         for session in running.sessions.values_mut() {
             let before = session.tasks.clone();
-            if session.advance(now, self.lead_ms()) {
+            let lead = self.lead_of(session);
+            if session.advance(now, lead) {
                 let tasks: Vec<usize> = (0..session.tasks.len())
                     .filter(|i| session.tasks[*i] != before[*i])
                     .collect();
@@ -504,7 +796,7 @@ impl Engine {
                 due = Some(due.map_or(t, |d| d.min(t)));
             }
         };
-        for window in session.windows(self.lead_ms()).into_iter().flatten() {
+        for window in session.windows(self.lead_of(session)).into_iter().flatten() {
             consider(window.0);
             consider(window.1);
             if window.0 <= now && now < window.1 {
@@ -520,7 +812,7 @@ impl Engine {
     pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
-            let now = Timestamp::now();
+            let now = self.clock.now();
             let began = std::time::Instant::now();
             self.activity
                 .stepping_since
@@ -543,10 +835,16 @@ impl Engine {
                     Duration::from_secs(1)
                 }
             };
+            // A manual clock moves only when advanced, and the advance steps the
+            // engine itself: the loop then only looks again now and then.
+            let wait = match self.clock.mode() {
+                ClockMode::System => wait.min(Duration::from_secs(60)),
+                ClockMode::Manual => Duration::from_secs(1),
+            };
             tokio::select! {
                 _ = &mut shutdown => return,
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(wait.min(Duration::from_secs(60))) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     }

@@ -246,7 +246,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Api
     // A token that is not the Base64 of a GUID cannot be one of ours.
     let session_id = session_id_of(&token).ok_or(ApiError::Unauthorized)?;
     let digest = token_digest(&token);
-    let now = Timestamp::now();
+    let now = state.now();
     let idle_limit = state.config.idle_timeout.as_millis() as i64;
     let known = state.sessions.get(&digest);
     if let Some(known) = &known {
@@ -385,7 +385,7 @@ pub async fn front(State(state): State<AppState>, mut request: Request, next: Ne
         _ => None,
     };
     if let (Some(key), Some(version)) = (&key, version) {
-        if let Some(entry) = state.cache.get(key, version, Timestamp::now()) {
+        if let Some(entry) = state.cache.get(key, version, state.now()) {
             let mut answer = crate::cache::answer(&entry);
             answer.extensions_mut().insert(name);
             return answer;

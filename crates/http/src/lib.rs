@@ -135,6 +135,13 @@ impl AppState {
     }
 }
 
+impl Shared {
+    /// The time by the server's clock (the engine's: system or manual).
+    pub fn now(&self) -> entman_model::Timestamp {
+        self.engine.clock().now()
+    }
+}
+
 /// The scheme of the listener a request arrived on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {

@@ -7,6 +7,7 @@
 //! back case-insensitively (`FromStr`), so a state can never be a free-form string.
 
 pub mod auth;
+pub mod clock;
 pub mod ids;
 pub mod plan;
 pub mod replica;
@@ -16,6 +17,7 @@ pub mod task;
 pub mod tenant;
 pub mod time;
 
+pub use clock::{Clock, ClockMode};
 pub use ids::*;
 pub use time::Timestamp;
 

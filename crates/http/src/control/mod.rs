@@ -20,10 +20,18 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, delete, get};
+use axum::routing::{any, delete, get, post, put};
 use axum::{Json, Router};
+use entman_engine::{Progression, StepError, StepSpec};
 use entman_model::auth::{Principal, Role};
-use entman_model::Timestamp;
+use entman_model::clock::ClockError;
+use entman_model::ids::{KeyId, PlanId, SessionId};
+use entman_model::plan::{Plan, VmBehaviour, VmOutcome};
+use entman_model::{ClockMode, Timestamp};
+use entman_repr::resources::session::SessionView;
+use entman_repr::resources::{Placement, Represent};
+use entman_repr::{Ctx, Format, Viewer};
+use entman_store::{Scope, StoreError};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -233,6 +241,14 @@ pub fn router(state: AppState) -> Router {
             "/_entman/requests",
             get(list_requests).delete(clear_requests),
         )
+        .route("/_entman/clock", get(get_clock).put(put_clock))
+        .route("/_entman/clock/advance", post(advance_clock))
+        .route("/_entman/plans/{id}/progression", put(put_progression))
+        .route(
+            "/_entman/plans/{id}/vms/{vm}/outcome",
+            put(put_outcome).delete(delete_outcome),
+        )
+        .route("/_entman/sessions/{id}/step", post(step_session))
         .route("/_entman", any(no_such_control))
         .route("/_entman/{*rest}", any(no_such_control))
         .method_not_allowed_fallback(wrong_method)
@@ -522,4 +538,333 @@ async fn list_requests(
 async fn clear_requests(State(state): State<AppState>, _: Admin) -> StatusCode {
     state.control.journal.clear();
     StatusCode::NO_CONTENT
+}
+
+/// Only these keys may be in a body object.
+fn object<'a>(
+    value: &'a Value,
+    allowed: &[&str],
+) -> Result<&'a serde_json::Map<String, Value>, ControlError> {
+    let Value::Object(m) = value else {
+        return Err(ControlError::bad("the body must be a JSON object"));
+    };
+    if let Some(k) = m.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(ControlError::bad(format!(
+            "unknown field [{}]; expected one of {}",
+            k.chars().take(40).collect::<String>(),
+            allowed.join(", ")
+        )));
+    }
+    Ok(m)
+}
+
+/// At most `n` characters of a client's text, for error messages.
+fn clip(text: &str) -> String {
+    text.chars().take(60).collect()
+}
+
+fn clock_json(state: &AppState) -> Value {
+    let clock = state.engine.clock();
+    json!({
+        "mode": match clock.mode() {
+            ClockMode::System => "system",
+            ClockMode::Manual => "manual",
+        },
+        "now": clock.now().to_string(),
+        "timeScale": state.engine.time_scale(),
+    })
+}
+
+async fn get_clock(State(state): State<AppState>, _: Admin) -> Response {
+    Json(clock_json(&state)).into_response()
+}
+
+async fn put_clock(
+    State(state): State<AppState>,
+    _: Admin,
+    body: Bytes,
+) -> Result<Response, ControlError> {
+    let body = json_body(&body)?;
+    let m = object(&body, &["mode", "now", "timeScale"])?;
+    let scale = match m.get("timeScale") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_f64() {
+            Some(f) if f.is_finite() && f > 0.0 && f <= 1_000_000.0 => Some(f),
+            _ => return Err(ControlError::bad("[timeScale] must be a positive number")),
+        },
+    };
+    let clock = state.engine.clock();
+    match m.get("mode").and_then(Value::as_str) {
+        Some("manual") => {
+            let at = match m.get("now") {
+                None | Some(Value::Null) => clock.now(),
+                Some(Value::String(text)) => Timestamp::parse(text).ok_or_else(|| {
+                    ControlError::bad(format!(
+                        "[now] must be a date and time such as 2026-01-01T10:00:00Z, not [{}]",
+                        clip(text)
+                    ))
+                })?,
+                Some(other) => {
+                    return Err(ControlError::bad(format!(
+                        "[now] must be a string, not {other}"
+                    )))
+                }
+            };
+            clock
+                .set_manual(at)
+                .map_err(|e| ControlError::bad(e.to_string()))?;
+        }
+        Some("system") => {
+            if m.get("now").is_some_and(|v| !v.is_null()) {
+                return Err(ControlError::bad("[now] is only for the manual clock"));
+            }
+            clock.set_system();
+        }
+        _ => return Err(ControlError::bad("[mode] must be \"manual\" or \"system\"")),
+    }
+    if let Some(scale) = scale {
+        state.engine.set_time_scale(scale);
+    }
+    // The loop looks at the clock again.
+    state.engine.wake();
+    Ok(Json(clock_json(&state)).into_response())
+}
+
+async fn advance_clock(
+    State(state): State<AppState>,
+    _: Admin,
+    body: Bytes,
+) -> Result<Response, ControlError> {
+    let body = json_body(&body)?;
+    let m = object(&body, &["seconds"])?;
+    let seconds = m
+        .get("seconds")
+        .and_then(Value::as_f64)
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 100.0 * 365.0 * 86_400.0)
+        .ok_or_else(|| ControlError::bad("[seconds] must be a number of seconds, 0 or more"))?;
+    let now = state
+        .engine
+        .clock()
+        .advance((seconds * 1_000_000.0).round() as i64)
+        .map_err(|e| match e {
+            ClockError::NotManual => ControlError::new(
+                StatusCode::CONFLICT,
+                "the clock is not manual; PUT /_entman/clock {\"mode\": \"manual\"} first",
+            ),
+            other => ControlError::bad(other.to_string()),
+        })?;
+    state.engine.advance_to(now).await.map_err(|e| {
+        ControlError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the engine could not advance: {e}"),
+        )
+    })?;
+    Ok(Json(clock_json(&state)).into_response())
+}
+
+fn unavailable(e: StoreError) -> ControlError {
+    ControlError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+}
+
+/// A plan by its path id (GUID or UID), or 404.
+async fn plan_of(state: &AppState, raw: &str) -> Result<Plan, ControlError> {
+    let missing = || {
+        ControlError::new(
+            StatusCode::NOT_FOUND,
+            format!("no cloud failover plan has the id [{}]", clip(raw)),
+        )
+    };
+    let id = PlanId::from_path(raw).ok_or_else(missing)?;
+    state
+        .store
+        .get_plan(Scope::All, id)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => missing(),
+            other => unavailable(other),
+        })
+}
+
+async fn put_progression(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, ControlError> {
+    let body = json_body(&body)?;
+    let m = object(&body, &["mode"])?;
+    let mode = m
+        .get("mode")
+        .and_then(Value::as_str)
+        .and_then(Progression::parse)
+        .ok_or_else(|| {
+            ControlError::bad("[mode] must be \"timed\", \"immediate\" or \"manual\"")
+        })?;
+    let plan = plan_of(&state, &raw).await?;
+    state.engine.set_progression(plan.id, mode);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn put_outcome(
+    State(state): State<AppState>,
+    _: Admin,
+    Path((raw, vm)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<StatusCode, ControlError> {
+    let body = json_body(&body)?;
+    let m = object(&body, &["result", "message", "durationSeconds"])?;
+    let plan = plan_of(&state, &raw).await?;
+    let Some(plan_vm) = plan.vms.iter().find(|v| v.name.eq_ignore_ascii_case(&vm)) else {
+        return Err(ControlError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "cloud failover plan [{}] has no VM [{}]",
+                plan.name,
+                clip(&vm)
+            ),
+        ));
+    };
+    let outcome = m
+        .get("result")
+        .and_then(Value::as_str)
+        .and_then(|text| text.parse::<VmOutcome>().ok())
+        .ok_or_else(|| {
+            ControlError::bad("[result] must be \"Success\", \"Warning\" or \"Failed\"")
+        })?;
+    let message = match m.get("message") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) if text.len() <= 4096 && !text.contains('\0') => {
+            Some(text.clone())
+        }
+        Some(_) => {
+            return Err(ControlError::bad(
+                "[message] must be a string of at most 4096 bytes",
+            ))
+        }
+    };
+    let duration_ms = match m.get("durationSeconds") {
+        None | Some(Value::Null) => plan_vm.behaviour.duration_ms,
+        Some(v) => match v.as_f64() {
+            Some(s) if s.is_finite() && (0.0..=86_400.0 * 365.0).contains(&s) => {
+                (s * 1000.0).round() as u64
+            }
+            _ => {
+                return Err(ControlError::bad(
+                    "[durationSeconds] must be a number of seconds, 0 or more",
+                ))
+            }
+        },
+    };
+    state.engine.set_outcome(
+        plan.id,
+        &plan_vm.name,
+        VmBehaviour {
+            duration_ms,
+            outcome,
+            message,
+        },
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete_outcome(
+    State(state): State<AppState>,
+    _: Admin,
+    Path((raw, vm)): Path<(String, String)>,
+) -> Result<StatusCode, ControlError> {
+    let plan = plan_of(&state, &raw).await?;
+    if state.engine.remove_outcome(plan.id, &vm) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ControlError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no outcome is set for VM [{}] of plan [{}]",
+                clip(&vm),
+                plan.name
+            ),
+        ))
+    }
+}
+
+fn step_spec(body: &Bytes) -> Result<StepSpec, ControlError> {
+    if body.is_empty() {
+        return Ok(StepSpec::Vms(1));
+    }
+    let body = json_body(body)?;
+    let m = object(&body, &["vms", "toEnd"])?;
+    match (m.get("vms"), m.get("toEnd")) {
+        (None, Some(Value::Bool(true))) => Ok(StepSpec::ToEnd),
+        (None, None | Some(Value::Bool(false))) => Ok(StepSpec::Vms(1)),
+        (Some(v), None | Some(Value::Bool(false))) => match v.as_u64() {
+            Some(n) if n >= 1 => Ok(StepSpec::Vms(n.min(100_000) as usize)),
+            _ => Err(ControlError::bad(
+                "[vms] must be a whole number of at least 1",
+            )),
+        },
+        _ => Err(ControlError::bad(
+            "give either {\"vms\": <n>} or {\"toEnd\": true}",
+        )),
+    }
+}
+
+async fn step_session(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(raw): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Result<Response, ControlError> {
+    let spec = step_spec(&body)?;
+    let missing = || {
+        ControlError::new(
+            StatusCode::NOT_FOUND,
+            format!("no cloud failover session has the id [{}]", clip(&raw)),
+        )
+    };
+    let id = SessionId::from_path(&raw).ok_or_else(missing)?;
+    let session = match state.engine.step_session(id, spec).await {
+        Ok(session) => session,
+        Err(StepError::NotRunning) => {
+            return match state.store.get_session(Scope::All, id).await {
+                Ok(_) => Err(ControlError::new(
+                    StatusCode::CONFLICT,
+                    "the session is not running",
+                )),
+                Err(StoreError::NotFound) => Err(missing()),
+                Err(e) => Err(unavailable(e)),
+            };
+        }
+        Err(StepError::Store(e)) => return Err(unavailable(e)),
+    };
+    let server = state
+        .store
+        .get_server(session.backup_server_id)
+        .await
+        .map_err(unavailable)?;
+    let base = match &state.config.public_base {
+        Some(b) => format!("{}/api", b.trim_end_matches('/')),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            format!("http://{host}/api")
+        }
+    };
+    let ctx = Ctx {
+        base,
+        viewer: Viewer::Administrator,
+    };
+    let node = SessionView {
+        session: &session,
+        server: &server,
+    }
+    .represent(&ctx, true, Placement::Root);
+    let text = entman_repr::render(&node, Format::Json(state.config.json_style));
+    Ok((
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        text,
+    )
+        .into_response())
 }

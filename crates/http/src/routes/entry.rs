@@ -19,7 +19,6 @@ use axum::Router;
 use base64::Engine;
 use entman_model::auth::{LogonSession, Principal, Role};
 use entman_model::ids::LogonSessionId;
-use entman_model::Timestamp;
 use entman_repr::resources::entry;
 use entman_repr::spec::LoginSpec;
 use entman_repr::{Ctx, Viewer};
@@ -123,7 +122,7 @@ async fn logon(
         }
         Err(other) => return Err(other),
     };
-    let now = Timestamp::now();
+    let now = state.now();
     let session_id = new_session_id();
     let token = token_of(session_id);
     // Stored under its one-way key: the SessionId is the token's content.
@@ -249,9 +248,7 @@ async fn tenant_logon(state: &AppState, spec: &LoginSpec) -> Result<(String, Pri
         return Err(ApiError::BadCredentials);
     }
     let tenant = state.store.get_tenant(cred.tenant_id).await?;
-    let lease_over = tenant
-        .lease_expiration
-        .is_some_and(|t| t < Timestamp::now());
+    let lease_over = tenant.lease_expiration.is_some_and(|t| t < state.now());
     if !tenant.enabled || lease_over {
         return Err(ApiError::BadCredentials);
     }

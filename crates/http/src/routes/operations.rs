@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use entman_engine::OperationError;
 use entman_model::session::{FailoverSession, SessionKind};
 use entman_model::task::{Operation, RelatedSession, Task, TaskOutcome, TaskState};
-use entman_model::{TaskNumber, Timestamp};
+use entman_model::TaskNumber;
 use entman_repr::resources::task::task_node;
 use entman_repr::spec::{read_start_spec, PlanOptionsUpdate};
 use entman_repr::BodyError;
@@ -61,7 +61,7 @@ async fn answer(
         state: TaskState::Finished,
         outcome: Some(outcome),
         related_session: related,
-        creation_time: Timestamp::now(),
+        creation_time: state.now(),
     };
     let stored = state.store.insert_task(&task).await?;
     let first_answer = Task {
@@ -101,7 +101,7 @@ pub async fn plan_action(
     };
     caller.require(Right::OperatePlans)?;
     let plan = load_plan(&state, &caller, &raw).await?;
-    let now = Timestamp::now();
+    let now = state.now();
     match action.as_str() {
         "start" => {
             let target = read_start_spec(body.read()?.as_ref())?;

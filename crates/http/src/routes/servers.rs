@@ -12,7 +12,7 @@ use axum::Router;
 use entman_model::ids::BackupServerId;
 use entman_model::server::{BackupServer, DEFAULT_BACKUP_PORT};
 use entman_model::task::{Operation, Task, TaskOutcome, TaskState};
-use entman_model::{TaskNumber, Timestamp};
+use entman_model::TaskNumber;
 use entman_repr::resources::server::ServerView;
 use entman_repr::resources::task::task_node;
 use entman_repr::resources::{Placement, Represent};
@@ -230,7 +230,7 @@ async fn action(
             message: "Data collection started. To view results, go to Sessions.".into(),
         }),
         related_session: None,
-        creation_time: Timestamp::now(),
+        creation_time: state.now(),
     };
     let stored = state.store.insert_task(&task).await?;
     let first_answer = Task {

@@ -43,7 +43,7 @@ async fn list(
     let representation = params.representation()?;
     let entity = representation == Representation::Entity;
     let format = format.map_or_else(|| negotiate(&headers, &state), |f| f.0);
-    let since = Timestamp::now().plus_millis(-WINDOW_DAYS * 86_400_000);
+    let since = state.now().plus_millis(-WINDOW_DAYS * 86_400_000);
     let servers = server_map(&state).await?;
     let first = state
         .store

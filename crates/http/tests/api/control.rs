@@ -449,3 +449,268 @@ async fn the_control_api_can_be_turned_off() {
     assert_eq!(status("/_entman/metrics").await, 404);
     assert_eq!(status("/_entman/health").await, 200);
 }
+
+use crate::failover::{act, json as em_json, plan_href, related, START_NOW};
+
+/// The plan's id (the last segment of its href).
+fn id_of(href: &str) -> String {
+    href.rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Starts a plan through the EM API; returns the session's href.
+async fn start(app: &TestApp, logon: &entman_testkit::Logon, plan: &str) -> String {
+    let task = act(
+        app,
+        logon,
+        plan,
+        "start",
+        Some(("application/xml", START_NOW)),
+    )
+    .await;
+    related(&task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_failover_runs_on_the_manual_clock_without_sleeping() {
+    let app = spawn_app().await;
+    let (_, clock) = control(&app, Method::GET, "/_entman/clock", None).await;
+    assert_eq!(clock["mode"], "system");
+    assert_eq!(clock["timeScale"], 0.01);
+    // Advancing needs the manual clock.
+    let (status, _) = control(
+        &app,
+        Method::POST,
+        "/_entman/clock/advance",
+        Some(json!({"seconds": 1})),
+    )
+    .await;
+    assert_eq!(status, 409);
+    let at = "2031-05-01T08:00:00Z";
+    let (status, clock) = control(
+        &app,
+        Method::PUT,
+        "/_entman/clock",
+        Some(json!({"mode": "manual", "now": at, "timeScale": 1})),
+    )
+    .await;
+    assert_eq!(status, 200, "{clock}");
+    assert_eq!(clock["mode"], "manual");
+    assert_eq!(clock["timeScale"], 1.0);
+    assert!(
+        clock["now"]
+            .as_str()
+            .unwrap()
+            .starts_with("2031-05-01T08:00:00"),
+        "{clock}"
+    );
+    // Backwards is refused, and nothing changes.
+    let (status, _) = control(
+        &app,
+        Method::PUT,
+        "/_entman/clock",
+        Some(json!({"mode": "manual", "now": "2031-04-30T00:00:00Z"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    // Logon sessions idle by the clock: one opened before a jump of years would
+    // have expired, so log on now.
+    let admin = app.logon().await;
+    let plan = plan_href(&app, &admin, "ABC Company Failover Plan").await;
+    let session = start(&app, &admin, &plan).await;
+    let created = em_json(&app, &admin, &session).await;
+    assert!(
+        created["CreationTimeUTC"]
+            .as_str()
+            .unwrap()
+            .starts_with("2031-05-01T08:00:00"),
+        "{created}"
+    );
+    // Time stands still: nothing finishes by itself.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_ne!(em_json(&app, &admin, &session).await["State"], "Stopped");
+    // 5 s lead, then 12 s, 15 s, 18 s: at +20 s the first VM is done, the second working.
+    control(
+        &app,
+        Method::POST,
+        "/_entman/clock/advance",
+        Some(json!({"seconds": 20})),
+    )
+    .await;
+    let mid = em_json(&app, &admin, &session).await;
+    assert_eq!(mid["State"], "Working", "{mid}");
+    let tasks = mid["CloudFailoverTasks"]["CloudFailoverTasks"]
+        .as_array()
+        .unwrap();
+    assert_eq!(tasks[0]["State"], "Stopped");
+    assert_eq!(tasks[0]["Result"], "Success");
+    assert_eq!(tasks[1]["State"], "Working");
+    // Past the end: finished before the advance answers.
+    let (_, clock) = control(
+        &app,
+        Method::POST,
+        "/_entman/clock/advance",
+        Some(json!({"seconds": 60})),
+    )
+    .await;
+    assert!(
+        clock["now"]
+            .as_str()
+            .unwrap()
+            .starts_with("2031-05-01T08:01:20"),
+        "{clock}"
+    );
+    let done = em_json(&app, &admin, &session).await;
+    assert_eq!(done["State"], "Stopped", "{done}");
+    assert_eq!(done["Result"], "Success");
+    assert!(
+        done["EndTimeUTC"]
+            .as_str()
+            .unwrap()
+            .starts_with("2031-05-01T08:00:50"),
+        "{done}"
+    );
+    // Back to the system clock: time continues from the manual time.
+    let (_, clock) = control(
+        &app,
+        Method::PUT,
+        "/_entman/clock",
+        Some(json!({"mode": "system"})),
+    )
+    .await;
+    assert_eq!(clock["mode"], "system");
+    assert!(
+        clock["now"].as_str().unwrap() >= "2031-05-01T08:01:20",
+        "{clock}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_and_immediate_progression_and_outcomes_on_the_fly() {
+    let app = spawn_app().await;
+    let admin = app.logon().await;
+    let plan = plan_href(&app, &admin, "ABC Company Failover Plan").await;
+    let plan_id = id_of(&plan);
+    for (body, status) in [
+        (json!({"mode": "sometimes"}), 400),
+        (json!({"mode": "manual", "x": 1}), 400),
+    ] {
+        let (got, _) = control(
+            &app,
+            Method::PUT,
+            &format!("/_entman/plans/{plan_id}/progression"),
+            Some(body),
+        )
+        .await;
+        assert_eq!(got, status);
+    }
+    let (status, _) = control(
+        &app,
+        Method::PUT,
+        "/_entman/plans/00000000-0000-0000-0000-000000000001/progression",
+        Some(json!({"mode": "manual"})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    // Manual: VMs move only when stepped.
+    let (status, _) = control(
+        &app,
+        Method::PUT,
+        &format!("/_entman/plans/{plan_id}/progression"),
+        Some(json!({"mode": "manual"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = control(
+        &app,
+        Method::PUT,
+        &format!("/_entman/plans/{plan_id}/vms/SRV40/outcome"),
+        Some(json!({"result": "Failed", "message": "Disk not found."})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = control(
+        &app,
+        Method::PUT,
+        &format!("/_entman/plans/{plan_id}/vms/nope/outcome"),
+        Some(json!({"result": "Failed"})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let session = start(&app, &admin, &plan).await;
+    let session_id = id_of(&session);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let still = em_json(&app, &admin, &session).await;
+    assert_ne!(still["State"], "Stopped", "{still}");
+    let step = format!("/_entman/sessions/{session_id}/step");
+    let (status, one) = control(&app, Method::POST, &step, Some(json!({"vms": 1}))).await;
+    assert_eq!(status, 200, "{one}");
+    let tasks = one["CloudFailoverTasks"]["CloudFailoverTasks"]
+        .as_array()
+        .unwrap();
+    assert_eq!(tasks[0]["State"], "Stopped");
+    assert_eq!(tasks[0]["Result"], "Success");
+    assert_ne!(tasks[1]["State"], "Stopped");
+    assert_eq!(one["State"], "Working");
+    // The EM API shows the same.
+    let seen = em_json(&app, &admin, &session).await;
+    assert_eq!(seen["CloudFailoverTasks"], one["CloudFailoverTasks"]);
+    let (status, end) = control(&app, Method::POST, &step, Some(json!({"toEnd": true}))).await;
+    assert_eq!(status, 200);
+    assert_eq!(end["State"], "Stopped");
+    assert_eq!(end["Result"], "Failed");
+    let tasks = end["CloudFailoverTasks"]["CloudFailoverTasks"]
+        .as_array()
+        .unwrap();
+    assert_eq!(tasks[1]["Result"], "Failed");
+    assert_eq!(tasks[1]["FailureMessage"], "Disk not found.");
+    assert_eq!(tasks[2]["Result"], "Success");
+    let (status, _) = control(&app, Method::POST, &step, None).await;
+    assert_eq!(status, 409);
+    let (status, _) = control(
+        &app,
+        Method::POST,
+        "/_entman/sessions/00000000-0000-0000-0000-000000000001/step",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = control(&app, Method::POST, &step, Some(json!({"vms": 0}))).await;
+    assert_eq!(status, 400);
+    // Undo the failover so the plan can start again.
+    act(&app, &admin, &plan, "undo", None).await;
+    // Immediate: the session is finished when the Task is answered.
+    control(
+        &app,
+        Method::PUT,
+        &format!("/_entman/plans/{plan_id}/progression"),
+        Some(json!({"mode": "immediate"})),
+    )
+    .await;
+    let (status, _) = control(
+        &app,
+        Method::DELETE,
+        &format!("/_entman/plans/{plan_id}/vms/srv40/outcome"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = control(
+        &app,
+        Method::DELETE,
+        &format!("/_entman/plans/{plan_id}/vms/srv40/outcome"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let session = start(&app, &admin, &plan).await;
+    let done = em_json(&app, &admin, &session).await;
+    assert_eq!(done["State"], "Stopped", "{done}");
+    assert_eq!(done["Result"], "Success");
+    assert_eq!(done["Progress"], 100);
+}

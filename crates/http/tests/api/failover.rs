@@ -9,7 +9,7 @@ use std::time::Duration;
 
 pub(crate) const START_NOW: &str = "<CloudFailoverPlanManagementSpec xmlns=\"http://www.veeam.com/ent/v1.0\"><StartNow>true</StartNow></CloudFailoverPlanManagementSpec>";
 
-async fn json(app: &TestApp, logon: &Logon, url: &str) -> Value {
+pub(crate) async fn json(app: &TestApp, logon: &Logon, url: &str) -> Value {
     let (status, body) = app.get_text(logon, url, true).await;
     assert_eq!(status, 200, "GET {url}: {body}");
     serde_json::from_str(&body).unwrap()
