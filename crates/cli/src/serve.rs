@@ -70,6 +70,8 @@ impl ServeOptions {
             .database
             .clone()
             .unwrap_or_else(|| sqlite_url(&args.db.data_dir.join("entman.db")));
+        let admin_user =
+            std::env::var("ENTMAN_ADMIN_USER").unwrap_or_else(|_| "Administrator".into());
         Ok(ServeOptions {
             data_dir: args.db.data_dir,
             database_url,
@@ -95,9 +97,9 @@ impl ServeOptions {
                     Some(path) => read_faults(path)?,
                     None => Vec::new(),
                 },
+                first_accounts: vec![admin_user.clone()],
             },
-            admin_user: std::env::var("ENTMAN_ADMIN_USER")
-                .unwrap_or_else(|_| "Administrator".into()),
+            admin_user,
             admin_password: std::env::var("ENTMAN_ADMIN_PASSWORD")
                 .ok()
                 .filter(|p| !p.is_empty()),
@@ -172,22 +174,22 @@ async fn ensure_world(store: &dyn Store, file: Option<&std::path::Path>) -> anyh
     if store.meta("world").await?.is_some() {
         return Ok(());
     }
-    let (name, world) = match file {
+    let (name, text) = match file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
-            (path.display().to_string(), entman_world::parse(&text)?)
+            (path.display().to_string(), text)
         }
-        None => ("demo".to_string(), entman_world::demo_world()),
+        None => ("demo".to_string(), entman_world::demo_text().to_string()),
     };
-    let report = entman_world::load(
+    let report = entman_world::install(
         store,
-        &world,
+        &name,
+        &text,
         Timestamp::now(),
         &entman_http::password::hash,
     )
     .await?;
-    store.set_meta("world", &name).await?;
     tracing::info!(world = name, ?report, "world loaded");
     Ok(())
 }

@@ -161,6 +161,12 @@ pub struct EngineActivity {
     pub stepping_since: Option<Timestamp>,
 }
 
+/// While held, no plan operation and no step runs ([`Engine::quiesce`]).
+pub struct Quiesced<'a> {
+    _operations: tokio::sync::MutexGuard<'a, ()>,
+    _running: tokio::sync::MutexGuard<'a, Running>,
+}
+
 /// The engine's copy of the unfinished sessions.
 #[derive(Default)]
 struct Running {
@@ -309,12 +315,18 @@ impl Engine {
         self.set_time_scale(self.config.time_scale);
     }
 
-    /// Forgets the running set, so that the next step reads it from the store
-    /// again (after the store was replaced underneath, as by a reset).
-    pub async fn forget_running(&self) {
+    /// Holds plan operations and steps off until the guard is dropped, and
+    /// forgets the running set, so that the next step reads it from the store
+    /// again: for replacing the store's state underneath (a reset).
+    pub async fn quiesce(&self) -> Quiesced<'_> {
+        let operations = self.operations.lock().await;
         let mut running = self.running.lock().await;
         running.sessions.clear();
         running.refreshed = None;
+        Quiesced {
+            _operations: operations,
+            _running: running,
+        }
     }
 
     /// Starts (`SessionKind::Start`) or tests (`SessionKind::Test`) a plan: creates

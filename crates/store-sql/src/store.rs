@@ -570,6 +570,59 @@ impl Store for SqlStore {
         }
     }
 
+    async fn clear_world(&self, keep_accounts: Option<&[String]>) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Readers of session revisions start over.
+        sqlx::query(crate::batch::NEXT_EPOCH)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        for table in [
+            "session_tasks",
+            "failover_sessions",
+            "session_counts",
+            "tasks",
+            "plan_vms",
+            "plans",
+            "vm_replica_points",
+            "replicas",
+            "tenant_logins",
+            "tenants",
+            "backup_servers",
+        ] {
+            // Table names are constants of this list, never client text.
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        if let Some(keep) = keep_accounts {
+            let keys: Vec<String> = keep.iter().map(|n| n.to_lowercase()).collect();
+            let keep_json =
+                serde_json::to_string(&keys).map_err(|e| StoreError::Backend(e.to_string()))?;
+            let list = match self.backend {
+                Backend::Sqlite => "SELECT value FROM json_each($1)",
+                Backend::Postgres => "SELECT json_array_elements_text($1::json)",
+            };
+            sqlx::query(&format!(
+                "DELETE FROM logon_sessions WHERE principal_kind = 'account' AND principal_id NOT IN \
+                 (SELECT id FROM accounts WHERE name_key IN ({list}))"
+            ))
+            .bind(&keep_json)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            sqlx::query(&format!(
+                "DELETE FROM accounts WHERE name_key NOT IN ({list})"
+            ))
+            .bind(&keep_json)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
     async fn session_tally(
         &self,
     ) -> StoreResult<Vec<(SessionState, entman_model::session::SessionResult, u64)>> {

@@ -172,6 +172,13 @@ pub trait Store: Send + Sync + 'static {
     /// Removes a server and every cloud object below it.
     async fn delete_server(&self, id: BackupServerId) -> StoreResult<()>;
 
+    /// Removes every world object (servers, tenants and their logins, replicas,
+    /// points, plans), every failover session and every task of a logon
+    /// session, in one transaction; logon sessions stay. Accounts stay, except
+    /// when `keep_accounts` names the only ones to keep (their logon sessions
+    /// go with the others).
+    async fn clear_world(&self, keep_accounts: Option<&[String]>) -> StoreResult<()>;
+
     // --- tenants --------------------------------------------------------------
     /// All tenants, by name.
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;

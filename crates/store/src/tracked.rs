@@ -76,6 +76,12 @@ impl Store for Tracked {
         self.inner.backend()
     }
 
+    async fn clear_world(&self, keep_accounts: Option<&[String]>) -> StoreResult<()> {
+        let result = self.inner.clear_world(keep_accounts).await;
+        self.changed();
+        result
+    }
+
     async fn session_tally(&self) -> StoreResult<Vec<(SessionState, SessionResult, u64)>> {
         self.inner.session_tally().await
     }

@@ -216,7 +216,11 @@ pub async fn spawn_fixture_app(db: TestDb) -> TestApp {
 }
 
 /// Starts an app on `db`.
-pub async fn spawn(db: TestDb, options: Options) -> TestApp {
+pub async fn spawn(db: TestDb, mut options: Options) -> TestApp {
+    // As in `entman serve`: a reset that drops accounts keeps the administrator.
+    if options.config.control.first_accounts.is_empty() {
+        options.config.control.first_accounts.push(ADMIN.0.into());
+    }
     let sql: Arc<dyn Store> = Arc::new(
         SqlStore::connect(&db.url())
             .await
@@ -238,9 +242,10 @@ pub async fn spawn(db: TestDb, options: Options) -> TestApp {
         .expect("create the administrator");
     match options.seed {
         Seed::Demo => {
-            entman_world::load(
+            entman_world::install(
                 store.as_ref(),
-                &entman_world::demo_world(),
+                "demo",
+                entman_world::demo_text(),
                 Timestamp::now(),
                 &entman_http::password::hash,
             )

@@ -46,6 +46,61 @@ pub fn demo_world() -> World {
     parse(DEMO_WORLD).expect("the built-in demo world is valid")
 }
 
+/// Checks a world without writing anything: names, references and values.
+pub fn check(world: &World) -> Result<(), WorldError> {
+    build(world, Timestamp::now()).map(|_| ())
+}
+
+/// The text of the built-in demo world.
+pub fn demo_text() -> &'static str {
+    DEMO_WORLD
+}
+
+/// Metadata keys under which the loaded world is recorded, so that a reset can
+/// load it again as it was: its name, its text and the time it was anchored at.
+const META_NAME: &str = "world";
+const META_TEXT: &str = "world_text";
+const META_ANCHOR: &str = "world_anchor";
+
+/// Loads the world `text` (named `name`, anchored at `anchor`) and records it.
+pub async fn install(
+    store: &dyn Store,
+    name: &str,
+    text: &str,
+    anchor: Timestamp,
+    hash: &(dyn Fn(&str) -> String + Sync),
+) -> Result<LoadReport, WorldError> {
+    let world = parse(text)?;
+    let report = load(store, &world, anchor, hash).await?;
+    store.set_meta(META_TEXT, text).await?;
+    store
+        .set_meta(META_ANCHOR, &anchor.micros().to_string())
+        .await?;
+    store.set_meta(META_NAME, name).await?;
+    Ok(report)
+}
+
+/// The world recorded by [`install`]: name, text and anchor. Databases loaded
+/// before worlds were recorded give the demo world for the name `demo`.
+pub async fn recorded(
+    store: &dyn Store,
+) -> Result<Option<(String, String, Timestamp)>, WorldError> {
+    let Some(name) = store.meta(META_NAME).await? else {
+        return Ok(None);
+    };
+    let text = match store.meta(META_TEXT).await? {
+        Some(text) => text,
+        None if name == "demo" => DEMO_WORLD.to_string(),
+        None => return Ok(None),
+    };
+    let anchor = store
+        .meta(META_ANCHOR)
+        .await?
+        .and_then(|m| m.parse::<i64>().ok())
+        .map_or_else(Timestamp::now, Timestamp::from_micros);
+    Ok(Some((name, text, anchor)))
+}
+
 /// What [`load`] wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadReport {

@@ -47,6 +47,9 @@ pub struct ControlConfig {
     pub journal_size: usize,
     /// Fault rules in force from the start (`--faults FILE`).
     pub faults: Vec<faults::Rule>,
+    /// The accounts a reset with `keepAccounts: false` keeps: those made at
+    /// first start (the administrator).
+    pub first_accounts: Vec<String>,
 }
 
 impl Default for ControlConfig {
@@ -56,6 +59,7 @@ impl Default for ControlConfig {
             metrics: true,
             journal_size: 1000,
             faults: Vec::new(),
+            first_accounts: Vec::new(),
         }
     }
 }
@@ -249,6 +253,8 @@ pub fn router(state: AppState) -> Router {
             put(put_outcome).delete(delete_outcome),
         )
         .route("/_entman/sessions/{id}/step", post(step_session))
+        .route("/_entman/reset", post(reset))
+        .route("/_entman/world", put(put_world))
         .route("/_entman", any(no_such_control))
         .route("/_entman/{*rest}", any(no_such_control))
         .method_not_allowed_fallback(wrong_method)
@@ -867,4 +873,114 @@ async fn step_session(
         text,
     )
         .into_response())
+}
+
+/// Replaces the whole state with `world` (already checked), as loaded at
+/// `anchor`: world objects, sessions and tasks go, logon sessions stay; the
+/// engine's controls, the fault rules, the journal and the clock start over.
+async fn replace_state(
+    state: &AppState,
+    name: &str,
+    text: &str,
+    anchor: Timestamp,
+    keep_accounts: Option<&[String]>,
+) -> Result<(), ControlError> {
+    let quiet = state.engine.quiesce().await;
+    state
+        .store
+        .clear_world(keep_accounts)
+        .await
+        .map_err(unavailable)?;
+    entman_world::install(
+        state.store.as_ref(),
+        name,
+        text,
+        anchor,
+        &crate::password::hash,
+    )
+    .await
+    .map_err(|e| ControlError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    state.engine.reset_controls();
+    state.engine.clock().reset();
+    drop(quiet);
+    state.control.faults.clear();
+    state.control.journal.clear();
+    state.engine.wake();
+    Ok(())
+}
+
+async fn reset(
+    State(state): State<AppState>,
+    _: Admin,
+    body: Bytes,
+) -> Result<StatusCode, ControlError> {
+    let keep_accounts = if body.is_empty() {
+        true
+    } else {
+        let body = json_body(&body)?;
+        let m = object(&body, &["keepAccounts"])?;
+        match m.get("keepAccounts") {
+            None | Some(Value::Null) => true,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(ControlError::bad("[keepAccounts] must be true or false")),
+        }
+    };
+    let Some((name, text, anchor)) = entman_world::recorded(state.store.as_ref())
+        .await
+        .map_err(|e| ControlError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
+    else {
+        return Err(ControlError::new(
+            StatusCode::CONFLICT,
+            "the world this state was loaded from is not recorded; PUT /_entman/world to give one",
+        ));
+    };
+    let first = state.control.config.first_accounts.clone();
+    replace_state(
+        &state,
+        &name,
+        &text,
+        anchor,
+        (!keep_accounts).then_some(first.as_slice()),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn put_world(
+    State(state): State<AppState>,
+    _: Admin,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ControlError> {
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !matches!(
+        media.as_str(),
+        "application/toml" | "text/toml" | "text/plain" | ""
+    ) {
+        return Err(ControlError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "a world file is TOML (application/toml), not [{}]",
+                clip(&media)
+            ),
+        ));
+    }
+    let text =
+        std::str::from_utf8(&body).map_err(|_| ControlError::bad("the world file is not UTF-8"))?;
+    if text.trim().is_empty() {
+        return Err(ControlError::bad("a world file (TOML) is required"));
+    }
+    // Everything is checked before anything changes.
+    let world = entman_world::parse(text).map_err(|e| ControlError::bad(e.to_string()))?;
+    entman_world::check(&world).map_err(|e| ControlError::bad(e.to_string()))?;
+    replace_state(&state, "control API", text, Timestamp::now(), None).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

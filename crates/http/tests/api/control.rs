@@ -714,3 +714,156 @@ async fn manual_and_immediate_progression_and_outcomes_on_the_fly() {
     assert_eq!(done["Result"], "Success");
     assert_eq!(done["Progress"], 100);
 }
+
+const QUERY_ALL: &str = "/query?type=CloudFailoverSession&pageSize=1000&sortAsc=CreationTime";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_after_a_running_failover_brings_back_the_first_state() {
+    for db in entman_testkit::backends().await {
+        reset_on(spawn(db, Options::default()).await).await;
+    }
+}
+
+async fn reset_on(app: TestApp) {
+    let admin = app.logon().await;
+    let before = em_json(&app, &admin, "/cloud/failoverSessions").await;
+    let queried_before = em_json(&app, &admin, QUERY_ALL).await;
+    let plan = plan_href(&app, &admin, "ABC Company Failover Plan").await;
+    let plan_id = id_of(&plan);
+    // A running failover (manual: it stays running), a rule, a clock, an outcome.
+    control(
+        &app,
+        Method::PUT,
+        &format!("/_entman/plans/{plan_id}/progression"),
+        Some(json!({"mode": "manual"})),
+    )
+    .await;
+    let session = start(&app, &admin, &plan).await;
+    control(
+        &app,
+        Method::POST,
+        "/_entman/faults",
+        Some(json!({"path": "/api/nothing", "action": {"status": 500}})),
+    )
+    .await;
+    control(
+        &app,
+        Method::PUT,
+        "/_entman/clock",
+        Some(json!({"mode": "manual"})),
+    )
+    .await;
+    let (user, pass) = portal_user(&app).await;
+    // A bad body changes nothing.
+    let (status, _) = control(
+        &app,
+        Method::POST,
+        "/_entman/reset",
+        Some(json!({"keepAccounts": "no"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        control(&app, Method::GET, "/_entman/faults", None)
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (status, _) = control(&app, Method::POST, "/_entman/reset", None).await;
+    assert_eq!(status, 204);
+    // The logon session is still valid; the new session is gone.
+    let (status, _) = app.get_text(&admin, &session, true).await;
+    assert_eq!(status, 404);
+    let after = em_json(&app, &admin, "/cloud/failoverSessions").await;
+    assert_eq!(after, before, "the first state's sessions, the same ids");
+    let queried = em_json(&app, &admin, QUERY_ALL).await;
+    assert_eq!(queried, queried_before, "the index followed the reset");
+    assert_eq!(
+        control(&app, Method::GET, "/_entman/faults", None).await.1,
+        json!([])
+    );
+    assert_eq!(
+        control(&app, Method::GET, "/_entman/clock", None).await.1["mode"],
+        "system"
+    );
+    // The plan is out of failover and timed again: it starts.
+    let again = start(&app, &admin, &plan).await;
+    assert_ne!(again, session);
+    // Accounts stay by default; keepAccounts false keeps only the first ones.
+    app.logon_as(user, pass).await;
+    let (status, _) = control(
+        &app,
+        Method::POST,
+        "/_entman/reset",
+        Some(json!({"keepAccounts": false})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let refused = app
+        .client
+        .post(app.url("/sessionMngr/?v=latest"))
+        .basic_auth(user, Some(pass))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    app.logon().await;
+}
+
+const ONE_SERVER: &str = "[[backup_servers]]\nname = \"bs1.lab\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_world_replaces_the_state_only_when_it_is_valid() {
+    let app = spawn_app().await;
+    let admin = app.logon().await;
+    let put = |body: &'static str| {
+        let app = &app;
+        async move {
+            let response = app
+                .client
+                .put(format!("{}/_entman/world", app.address))
+                .basic_auth(ADMIN.0, Some(ADMIN.1))
+                .header("Content-Type", "application/toml")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            (status, response.text().await.unwrap())
+        }
+    };
+    let (status, body) = put("[[backup_servers]]\nname = \"x\"\nport = \"not a number\n").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("line"), "names the line: {body}");
+    let (status, body) =
+        put("[[plans]]\nname = \"p\"\nbackup_server = \"nowhere\"\ntenant = \"t\"\nvms = []\n")
+            .await;
+    assert_eq!(status, 400, "{body}");
+    // Untouched.
+    assert_eq!(
+        em_json(&app, &admin, "/backupServers").await["Refs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let (status, body) = put(ONE_SERVER).await;
+    assert_eq!(status, 204, "{body}");
+    let servers = em_json(&app, &admin, "/backupServers").await;
+    assert_eq!(servers["Refs"].as_array().unwrap().len(), 1);
+    assert_eq!(servers["Refs"][0]["Name"], "bs1.lab");
+    let sessions = em_json(&app, &admin, "/cloud/failoverSessions").await;
+    assert!(
+        sessions["Refs"].as_array().is_none_or(|a| a.is_empty()),
+        "{sessions}"
+    );
+    // A reset now brings back this world, not the first one.
+    control(&app, Method::POST, "/_entman/reset", None).await;
+    assert_eq!(
+        em_json(&app, &admin, "/backupServers").await["Refs"][0]["Name"],
+        "bs1.lab"
+    );
+}
