@@ -34,6 +34,22 @@ async fn control(
     (status, value)
 }
 
+/// A server over SQLite with these control settings.
+async fn spawn_with(control: ControlConfig) -> TestApp {
+    let config = HttpConfig {
+        control,
+        ..HttpConfig::default()
+    };
+    spawn(
+        TestDb::sqlite(),
+        Options {
+            config,
+            ..Options::default()
+        },
+    )
+    .await
+}
+
 async fn portal_user(app: &TestApp) -> (&'static str, &'static str) {
     app.store
         .upsert_account(&Account {
@@ -332,20 +348,10 @@ async fn delays_and_dropped_connections() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_journal_is_bounded_newest_first_and_holds_no_secrets() {
-    let config = HttpConfig {
-        control: ControlConfig {
-            journal_size: 5,
-            ..ControlConfig::default()
-        },
-        ..HttpConfig::default()
-    };
-    let app = spawn(
-        TestDb::sqlite(),
-        Options {
-            config,
-            ..Options::default()
-        },
-    )
+    let app = spawn_with(ControlConfig {
+        journal_size: 5,
+        ..ControlConfig::default()
+    })
     .await;
     let logon = app.logon().await;
     let me = format!("/logonSessions/{}", logon.session_id);
@@ -395,20 +401,10 @@ async fn the_journal_is_bounded_newest_first_and_holds_no_secrets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_control_api_can_be_turned_off() {
-    let config = HttpConfig {
-        control: ControlConfig {
-            enabled: false,
-            ..ControlConfig::default()
-        },
-        ..HttpConfig::default()
-    };
-    let app = spawn(
-        TestDb::sqlite(),
-        Options {
-            config,
-            ..Options::default()
-        },
-    )
+    let app = spawn_with(ControlConfig {
+        enabled: false,
+        ..ControlConfig::default()
+    })
     .await;
     for path in ["/_entman/health", "/_entman/metrics", "/_entman/faults"] {
         let response = app
@@ -420,20 +416,10 @@ async fn the_control_api_can_be_turned_off() {
             .unwrap();
         assert_eq!(response.status(), 404, "{path}");
     }
-    let config = HttpConfig {
-        control: ControlConfig {
-            metrics: false,
-            ..ControlConfig::default()
-        },
-        ..HttpConfig::default()
-    };
-    let app = spawn(
-        TestDb::sqlite(),
-        Options {
-            config,
-            ..Options::default()
-        },
-    )
+    let app = spawn_with(ControlConfig {
+        metrics: false,
+        ..ControlConfig::default()
+    })
     .await;
     let status = |p: &'static str| {
         let app = &app;
