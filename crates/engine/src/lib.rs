@@ -93,6 +93,13 @@ impl Progression {
     }
 }
 
+/// The test controls of an engine: progression per plan, outcome per plan VM.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Controls {
+    pub progressions: Vec<(PlanId, Progression)>,
+    pub outcomes: Vec<(PlanId, String, VmBehaviour)>,
+}
+
 /// How many VMs a manual step finishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepSpec {
@@ -299,6 +306,51 @@ impl Engine {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&(plan, vm.to_lowercase()))
             .is_some()
+    }
+
+    /// Progressions and outcomes set by tests, ordered by plan (and VM).
+    pub fn controls(&self) -> Controls {
+        let mut progressions: Vec<(PlanId, Progression)> = self
+            .progressions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(p, m)| (*p, *m))
+            .collect();
+        progressions.sort_by_key(|(p, _)| p.0);
+        let mut outcomes: Vec<(PlanId, String, VmBehaviour)> = self
+            .outcomes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|((p, vm), b)| (*p, vm.clone(), b.clone()))
+            .collect();
+        outcomes.sort_by(|a, b| (a.0 .0, &a.1).cmp(&(b.0 .0, &b.1)));
+        Controls {
+            progressions,
+            outcomes,
+        }
+    }
+
+    /// Replaces the progressions and outcomes with `controls`.
+    pub fn set_controls(&self, controls: Controls) {
+        let mut progressions = self.progressions.lock().unwrap_or_else(|e| e.into_inner());
+        progressions.clear();
+        progressions.extend(
+            controls
+                .progressions
+                .into_iter()
+                .filter(|(_, m)| *m != Progression::Timed),
+        );
+        drop(progressions);
+        let mut outcomes = self.outcomes.lock().unwrap_or_else(|e| e.into_inner());
+        outcomes.clear();
+        outcomes.extend(
+            controls
+                .outcomes
+                .into_iter()
+                .map(|(p, vm, b)| ((p, vm.to_lowercase()), b)),
+        );
     }
 
     /// Forgets every progression and outcome and returns to the initial time

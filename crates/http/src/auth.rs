@@ -238,6 +238,14 @@ impl SessionCache {
             .unwrap_or_else(|e| e.into_inner())
             .retain(|_, k| k.session.id != key);
     }
+
+    /// Forgets every logon session (the store's were replaced).
+    pub fn clear(&self) {
+        self.known
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
 }
 
 /// Authenticates a request by its token (auth.md §2.3).

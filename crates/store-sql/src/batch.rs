@@ -93,11 +93,13 @@ pub(crate) const SESSION_CONFLICT: &str = "ON CONFLICT (id) DO UPDATE SET end_ti
      result = excluded.result, progress = excluded.progress, failure_message = excluded.failure_message, \
      revision = excluded.revision";
 
-/// A task upsert updates the columns that change as a task runs.
+/// A task upsert updates the columns that change as a task runs, and its
+/// planned duration and start (a manual step ends a VM now by shortening them).
 pub(crate) const TASK_CONFLICT: &str =
     "ON CONFLICT (session_id, idx) DO UPDATE SET end_time = excluded.end_time, \
      state = excluded.state, result = excluded.result, progress = excluded.progress, \
-     failure_message = excluded.failure_message";
+     failure_message = excluded.failure_message, creation_time = excluded.creation_time, \
+     planned_ms = excluded.planned_ms";
 
 /// The values of a session row ([`SESSION_COLS`]).
 #[allow(clippy::type_complexity)]

@@ -12,6 +12,7 @@ mod counts;
 mod migrate;
 mod native;
 mod rows;
+mod snapshot;
 
 /// The settings of every SQLite connection: WAL lets readers proceed during
 /// writes; FULL sync makes every commit durable before the API reports it; foreign

@@ -570,6 +570,20 @@ impl Store for SqlStore {
         }
     }
 
+    async fn dump(&self, max_sessions: u64) -> StoreResult<Vec<entman_store::TableRows>> {
+        // One transaction: every table as of one moment.
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let tables = crate::snapshot::dump(&mut tx, self.backend, max_sessions).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(tables)
+    }
+
+    async fn restore(&self, tables: &[entman_store::TableRows]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        crate::snapshot::restore(&mut tx, self.backend, tables).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
     async fn clear_world(&self, keep_accounts: Option<&[String]>) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         // Readers of session revisions start over.

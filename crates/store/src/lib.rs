@@ -39,6 +39,22 @@ pub enum StoreError {
 /// Result type of store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// One value of a stored row, as a snapshot holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cell {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+/// The rows of one table, in a fixed order, for a snapshot of the whole state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRows {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
 /// Which objects a caller may see: everything, or one tenant's own objects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -178,6 +194,15 @@ pub trait Store: Send + Sync + 'static {
     /// when `keep_accounts` names the only ones to keep (their logon sessions
     /// go with the others).
     async fn clear_world(&self, keep_accounts: Option<&[String]>) -> StoreResult<()>;
+
+    /// Every row of the state's tables (world, sessions and their tasks, accounts,
+    /// logon sessions and their tasks, the recorded world), each table in a fixed
+    /// order; `Conflict` when there are more than `max_sessions` sessions.
+    async fn dump(&self, max_sessions: u64) -> StoreResult<Vec<TableRows>>;
+
+    /// Replaces the state with a [`Store::dump`], in one transaction. Tables and
+    /// columns must be the store's own; `Conflict` names what does not fit.
+    async fn restore(&self, tables: &[TableRows]) -> StoreResult<()>;
 
     // --- tenants --------------------------------------------------------------
     /// All tenants, by name.

@@ -76,6 +76,16 @@ impl Store for Tracked {
         self.inner.backend()
     }
 
+    async fn dump(&self, max_sessions: u64) -> StoreResult<Vec<TableRows>> {
+        self.inner.dump(max_sessions).await
+    }
+
+    async fn restore(&self, tables: &[TableRows]) -> StoreResult<()> {
+        let result = self.inner.restore(tables).await;
+        self.changed();
+        result
+    }
+
     async fn clear_world(&self, keep_accounts: Option<&[String]>) -> StoreResult<()> {
         let result = self.inner.clear_world(keep_accounts).await;
         self.changed();

@@ -22,7 +22,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get, post, put};
 use axum::{Json, Router};
-use entman_engine::{Progression, StepError, StepSpec};
+use entman_engine::{Controls, Progression, StepError, StepSpec};
 use entman_model::auth::{Principal, Role};
 use entman_model::clock::ClockError;
 use entman_model::ids::{KeyId, PlanId, SessionId};
@@ -31,7 +31,7 @@ use entman_model::{ClockMode, Timestamp};
 use entman_repr::resources::session::SessionView;
 use entman_repr::resources::{Placement, Represent};
 use entman_repr::{Ctx, Format, Viewer};
-use entman_store::{Scope, StoreError};
+use entman_store::{Cell, Scope, StoreError, TableRows};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -255,6 +255,12 @@ pub fn router(state: AppState) -> Router {
         .route("/_entman/sessions/{id}/step", post(step_session))
         .route("/_entman/reset", post(reset))
         .route("/_entman/world", put(put_world))
+        .route(
+            "/_entman/snapshot",
+            get(get_snapshot)
+                .put(put_snapshot)
+                .layer(axum::extract::DefaultBodyLimit::max(SNAPSHOT_MAX_BYTES)),
+        )
         .route("/_entman", any(no_such_control))
         .route("/_entman/{*rest}", any(no_such_control))
         .method_not_allowed_fallback(wrong_method)
@@ -982,5 +988,203 @@ async fn put_world(
     let world = entman_world::parse(text).map_err(|e| ControlError::bad(e.to_string()))?;
     entman_world::check(&world).map_err(|e| ControlError::bad(e.to_string()))?;
     replace_state(&state, "control API", text, Timestamp::now(), None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sessions a snapshot may hold (a snapshot is one JSON document in memory).
+pub const SNAPSHOT_MAX_SESSIONS: u64 = 100_000;
+/// The largest snapshot document `PUT /_entman/snapshot` takes.
+const SNAPSHOT_MAX_BYTES: usize = 256 * 1024 * 1024;
+/// What a snapshot document says it is.
+const SNAPSHOT_FORMAT: &str = "entman-snapshot-1";
+
+fn cell_json(c: &Cell) -> Value {
+    match c {
+        Cell::Null => Value::Null,
+        Cell::Int(i) => Value::from(*i),
+        Cell::Text(t) => Value::from(t.clone()),
+    }
+}
+
+async fn get_snapshot(State(state): State<AppState>, _: Admin) -> Result<Response, ControlError> {
+    let tables = state
+        .store
+        .dump(SNAPSHOT_MAX_SESSIONS)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(m) => ControlError::new(StatusCode::CONFLICT, m),
+            other => unavailable(other),
+        })?;
+    let controls = state.engine.controls();
+    let tables: Vec<Value> = tables
+        .iter()
+        .map(|t| {
+            json!({
+                "name": t.name,
+                "columns": t.columns,
+                "rows": t.rows.iter().map(|r| r.iter().map(cell_json).collect::<Vec<_>>()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let progressions: Vec<Value> = controls
+        .progressions
+        .iter()
+        .map(|(plan, mode)| json!({"plan": plan.to_string(), "mode": mode.as_str()}))
+        .collect();
+    let outcomes: Vec<Value> = controls
+        .outcomes
+        .iter()
+        .map(|(plan, vm, b)| {
+            json!({
+                "plan": plan.to_string(),
+                "vm": vm,
+                "result": b.outcome.as_str(),
+                "message": b.message,
+                "durationSeconds": b.duration_ms as f64 / 1000.0,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "format": SNAPSHOT_FORMAT,
+        "takenAt": Timestamp::now().to_string(),
+        "tables": tables,
+        "progressions": progressions,
+        "outcomes": outcomes,
+    }))
+    .into_response())
+}
+
+/// A snapshot document read back: the tables and the engine's controls.
+fn read_snapshot(doc: &Value) -> Result<(Vec<TableRows>, Controls), ControlError> {
+    let m = object(
+        doc,
+        &["format", "takenAt", "tables", "progressions", "outcomes"],
+    )?;
+    if m.get("format").and_then(Value::as_str) != Some(SNAPSHOT_FORMAT) {
+        return Err(ControlError::bad(format!(
+            "[format] must be \"{SNAPSHOT_FORMAT}\": give a document from GET /_entman/snapshot"
+        )));
+    }
+    let list = |key: &str| -> Result<&Vec<Value>, ControlError> {
+        match m.get(key) {
+            Some(Value::Array(a)) => Ok(a),
+            _ => Err(ControlError::bad(format!("[{key}] must be a list"))),
+        }
+    };
+    let mut tables = Vec::new();
+    for t in list("tables")? {
+        let t = object(t, &["name", "columns", "rows"])?;
+        let name = t
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ControlError::bad("each table needs a [name]"))?;
+        let columns = t
+            .get("columns")
+            .and_then(Value::as_array)
+            .and_then(|c| {
+                c.iter()
+                    .map(|v| v.as_str().map(str::to_string))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .ok_or_else(|| {
+                ControlError::bad(format!("table [{}] needs [columns] as strings", clip(name)))
+            })?;
+        let rows = t
+            .get("rows")
+            .and_then(Value::as_array)
+            .ok_or_else(|| ControlError::bad(format!("table [{}] needs [rows]", clip(name))))?;
+        let rows = rows
+            .iter()
+            .map(|r| {
+                r.as_array()
+                    .ok_or(())?
+                    .iter()
+                    .map(|v| match v {
+                        Value::Null => Ok(Cell::Null),
+                        Value::String(s) => Ok(Cell::Text(s.clone())),
+                        Value::Number(n) => n.as_i64().map(Cell::Int).ok_or(()),
+                        _ => Err(()),
+                    })
+                    .collect::<Result<Vec<_>, ()>>()
+            })
+            .collect::<Result<Vec<_>, ()>>()
+            .map_err(|_| {
+                ControlError::bad(format!(
+                    "the rows of table [{}] must be lists of strings, whole numbers and nulls",
+                    clip(name)
+                ))
+            })?;
+        tables.push(TableRows {
+            name: name.to_string(),
+            columns,
+            rows,
+        });
+    }
+    let plan_id = |v: Option<&Value>| -> Result<PlanId, ControlError> {
+        v.and_then(Value::as_str)
+            .and_then(PlanId::from_path)
+            .ok_or_else(|| ControlError::bad("[plan] must be a plan's GUID"))
+    };
+    let mut controls = Controls::default();
+    for p in list("progressions")? {
+        let p = object(p, &["plan", "mode"])?;
+        let mode = p
+            .get("mode")
+            .and_then(Value::as_str)
+            .and_then(Progression::parse)
+            .ok_or_else(|| ControlError::bad("[mode] must be timed, immediate or manual"))?;
+        controls.progressions.push((plan_id(p.get("plan"))?, mode));
+    }
+    for o in list("outcomes")? {
+        let o = object(o, &["plan", "vm", "result", "message", "durationSeconds"])?;
+        let vm = o
+            .get("vm")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ControlError::bad("[vm] must be a VM name"))?;
+        let outcome = o
+            .get("result")
+            .and_then(Value::as_str)
+            .and_then(|r| r.parse::<VmOutcome>().ok())
+            .ok_or_else(|| ControlError::bad("[result] must be Success, Warning or Failed"))?;
+        let message = match o.get("message") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(ControlError::bad("[message] must be a string or null")),
+        };
+        let seconds = o
+            .get("durationSeconds")
+            .and_then(Value::as_f64)
+            .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 86_400.0 * 365.0)
+            .ok_or_else(|| ControlError::bad("[durationSeconds] must be a number of seconds"))?;
+        controls.outcomes.push((
+            plan_id(o.get("plan"))?,
+            vm.to_string(),
+            VmBehaviour {
+                duration_ms: (seconds * 1000.0).round() as u64,
+                outcome,
+                message,
+            },
+        ));
+    }
+    Ok((tables, controls))
+}
+
+async fn put_snapshot(
+    State(state): State<AppState>,
+    _: Admin,
+    body: Bytes,
+) -> Result<StatusCode, ControlError> {
+    let doc = json_body(&body)?;
+    let (tables, controls) = read_snapshot(&doc)?;
+    let quiet = state.engine.quiesce().await;
+    state.store.restore(&tables).await.map_err(|e| match e {
+        StoreError::Conflict(m) => ControlError::bad(m),
+        other => unavailable(other),
+    })?;
+    state.engine.set_controls(controls);
+    drop(quiet);
+    // The logon sessions were replaced with the snapshot's.
+    state.sessions.clear();
+    state.engine.wake();
     Ok(StatusCode::NO_CONTENT)
 }

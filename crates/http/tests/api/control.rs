@@ -644,8 +644,23 @@ async fn manual_and_immediate_progression_and_outcomes_on_the_fly() {
     assert_ne!(tasks[1]["State"], "Stopped");
     assert_eq!(one["State"], "Working");
     // The EM API shows the same.
-    let seen = em_json(&app, &admin, &session).await;
-    assert_eq!(seen["CloudFailoverTasks"], one["CloudFailoverTasks"]);
+    let path = &session[session.find("/api/").unwrap() + 4..];
+    let seen = em_json(&app, &admin, path).await;
+    let states = |v: &Value| {
+        v["CloudFailoverTasks"]["CloudFailoverTasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["State"].clone(),
+                    t["Result"].clone(),
+                    t["EndTimeUTC"].clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(states(&seen), states(&one));
     let (status, end) = control(&app, Method::POST, &step, Some(json!({"toEnd": true}))).await;
     assert_eq!(status, 200);
     assert_eq!(end["State"], "Stopped");
@@ -852,4 +867,166 @@ async fn a_world_replaces_the_state_only_when_it_is_valid() {
         em_json(&app, &admin, "/backupServers").await["Refs"][0]["Name"],
         "bs1.lab"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_restores_the_state_exactly() {
+    for db in entman_testkit::backends().await {
+        snapshot_on(spawn(db, Options::default()).await).await;
+    }
+}
+
+async fn snapshot_on(app: TestApp) {
+    let admin = app.logon().await;
+    let plan = plan_href(&app, &admin, "ABC Company Failover Plan").await;
+    let plan_id = id_of(&plan);
+    control(
+        &app,
+        Method::PUT,
+        &format!("/_entman/plans/{plan_id}/progression"),
+        Some(json!({"mode": "manual"})),
+    )
+    .await;
+    control(
+        &app,
+        Method::PUT,
+        &format!("/_entman/plans/{plan_id}/vms/srv41/outcome"),
+        Some(json!({"result": "Warning", "message": "Slow disk.", "durationSeconds": 3})),
+    )
+    .await;
+    let session = start(&app, &admin, &plan).await;
+    let session_id = id_of(&session);
+    control(
+        &app,
+        Method::POST,
+        &format!("/_entman/sessions/{session_id}/step"),
+        None,
+    )
+    .await;
+    let (status, taken) = control(&app, Method::GET, "/_entman/snapshot", None).await;
+    assert_eq!(status, 200, "{taken}");
+    assert_eq!(taken["format"], "entman-snapshot-1");
+    assert_eq!(
+        taken["progressions"],
+        json!([{"plan": plan_id, "mode": "manual"}])
+    );
+    assert_eq!(taken["outcomes"][0]["vm"], "srv41");
+    let running = em_json(&app, &admin, &session).await;
+    assert_eq!(running["State"], "Working");
+    // Change everything: finish the session, drop the controls, load another world.
+    control(
+        &app,
+        Method::POST,
+        &format!("/_entman/sessions/{session_id}/step"),
+        Some(json!({"toEnd": true})),
+    )
+    .await;
+    let response = app
+        .client
+        .put(format!("{}/_entman/world", app.address))
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .header("Content-Type", "application/toml")
+        .body(ONE_SERVER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    // Bad documents change nothing.
+    let (_, current) = control(&app, Method::GET, "/_entman/snapshot", None).await;
+    let mut missing = taken.clone();
+    missing["tables"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|t| t["name"] != "plans");
+    let mut renamed = taken.clone();
+    renamed["tables"][0]["columns"][0] = json!("id; DROP TABLE accounts");
+    let mut typed = taken.clone();
+    typed["tables"][0]["rows"][0][0] = json!(3.5);
+    let mut foreign = taken.clone();
+    foreign["tables"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "sqlite_master", "columns": [], "rows": []}));
+    for bad in [json!({"format": "x"}), missing, renamed, typed, foreign] {
+        let (status, body) = control(&app, Method::PUT, "/_entman/snapshot", Some(bad)).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body["error"].is_string());
+    }
+    let (_, unchanged) = control(&app, Method::GET, "/_entman/snapshot", None).await;
+    let tables = |doc: &Value| doc["tables"].clone();
+    assert_eq!(tables(&unchanged), tables(&current));
+    // The round trip is exact.
+    let (status, body) = control(&app, Method::PUT, "/_entman/snapshot", Some(taken.clone())).await;
+    assert_eq!(status, 204, "{body}");
+    let (_, again) = control(&app, Method::GET, "/_entman/snapshot", None).await;
+    let without_time = |doc: &Value| {
+        let mut doc = doc.clone();
+        doc.as_object_mut().unwrap().remove("takenAt");
+        doc
+    };
+    assert_eq!(without_time(&again), without_time(&taken));
+    // And the server works from it: the session runs again, the controls are back.
+    let back = em_json(&app, &admin, &session).await;
+    assert_eq!(back["State"], "Working", "{back}");
+    let (status, end) = control(
+        &app,
+        Method::POST,
+        &format!("/_entman/sessions/{session_id}/step"),
+        Some(json!({"toEnd": true})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(end["Result"], "Warning", "{end}");
+    assert_eq!(
+        end["CloudFailoverTasks"]["CloudFailoverTasks"][2]["FailureMessage"],
+        "Slow disk."
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stepped_manual_session_continues_after_a_restart() {
+    let app = spawn_app().await;
+    let admin = app.logon().await;
+    let plan = plan_href(&app, &admin, "QWE Systems Failover Plan").await;
+    control(
+        &app,
+        Method::PUT,
+        &format!("/_entman/plans/{}/progression", id_of(&plan)),
+        Some(json!({"mode": "manual"})),
+    )
+    .await;
+    let session = start(&app, &admin, &plan).await;
+    let step = format!("/_entman/sessions/{}/step", id_of(&session));
+    let (status, one) = control(&app, Method::POST, &step, None).await;
+    assert_eq!(status, 200, "{one}");
+    let app = spawn(
+        app.into_db(),
+        Options {
+            seed: entman_testkit::Seed::Empty,
+            ..Options::default()
+        },
+    )
+    .await;
+    let admin = app.logon().await;
+    // The step's shortened course was stored: the session is where the step left it.
+    let path = &session[session.find("/api/").unwrap() + 4..];
+    let seen = em_json(&app, &admin, path).await;
+    let states = |v: &Value| {
+        v["CloudFailoverTasks"]["CloudFailoverTasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["State"].clone(),
+                    t["Result"].clone(),
+                    t["EndTimeUTC"].clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(states(&seen), states(&one));
+    let (status, end) = control(&app, Method::POST, &step, Some(json!({"toEnd": true}))).await;
+    assert_eq!(status, 200);
+    assert_eq!(end["State"], "Stopped", "{end}");
 }
