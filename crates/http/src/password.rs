@@ -58,8 +58,60 @@ fn permits() -> &'static tokio::sync::Semaphore {
     })
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The hashing threads, when [`start_hashers`] made them.
+static HASHERS: OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> = OnceLock::new();
+
+/// Starts `threads` threads that only hash and verify passwords, instead of
+/// the runtime's blocking pool. Threads take the scheduling priority of the
+/// thread that starts them: started before the runtime, whose threads the
+/// binary runs at a lower priority, a logon's hash then goes before the work
+/// of heavy queries (`entman serve` does this). Later calls do nothing.
+pub fn start_hashers(threads: usize) -> std::io::Result<()> {
+    if HASHERS.get().is_some() {
+        return Ok(());
+    }
+    let (tx, rx) = std::sync::mpsc::channel::<Job>();
+    let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+    for i in 0..threads.max(1) {
+        let rx = rx.clone();
+        std::thread::Builder::new()
+            .name(format!("entman-hash-{i}"))
+            .spawn(move || loop {
+                let job = match rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                match job {
+                    Ok(job) => job(),
+                    Err(_) => return,
+                }
+            })?;
+    }
+    let _ = HASHERS.set(std::sync::Mutex::new(tx));
+    Ok(())
+}
+
 async fn run_blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
     let _permit = permits().acquire().await;
+    if let Some(hashers) = HASHERS.get() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+            let _ = tx.send(outcome);
+        });
+        let sent = hashers.lock().map(|h| h.send(job).is_ok()).unwrap_or(false);
+        if sent {
+            match rx.await {
+                Ok(Ok(value)) => return value,
+                // A panic in argon2 is a bug; surface it like one on the caller's task.
+                Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                Err(_) => panic!("a hashing thread ended"),
+            }
+        }
+        panic!("the hashing threads are gone");
+    }
     match tokio::task::spawn_blocking(work).await {
         Ok(value) => value,
         // A panic in argon2 is a bug; surface it like one on the caller's task.
@@ -76,6 +128,24 @@ mod tests {
         assert!(super::verify("P@ssw0rd", &h));
         assert!(!super::verify("p@ssw0rd", &h));
         assert!(!super::verify("P@ssw0rd", "not a hash"));
+    }
+
+    #[tokio::test]
+    async fn the_hashing_threads_answer_like_the_blocking_pool() {
+        super::start_hashers(1).unwrap();
+        super::start_hashers(3).unwrap(); // started once
+        let h = super::hash_blocking("P@ssw0rd".into()).await;
+        let checks = (0..4).map(|i| {
+            let h = h.clone();
+            tokio::spawn(async move {
+                super::verify_blocking(if i % 2 == 0 { "P@ssw0rd" } else { "x" }.into(), h).await
+            })
+        });
+        let mut answers = Vec::new();
+        for c in checks {
+            answers.push(c.await.unwrap());
+        }
+        assert_eq!(answers, vec![true, false, true, false]);
     }
 
     #[tokio::test]
