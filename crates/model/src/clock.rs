@@ -92,6 +92,15 @@ impl Clock {
         Ok(at)
     }
 
+    /// Makes the clock manual, standing at the current time.
+    pub fn freeze(&self) -> Timestamp {
+        let _one = self.change.lock().unwrap_or_else(|e| e.into_inner());
+        let now = self.now();
+        self.value.store(now.micros(), Ordering::Release);
+        self.manual.store(true, Ordering::Release);
+        now
+    }
+
     /// Returns to the system clock, continuing from the current time if it is
     /// ahead of the system's.
     pub fn set_system(&self) -> Timestamp {
@@ -160,6 +169,9 @@ mod tests {
     fn the_system_clock_continues_from_a_manual_time_ahead_of_it() {
         let clock = Clock::system();
         assert!(matches!(clock.advance(1), Err(ClockError::NotManual)));
+        let frozen = clock.freeze();
+        assert_eq!(clock.now(), frozen);
+        clock.set_system();
         let ahead = Timestamp::now().plus_millis(3_600_000);
         clock.set_manual(ahead).unwrap();
         let back = clock.set_system();

@@ -607,25 +607,27 @@ async fn put_clock(
     };
     let clock = state.engine.clock();
     match m.get("mode").and_then(Value::as_str) {
-        Some("manual") => {
-            let at = match m.get("now") {
-                None | Some(Value::Null) => clock.now(),
-                Some(Value::String(text)) => Timestamp::parse(text).ok_or_else(|| {
+        Some("manual") => match m.get("now") {
+            None | Some(Value::Null) => {
+                clock.freeze();
+            }
+            Some(Value::String(text)) => {
+                let at = Timestamp::parse(text).ok_or_else(|| {
                     ControlError::bad(format!(
                         "[now] must be a date and time such as 2026-01-01T10:00:00Z, not [{}]",
                         clip(text)
                     ))
-                })?,
-                Some(other) => {
-                    return Err(ControlError::bad(format!(
-                        "[now] must be a string, not {other}"
-                    )))
-                }
-            };
-            clock
-                .set_manual(at)
-                .map_err(|e| ControlError::bad(e.to_string()))?;
-        }
+                })?;
+                clock
+                    .set_manual(at)
+                    .map_err(|e| ControlError::bad(e.to_string()))?;
+            }
+            Some(other) => {
+                return Err(ControlError::bad(format!(
+                    "[now] must be a string, not {other}"
+                )))
+            }
+        },
         Some("system") => {
             if m.get("now").is_some_and(|v| !v.is_null()) {
                 return Err(ControlError::bad("[now] is only for the manual clock"));

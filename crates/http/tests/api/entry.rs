@@ -195,9 +195,18 @@ async fn an_idle_session_expires() {
         },
     )
     .await;
+    // Idle time is the clock's: a manual clock moved past the timeout ends it.
+    let clock = app.engine.clock();
+    clock.freeze();
     let me = app.logon().await;
     assert_eq!(app.get_text(&me, "/cloud", false).await.0, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(2600)).await;
+    clock.advance(1_000_000).unwrap();
+    assert_eq!(
+        app.get_text(&me, "/cloud", false).await.0,
+        200,
+        "not idle long enough"
+    );
+    clock.advance(2_600_000).unwrap();
     let r = app.get(&me, "/cloud", true).await;
     assert_eq!(r.status(), 401);
     assert_eq!(r.headers()["www-authenticate"], "Basic Realm=RestSvc");
