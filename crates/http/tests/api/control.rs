@@ -1030,3 +1030,39 @@ async fn a_stepped_manual_session_continues_after_a_restart() {
     assert_eq!(status, 200);
     assert_eq!(end["State"], "Stopped", "{end}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_gauges_count_alike_on_the_index_and_in_sql() {
+    use std::collections::BTreeMap;
+    for db in entman_testkit::backends().await {
+        let label = db.label();
+        let app = spawn(db, Options::default()).await;
+        let sql: BTreeMap<String, u64> = app
+            .store
+            .session_tally()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(s, r, n)| (format!("state=\"{s}\",result=\"{r}\""), n))
+            .collect();
+        let text = app
+            .client
+            .get(format!("{}/_entman/metrics", app.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let gauges: BTreeMap<String, u64> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("entman_failover_sessions{"))
+            .map(|l| {
+                let (labels, n) = l.split_once("} ").unwrap();
+                (labels.to_string(), n.parse().unwrap())
+            })
+            .collect();
+        assert!(!sql.is_empty(), "{label}");
+        assert_eq!(gauges, sql, "{label}");
+    }
+}
