@@ -130,7 +130,7 @@ pub fn answer(entry: &Entry) -> axum::response::Response {
     if let Some(route) = &entry.route {
         response
             .extensions_mut()
-            .insert(crate::control::RouteTemplate(route.to_string()));
+            .insert(crate::control::RouteTemplate(route.clone()));
     }
     response
 }
@@ -168,7 +168,7 @@ pub async fn keep(
     let route = response
         .extensions()
         .get::<crate::control::RouteTemplate>()
-        .map(|r| Arc::from(r.0.as_str()));
+        .map(|r| r.0.clone());
     let (parts, body) = response.into_parts();
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(body) => body,

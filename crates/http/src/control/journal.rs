@@ -24,11 +24,39 @@ pub struct Entry {
     pub remote: Option<String>,
 }
 
+/// An answered request as kept: raw values, formatted only when the journal
+/// is read (recording is on every request's path).
+#[derive(Debug, Clone)]
+pub struct Raw {
+    pub time: entman_model::Timestamp,
+    pub method: axum::http::Method,
+    pub uri: axum::http::Uri,
+    pub status: u16,
+    pub latency: std::time::Duration,
+    pub account: Option<String>,
+    pub remote: Option<std::net::IpAddr>,
+}
+
+impl Raw {
+    fn entry(&self) -> Entry {
+        Entry {
+            time: self.time.to_string(),
+            method: self.method.to_string(),
+            path: crate::redact_path(self.uri.path()).into_owned(),
+            query: self.uri.query().map(str::to_string),
+            status: self.status,
+            latency_ms: self.latency.as_micros() as f64 / 1000.0,
+            account: self.account.clone(),
+            remote: self.remote.map(|r| r.to_string()),
+        }
+    }
+}
+
 /// The journal: at most `capacity` entries, the oldest dropped first.
 #[derive(Debug)]
 pub struct Journal {
     capacity: usize,
-    entries: Mutex<VecDeque<Entry>>,
+    entries: Mutex<VecDeque<Raw>>,
 }
 
 impl Journal {
@@ -46,7 +74,7 @@ impl Journal {
     }
 
     /// Adds an entry, dropping the oldest when full.
-    pub fn record(&self, entry: Entry) {
+    pub fn record(&self, entry: Raw) {
         if self.capacity == 0 {
             return;
         }
@@ -60,7 +88,7 @@ impl Journal {
     /// The newest `limit` entries, newest first.
     pub fn newest(&self, limit: usize) -> Vec<Entry> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.iter().rev().take(limit).cloned().collect()
+        entries.iter().rev().take(limit).map(Raw::entry).collect()
     }
 
     /// Forgets every entry.
@@ -76,14 +104,13 @@ impl Journal {
 mod tests {
     use super::*;
 
-    fn entry(n: u16) -> Entry {
-        Entry {
-            time: String::new(),
-            method: "GET".into(),
-            path: "/api".into(),
-            query: None,
+    fn entry(n: u16) -> Raw {
+        Raw {
+            time: entman_model::Timestamp::now(),
+            method: axum::http::Method::GET,
+            uri: "/api/logonSessions/abc?x=1".parse().unwrap(),
             status: n,
-            latency_ms: 0.0,
+            latency: std::time::Duration::from_micros(1500),
             account: None,
             remote: None,
         }
@@ -97,7 +124,11 @@ mod tests {
         }
         let statuses: Vec<u16> = journal.newest(10).iter().map(|e| e.status).collect();
         assert_eq!(statuses, vec![9, 8, 7]);
-        assert_eq!(journal.newest(1)[0].status, 9);
+        let newest = &journal.newest(1)[0];
+        assert_eq!(newest.status, 9);
+        assert_eq!(newest.path, "/api/logonSessions/{ID}");
+        assert_eq!(newest.query.as_deref(), Some("x=1"));
+        assert_eq!(newest.latency_ms, 1.5);
         journal.clear();
         assert!(journal.newest(10).is_empty());
         let off = Journal::new(0);

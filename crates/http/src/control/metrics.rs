@@ -4,6 +4,7 @@
 //! templates (`/api/cloud/failoversessions/{id}`), never raw paths.
 
 use crate::AppState;
+use axum::http::Method;
 use entman_model::session::{SessionResult, SessionState};
 use entman_query::{check_query, parse, QueryType};
 use entman_store::Restriction;
@@ -13,6 +14,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -63,7 +66,12 @@ pub struct Metrics {
     pool: Family<StateLabels, Gauge>,
     /// One scrape at a time refreshes the gauges.
     scrape: tokio::sync::Mutex<()>,
+    /// The counter and histogram of each (method, route, status) seen, so that
+    /// counting a request allocates nothing once its labels are known.
+    handles: std::sync::RwLock<HashMap<HandleKey, (Counter, Histogram)>>,
 }
+
+type HandleKey = (Method, Option<Arc<str>>, u16);
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -140,23 +148,48 @@ impl Metrics {
             logon_sessions,
             pool,
             scrape: tokio::sync::Mutex::new(()),
+            handles: Default::default(),
         }
     }
 
-    /// Counts one answered request.
-    pub fn request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                method: method.to_string(),
-                route: route.to_string(),
-                status: status.to_string(),
-            })
-            .inc();
-        self.durations
-            .get_or_create(&RouteLabels {
-                route: route.to_string(),
-            })
-            .observe(elapsed.as_secs_f64());
+    /// Counts one answered request (`route`: the matched template, if any).
+    pub fn request(
+        &self,
+        method: &Method,
+        route: Option<Arc<str>>,
+        status: u16,
+        elapsed: Duration,
+    ) {
+        let key: HandleKey = (method.clone(), route, status);
+        let known = self
+            .handles
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        let (counter, histogram) = match known {
+            Some(handles) => handles,
+            None => {
+                let route = key.1.as_deref().unwrap_or("other").to_string();
+                let handles = (
+                    self.requests
+                        .get_or_create(&RequestLabels {
+                            method: method.as_str().to_string(),
+                            route: route.clone(),
+                            status: status.to_string(),
+                        })
+                        .clone(),
+                    self.durations.get_or_create(&RouteLabels { route }).clone(),
+                );
+                self.handles
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key, handles.clone());
+                handles
+            }
+        };
+        counter.inc();
+        histogram.observe(elapsed.as_secs_f64());
     }
 
     /// Counts one logon attempt (`success`, `failed`, `refused`).
