@@ -409,4 +409,30 @@ mod tests {
         );
         assert_eq!(super::redact_url("sqlite://x.db"), "sqlite://x.db");
     }
+
+    #[test]
+    fn a_faults_file_is_a_json_list_of_checked_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("faults.json");
+        std::fs::write(
+            &path,
+            r#"[{"path": "/api/query*", "times": 2, "action": {"status": 503, "retryAfter": 5}},
+                {"method": "POST", "path": "/api/sessionmngr", "action": {"delayMs": [10, 20]}}]"#,
+        )
+        .unwrap();
+        let rules = super::read_faults(&path).unwrap();
+        assert_eq!(rules.len(), 2);
+        assert_eq!(rules[0].times, Some(2));
+        assert_eq!(rules[1].method.as_deref(), Some("POST"));
+        for (text, says) in [
+            (r#"{"path": "*"}"#, "a JSON list"),
+            (r#"[{"path": "*", "action": {"status": 200}}]"#, "rule 1"),
+            ("not json", "is not JSON"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let e = super::read_faults(&path).unwrap_err().to_string();
+            assert!(e.contains(says), "{text}: {e}");
+        }
+        assert!(super::read_faults(&dir.path().join("missing.json")).is_err());
+    }
 }
