@@ -107,7 +107,7 @@ pub struct ServeArgs {
     /// Answer session queries in the database instead of the in-memory index.
     #[arg(long, env = "ENTMAN_NO_QUERY_INDEX")]
     pub no_query_index: bool,
-    /// Turn the control API (`/_entman/`: health, metrics, faults, journal) off.
+    /// Turn the control API (`/_entman/`: health, metrics, reset, clock, faults, journal; docs/testing.md) off.
     #[arg(long, env = "ENTMAN_NO_CONTROL_API")]
     pub no_control_api: bool,
     /// Turn `/_entman/metrics` off.
