@@ -1070,8 +1070,9 @@ async fn get_snapshot(State(state): State<AppState>, _: Admin) -> Result<Respons
     .into_response())
 }
 
-/// A snapshot document read back: the tables and the engine's controls.
-fn read_snapshot(doc: &Value) -> Result<(Vec<TableRows>, Controls), ControlError> {
+/// A snapshot document read back: the tables and the engine's controls
+/// (public for the fuzz target; the store checks the tables against its own).
+pub fn read_snapshot(doc: &Value) -> Result<(Vec<TableRows>, Controls), ControlError> {
     let m = object(
         doc,
         &["format", "takenAt", "tables", "progressions", "outcomes"],
