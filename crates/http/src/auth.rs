@@ -351,28 +351,38 @@ fn is_public(method: &Method, path: &str) -> bool {
 pub async fn front(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let format = crate::render::negotiate(request.headers(), &state);
     request.extensions_mut().insert(format);
+    // Fault rules first look at one flag: without rules nothing else is done.
+    let faulty = state.control.faults.active();
     if is_public(request.method(), request.uri().path()) {
-        let account = crate::routes::basic_user(request.headers());
-        let (method, path) = (request.method().clone(), request.uri().path().to_string());
-        if let Some(answer) =
-            crate::control::apply_faults(&state, &method, &path, account.as_deref()).await
-        {
-            return crate::render::finish(answer, format, &method, &path).await;
+        if faulty {
+            let account = crate::routes::basic_user(request.headers());
+            let (method, path) = (request.method().clone(), request.uri().path().to_string());
+            if let Some(answer) =
+                crate::control::apply_faults(&state, &method, &path, account.as_deref()).await
+            {
+                return crate::render::finish(answer, format, &method, &path).await;
+            }
         }
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
     let authenticated = authenticate(&parts, &state).await;
-    let account = match &authenticated {
-        Ok(caller) => Some(caller.session.user_name.clone()),
-        Err(_) => crate::routes::basic_user(&parts.headers),
-    };
-    if let Some(answer) =
-        crate::control::apply_faults(&state, &parts.method, parts.uri.path(), account.as_deref())
-            .await
-    {
-        let path = parts.uri.path().to_string();
-        return crate::render::finish(answer, format, &parts.method, &path).await;
+    if faulty {
+        let account = match &authenticated {
+            Ok(caller) => Some(caller.session.user_name.clone()),
+            Err(_) => crate::routes::basic_user(&parts.headers),
+        };
+        if let Some(answer) = crate::control::apply_faults(
+            &state,
+            &parts.method,
+            parts.uri.path(),
+            account.as_deref(),
+        )
+        .await
+        {
+            let path = parts.uri.path().to_string();
+            return crate::render::finish(answer, format, &parts.method, &path).await;
+        }
     }
     let caller = match authenticated {
         Ok(caller) => caller,

@@ -199,19 +199,23 @@ pub fn app(state: AppState, scheme: Scheme) -> Router {
         .with_state(state);
     // URI rewriting has to happen before routing, so it wraps the routed service
     // instead of being one of its layers.
-    let normalized =
-        tower::util::MapRequestLayer::new(move |request: Request| normalize(request, scheme))
-            .layer(routed);
+    let normalized = tower::util::MapRequestLayer::new(normalize).layer(routed);
+    // The listener's scheme is recorded for both routers (links are built from it).
     control
         .fallback_service(normalized)
         .layer(from_fn_with_state(observed, control::observe))
+        .layer(tower::util::MapRequestLayer::new(
+            move |mut request: Request| {
+                request.extensions_mut().insert(scheme);
+                request
+            },
+        ))
 }
 
 /// Lower-cases the path, drops empty segments (`/api//cloud` is `/api/cloud`,
 /// conventions.md §2.4), maps the `/api/task/{ID}` alias, drops one trailing slash
-/// and records the listener scheme. The query string is left as it was.
-fn normalize(mut request: Request, scheme: Scheme) -> Request {
-    request.extensions_mut().insert(scheme);
+/// The query string is left as it was.
+fn normalize(mut request: Request) -> Request {
     let uri = request.uri();
     let raw = uri.path();
     let normalized = raw.len() <= 1

@@ -317,6 +317,11 @@ impl Faults {
         guard.1.iter().map(|k| Shown(k.to_json())).collect()
     }
 
+    /// Whether any rule is in force (one atomic load; callers skip the rest).
+    pub fn active(&self) -> bool {
+        self.any.load(Ordering::Acquire)
+    }
+
     /// Removes one rule; false when there is none with that id.
     pub fn remove(&self, id: u64) -> bool {
         let mut guard = self.rules.lock().unwrap_or_else(|e| e.into_inner());

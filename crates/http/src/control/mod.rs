@@ -142,8 +142,9 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         .map(|c| c.0.ip());
     let control = &state.control;
     let journaled = control.journal.enabled() && !is_control_path(uri.path());
-    let basic_user = if journaled {
-        crate::routes::basic_user(request.headers())
+    // Decoded only if the request turns out to have no account (a logon).
+    let authorization = if journaled {
+        request.headers().get(header::AUTHORIZATION).cloned()
     } else {
         None
     };
@@ -162,7 +163,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
             .extensions()
             .get::<AccountName>()
             .map(|a| a.0.clone())
-            .or(basic_user);
+            .or_else(|| crate::routes::basic_user_of(authorization.as_ref()?));
         // Kept raw; formatted when the journal is read.
         control.journal.record(journal::Raw {
             time: arrived,
@@ -840,7 +841,7 @@ async fn step_session(
     State(state): State<AppState>,
     _: Admin,
     Path(raw): Path<String>,
-    headers: axum::http::HeaderMap,
+    parts: Parts,
     body: Bytes,
 ) -> Result<Response, ControlError> {
     let spec = step_spec(&body)?;
@@ -870,18 +871,9 @@ async fn step_session(
         .get_server(session.backup_server_id)
         .await
         .map_err(unavailable)?;
-    let base = match &state.config.public_base {
-        Some(b) => format!("{}/api", b.trim_end_matches('/')),
-        None => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("localhost");
-            format!("http://{host}/api")
-        }
-    };
+    // Links as the EM API writes them for this request (scheme, Host, --public-url).
     let ctx = Ctx {
-        base,
+        base: crate::base_url(&parts, &state),
         viewer: Viewer::Administrator,
     };
     let node = SessionView {

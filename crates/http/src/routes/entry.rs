@@ -175,9 +175,19 @@ pub(crate) fn basic_user(headers: &HeaderMap) -> Option<String> {
     basic_credentials(headers).map(|(user, _)| user)
 }
 
+/// [`basic_user`] of one `Authorization` value.
+pub(crate) fn basic_user_of(authorization: &HeaderValue) -> Option<String> {
+    credentials_of(authorization).map(|(user, _)| user)
+}
+
 /// Decodes `Authorization: Basic`: UTF-8, else ISO-8859-1 (what `requests` sends).
 pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    credentials_of(headers.get(AUTHORIZATION)?)
+}
+
+/// [`basic_credentials`] of one `Authorization` value.
+fn credentials_of(authorization: &HeaderValue) -> Option<(String, String)> {
+    let value = authorization.to_str().ok()?.trim();
     let (scheme, encoded) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;

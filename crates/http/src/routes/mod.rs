@@ -6,7 +6,7 @@ mod entry;
 mod operations;
 mod out_of_scope;
 
-pub(crate) use entry::{account_logon, basic_credentials, basic_user};
+pub(crate) use entry::{account_logon, basic_credentials, basic_user, basic_user_of};
 pub use out_of_scope::is_em_resource;
 mod plans;
 mod query;

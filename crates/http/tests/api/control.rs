@@ -449,6 +449,39 @@ fn id_of(href: &str) -> String {
         .to_string()
 }
 
+/// Sets a plan's progression; returns the status.
+async fn set_progression(app: &TestApp, plan_id: &str, body: Value) -> StatusCode {
+    control(
+        app,
+        Method::PUT,
+        &format!("/_entman/plans/{plan_id}/progression"),
+        Some(body),
+    )
+    .await
+    .0
+}
+
+/// State, result and end of each VM task of a session (EM JSON).
+fn task_states(session: &Value) -> Vec<(Value, Value, Value)> {
+    session["CloudFailoverTasks"]["CloudFailoverTasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["State"].clone(),
+                t["Result"].clone(),
+                t["EndTimeUTC"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// The part of an href after `/api`, for another server on the same database.
+fn api_path(href: &str) -> &str {
+    &href[href.find("/api/").unwrap() + 4..]
+}
+
 /// Starts a plan through the EM API; returns the session's href.
 async fn start(app: &TestApp, logon: &entman_testkit::Logon, plan: &str) -> String {
     let task = act(
@@ -586,13 +619,7 @@ async fn manual_and_immediate_progression_and_outcomes_on_the_fly() {
         (json!({"mode": "sometimes"}), 400),
         (json!({"mode": "manual", "x": 1}), 400),
     ] {
-        let (got, _) = control(
-            &app,
-            Method::PUT,
-            &format!("/_entman/plans/{plan_id}/progression"),
-            Some(body),
-        )
-        .await;
+        let got = set_progression(&app, &plan_id, body).await;
         assert_eq!(got, status);
     }
     let (status, _) = control(
@@ -604,13 +631,7 @@ async fn manual_and_immediate_progression_and_outcomes_on_the_fly() {
     .await;
     assert_eq!(status, 404);
     // Manual: VMs move only when stepped.
-    let (status, _) = control(
-        &app,
-        Method::PUT,
-        &format!("/_entman/plans/{plan_id}/progression"),
-        Some(json!({"mode": "manual"})),
-    )
-    .await;
+    let status = set_progression(&app, &plan_id, json!({"mode": "manual"})).await;
     assert_eq!(status, 204);
     let (status, _) = control(
         &app,
@@ -636,6 +657,14 @@ async fn manual_and_immediate_progression_and_outcomes_on_the_fly() {
     let step = format!("/_entman/sessions/{session_id}/step");
     let (status, one) = control(&app, Method::POST, &step, Some(json!({"vms": 1}))).await;
     assert_eq!(status, 200, "{one}");
+    // Its links are built as the EM API builds them for this listener.
+    assert!(
+        one["Href"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}/api/", app.address)),
+        "{one}"
+    );
     let tasks = one["CloudFailoverTasks"]["CloudFailoverTasks"]
         .as_array()
         .unwrap();
@@ -644,23 +673,8 @@ async fn manual_and_immediate_progression_and_outcomes_on_the_fly() {
     assert_ne!(tasks[1]["State"], "Stopped");
     assert_eq!(one["State"], "Working");
     // The EM API shows the same.
-    let path = &session[session.find("/api/").unwrap() + 4..];
-    let seen = em_json(&app, &admin, path).await;
-    let states = |v: &Value| {
-        v["CloudFailoverTasks"]["CloudFailoverTasks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| {
-                (
-                    t["State"].clone(),
-                    t["Result"].clone(),
-                    t["EndTimeUTC"].clone(),
-                )
-            })
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(states(&seen), states(&one));
+    let seen = em_json(&app, &admin, api_path(&session)).await;
+    assert_eq!(task_states(&seen), task_states(&one));
     let (status, end) = control(&app, Method::POST, &step, Some(json!({"toEnd": true}))).await;
     assert_eq!(status, 200);
     assert_eq!(end["State"], "Stopped");
@@ -686,13 +700,7 @@ async fn manual_and_immediate_progression_and_outcomes_on_the_fly() {
     // Undo the failover so the plan can start again.
     act(&app, &admin, &plan, "undo", None).await;
     // Immediate: the session is finished when the Task is answered.
-    control(
-        &app,
-        Method::PUT,
-        &format!("/_entman/plans/{plan_id}/progression"),
-        Some(json!({"mode": "immediate"})),
-    )
-    .await;
+    set_progression(&app, &plan_id, json!({"mode": "immediate"})).await;
     let (status, _) = control(
         &app,
         Method::DELETE,
@@ -732,13 +740,7 @@ async fn reset_on(app: TestApp) {
     let plan = plan_href(&app, &admin, "ABC Company Failover Plan").await;
     let plan_id = id_of(&plan);
     // A running failover (manual: it stays running), a rule, a clock, an outcome.
-    control(
-        &app,
-        Method::PUT,
-        &format!("/_entman/plans/{plan_id}/progression"),
-        Some(json!({"mode": "manual"})),
-    )
-    .await;
+    set_progression(&app, &plan_id, json!({"mode": "manual"})).await;
     let session = start(&app, &admin, &plan).await;
     control(
         &app,
@@ -880,13 +882,7 @@ async fn snapshot_on(app: TestApp) {
     let admin = app.logon().await;
     let plan = plan_href(&app, &admin, "ABC Company Failover Plan").await;
     let plan_id = id_of(&plan);
-    control(
-        &app,
-        Method::PUT,
-        &format!("/_entman/plans/{plan_id}/progression"),
-        Some(json!({"mode": "manual"})),
-    )
-    .await;
+    set_progression(&app, &plan_id, json!({"mode": "manual"})).await;
     control(
         &app,
         Method::PUT,
@@ -988,13 +984,7 @@ async fn a_stepped_manual_session_continues_after_a_restart() {
     let app = spawn_app().await;
     let admin = app.logon().await;
     let plan = plan_href(&app, &admin, "QWE Systems Failover Plan").await;
-    control(
-        &app,
-        Method::PUT,
-        &format!("/_entman/plans/{}/progression", id_of(&plan)),
-        Some(json!({"mode": "manual"})),
-    )
-    .await;
+    set_progression(&app, &id_of(&plan), json!({"mode": "manual"})).await;
     let session = start(&app, &admin, &plan).await;
     let step = format!("/_entman/sessions/{}/step", id_of(&session));
     let (status, one) = control(&app, Method::POST, &step, None).await;
@@ -1009,23 +999,8 @@ async fn a_stepped_manual_session_continues_after_a_restart() {
     .await;
     let admin = app.logon().await;
     // The step's shortened course was stored: the session is where the step left it.
-    let path = &session[session.find("/api/").unwrap() + 4..];
-    let seen = em_json(&app, &admin, path).await;
-    let states = |v: &Value| {
-        v["CloudFailoverTasks"]["CloudFailoverTasks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| {
-                (
-                    t["State"].clone(),
-                    t["Result"].clone(),
-                    t["EndTimeUTC"].clone(),
-                )
-            })
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(states(&seen), states(&one));
+    let seen = em_json(&app, &admin, api_path(&session)).await;
+    assert_eq!(task_states(&seen), task_states(&one));
     let (status, end) = control(&app, Method::POST, &step, Some(json!({"toEnd": true}))).await;
     assert_eq!(status, 200);
     assert_eq!(end["State"], "Stopped", "{end}");

@@ -65,30 +65,32 @@ pub(crate) fn related(task: &Value) -> String {
         .to_string()
 }
 
-/// Polls a session in real time until it is Stopped (for tests of the engine's
-/// own pace), checking that progress never decreases.
-pub(crate) async fn poll_finished(app: &TestApp, logon: &Logon, href: &str) -> Value {
-    let mut last = -1;
-    for _ in 0..400 {
-        let s = json(app, logon, href).await;
-        let progress = s["Progress"].as_i64().unwrap();
-        assert!(progress >= last, "progress went from {last} to {progress}");
-        last = progress;
-        if s["State"] == "Stopped" {
-            return s;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    panic!("session {href} did not finish");
+/// How a test lets time pass while a session runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pace {
+    /// Real time: polls every 25 ms (for tests of the engine's own pace).
+    RealTime,
+    /// The manual clock, moved 50 ms at a time (a VM takes 80-600 ms at the
+    /// tests' time scale), the engine applying each move before the next read.
+    ManualClock,
 }
 
-/// Drives a session to its end on the manual clock (no sleeping): the clock
-/// stops where it is, then moves 50 ms at a time (a VM takes 80-600 ms at the
-/// tests' time scale), the engine applying each move before the session is read
-/// again. Checks that progress never decreases on the way.
+/// Polls a session in real time until it is Stopped (see [`Pace::RealTime`]).
+pub(crate) async fn poll_finished(app: &TestApp, logon: &Logon, href: &str) -> Value {
+    run_to_end(app, logon, href, Pace::RealTime).await
+}
+
+/// Drives a session to its end on the manual clock, with no sleeping (see
+/// [`Pace::ManualClock`]); the clock stops where it is first.
 pub(crate) async fn wait_finished(app: &TestApp, logon: &Logon, href: &str) -> Value {
+    run_to_end(app, logon, href, Pace::ManualClock).await
+}
+
+/// Reads a session until it is Stopped, checking on the way that progress never
+/// decreases and that a running session has neither result nor end time.
+async fn run_to_end(app: &TestApp, logon: &Logon, href: &str, pace: Pace) -> Value {
     let clock = app.engine.clock();
-    if clock.mode() == entman_model::ClockMode::System {
+    if pace == Pace::ManualClock && clock.mode() == entman_model::ClockMode::System {
         clock.freeze();
     }
     let mut last = -1;
@@ -105,8 +107,13 @@ pub(crate) async fn wait_finished(app: &TestApp, logon: &Logon, href: &str) -> V
             s.get("EndTimeUTC").is_none(),
             "a running session has no EndTimeUTC key"
         );
-        let now = clock.advance(50_000).unwrap();
-        app.engine.advance_to(now).await.unwrap();
+        match pace {
+            Pace::RealTime => tokio::time::sleep(std::time::Duration::from_millis(25)).await,
+            Pace::ManualClock => {
+                let now = clock.advance(50_000).unwrap();
+                app.engine.advance_to(now).await.unwrap();
+            }
+        }
     }
     panic!("session {href} did not finish");
 }
