@@ -1,13 +1,26 @@
-//! How many concurrently running failover sessions one core can advance.
+//! How many concurrently running failover sessions one core advances with
+//! per-second progress (issue 8: 100,000, each step ≤ 1 s).
 //!
-//! For N running sessions (3 VMs each, all Working) on a fresh SQLite database, it
-//! times `Engine::step`, which reads every unfinished session, advances it and
-//! writes the changes in one transaction. The baseline, measured in the same run,
-//! is the in-memory part alone (`FailoverSession::advance` on the same sessions).
-//! A step must take under a second for per-second progress updates.
+//! For N running sessions (3 VMs each) in a fresh database it times
+//! `Engine::step` on a current-thread runtime (one core), in two shapes:
 //!
-//! Run: `cargo bench -p entman-engine --bench advance` (one thread: a current-thread
-//! runtime). `ENTMAN_BENCH_SIZES=1000,10000` chooses the session counts.
+//! * **staggered**: the sessions started one after another over the last 25
+//!   minutes and their VMs take 10–20 minutes each, as failovers started by many
+//!   tenants would. Ten steps one second apart; each step advances every session
+//!   and stores those with a transition (a VM started or ended). The first step
+//!   also loads every running session (what a restart does) and is shown apart.
+//! * **in step**: every session started at the same instant with the same VM
+//!   durations, and the step falls on the second in which each of them ends one
+//!   VM and starts the next: the worst case, where every session is written.
+//!
+//! The baseline, measured in the same run, is the in-memory part alone
+//! (`FailoverSession::advance` on the same sessions).
+//!
+//! Run: `cargo bench -p entman-engine --bench advance`. `ENTMAN_BENCH_SIZES=10000,100000`
+//! chooses the session counts (default 1000,10000), `ENTMAN_BENCH_SHAPES=in-step` one
+//! shape (default `staggered,in-step`); with `ENTMAN_BENCH_DATABASE_URL`
+//! naming a PostgreSQL server (`postgres://postgres@127.0.0.1:5432/postgres`) each
+//! size runs on a new database there as well as on SQLite.
 
 use entman_engine::{Engine, EngineConfig};
 use entman_model::ids::*;
@@ -17,25 +30,30 @@ use entman_model::Timestamp;
 use entman_store::Store;
 use entman_store_sql::{sqlite_url, SqlStore};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-fn session(t0: Timestamp) -> FailoverSession {
-    let tasks = (0..3)
-        .map(|i| SessionTask {
+/// From a session's creation to its first VM (the engine's lead at scale 1).
+const LEAD_MS: i64 = 5_000;
+
+/// A running session created at `created` whose VMs take `vm_ms` each.
+fn session(server: BackupServerId, created: Timestamp, vm_ms: [i64; 3]) -> FailoverSession {
+    let tasks = vm_ms
+        .iter()
+        .enumerate()
+        .map(|(i, ms)| SessionTask {
             vm_name: format!("vm{i}"),
             point: Some(PointRef {
                 id: PointId::new_random(),
                 name: format!("vm{i}@2026-11-01 00:00:00"),
             }),
-            creation_time: t0,
+            creation_time: created.plus_millis(LEAD_MS + i as i64 * 10),
             end_time: None,
             state: SessionState::Starting,
             result: SessionResult::None,
             progress: 0,
             failure_message: None,
-            // Long enough to stay running for the whole benchmark.
             plan: Some(TaskPlan {
-                duration_ms: 3_600_000,
+                duration_ms: *ms,
                 outcome: VmOutcome::Success,
                 message: None,
             }),
@@ -46,9 +64,9 @@ fn session(t0: Timestamp) -> FailoverSession {
         plan_id: PlanId::new_random(),
         plan_name: "bench plan".into(),
         tenant_id: TenantId::new_random(),
-        backup_server_id: BackupServerId::new_random(),
+        backup_server_id: server,
         kind: SessionKind::Test,
-        creation_time: t0,
+        creation_time: created,
         end_time: None,
         state: SessionState::Starting,
         result: SessionResult::None,
@@ -58,20 +76,90 @@ fn session(t0: Timestamp) -> FailoverSession {
     }
 }
 
-async fn seed(
-    n: usize,
-    t0: Timestamp,
-) -> (tempfile::TempDir, Arc<dyn Store>, Vec<FailoverSession>) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqlStore::connect(&sqlite_url(&dir.path().join("bench.db")))
-        .await
-        .unwrap();
-    // Sessions reference a backup server; one is enough.
-    let server_id = BackupServerId::new_random();
+/// Sessions started over the 25 minutes before `now`, VMs of 10–20 minutes.
+fn staggered(server: BackupServerId, n: usize, now: Timestamp) -> Vec<FailoverSession> {
+    let span_ms = 25 * 60_000;
+    (0..n)
+        .map(|i| {
+            let created = now.plus_millis(-span_ms + (i as i64 * span_ms) / n as i64);
+            let vm = |k: i64| 600_000 + (i as i64 * 7_919 + k * 104_729) % 600_000;
+            let mut s = session(server, created, [vm(0), vm(1), vm(2)]);
+            // As the engine has stored it: brought to `now` at its transitions.
+            s.advance(now, LEAD_MS);
+            s
+        })
+        .collect()
+}
+
+/// A database for one run: a temporary SQLite file, or a new PostgreSQL database.
+enum Db {
+    /// Kept until the run ends: dropping it deletes the file.
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres {
+        server: String,
+        name: String,
+    },
+}
+
+impl Db {
+    async fn open(postgres: Option<&str>) -> (Db, SqlStore) {
+        match postgres {
+            None => {
+                let dir = tempfile::tempdir().unwrap();
+                let store = SqlStore::connect(&sqlite_url(&dir.path().join("bench.db")))
+                    .await
+                    .unwrap();
+                (Db::Sqlite(dir), store)
+            }
+            Some(server) => {
+                use sqlx::Connection;
+                let name = format!("entman_bench_{}", std::process::id());
+                let mut conn = sqlx::PgConnection::connect(server).await.unwrap();
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                let root = server.rsplit_once('/').map_or(server, |(root, _)| root);
+                let store = SqlStore::connect(&format!("{root}/{name}")).await.unwrap();
+                (
+                    Db::Postgres {
+                        server: server.to_string(),
+                        name,
+                    },
+                    store,
+                )
+            }
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "SQLite",
+            Db::Postgres { .. } => "PostgreSQL",
+        }
+    }
+
+    async fn drop_database(self) {
+        if let Db::Postgres { server, name } = self {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&server).await.unwrap();
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .await;
+        }
+    }
+}
+
+/// A fresh store holding one backup server and `sessions`.
+async fn seed(store: &SqlStore, sessions: &[FailoverSession], server: BackupServerId) {
     store
         .insert_server(
             &entman_model::server::BackupServer {
-                id: server_id,
+                id: server,
                 name: "bench".into(),
                 description: String::new(),
                 port: 9392,
@@ -84,67 +172,123 @@ async fn seed(
         )
         .await
         .unwrap();
-    let sessions: Vec<_> = (0..n)
-        .map(|_| FailoverSession {
-            backup_server_id: server_id,
-            ..session(t0)
-        })
-        .collect();
-    for chunk in sessions.chunks(1000) {
+    for chunk in sessions.chunks(5_000) {
         store.save_sessions(chunk).await.unwrap();
     }
-    (dir, Arc::new(store), sessions)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// One row of the staggered shape.
+async fn run_staggered(n: usize, postgres: Option<&str>) {
+    let (db, store) = Db::open(postgres).await;
+    let now = Timestamp::now();
+    let server = BackupServerId::new_random();
+    let sessions = staggered(server, n, now);
+    seed(&store, &sessions, server).await;
+    // Baseline: the same advance in memory, and how many sessions it changes.
+    let mut copies = sessions.clone();
+    let started = Instant::now();
+    let mut transitions = 0;
+    for s in &mut copies {
+        if s.advance(now.plus_millis(1_000), LEAD_MS) == Change::Transition {
+            transitions += 1;
+        }
+    }
+    let baseline = started.elapsed();
+    let engine = Engine::new(Arc::new(store), EngineConfig { time_scale: 1.0 });
+    let started = Instant::now();
+    engine.step(now).await.unwrap();
+    let first = started.elapsed();
+    let mut steps = Vec::new();
+    for k in 1..=10 {
+        let started = Instant::now();
+        engine.step(now.plus_millis(k * 1_000)).await.unwrap();
+        steps.push(started.elapsed());
+    }
+    steps.sort();
+    println!(
+        "| {} | staggered | {n} | {:.1} ms | {:.0} ms | {:.0} ms | {:.0} ms | {transitions} |",
+        db.label(),
+        ms(baseline),
+        ms(first),
+        ms(steps[steps.len() / 2]),
+        ms(*steps.last().unwrap()),
+    );
+    db.drop_database().await;
+}
+
+/// One row of the in-step shape: every session ends a VM in the measured step.
+async fn run_in_step(n: usize, postgres: Option<&str>) {
+    let (db, store) = Db::open(postgres).await;
+    let vm_ms = 600_000;
+    let created = Timestamp::now().plus_millis(-(LEAD_MS + vm_ms - 500));
+    let server = BackupServerId::new_random();
+    let before = created.plus_millis(LEAD_MS + vm_ms - 500);
+    let sessions: Vec<_> = (0..n)
+        .map(|_| {
+            let mut s = session(server, created, [vm_ms; 3]);
+            s.advance(before, LEAD_MS);
+            s
+        })
+        .collect();
+    seed(&store, &sessions, server).await;
+    let boundary = before.plus_millis(1_000);
+    let mut copies = sessions.clone();
+    let started = Instant::now();
+    for s in &mut copies {
+        s.advance(boundary, LEAD_MS);
+    }
+    let baseline = started.elapsed();
+    let engine = Engine::new(Arc::new(store), EngineConfig { time_scale: 1.0 });
+    let started = Instant::now();
+    engine.step(before).await.unwrap();
+    let first = started.elapsed();
+    let started = Instant::now();
+    engine.step(boundary).await.unwrap();
+    let step = started.elapsed();
+    println!(
+        "| {} | in step | {n} | {:.1} ms | {:.0} ms | {:.0} ms | {:.0} ms | {n} |",
+        db.label(),
+        ms(baseline),
+        ms(first),
+        ms(step),
+        ms(step),
+    );
+    db.drop_database().await;
 }
 
 fn main() {
     let sizes: Vec<usize> = std::env::var("ENTMAN_BENCH_SIZES")
-        .unwrap_or_else(|_| "1000,5000,10000".into())
+        .unwrap_or_else(|_| "1000,10000".into())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
+    let postgres = std::env::var("ENTMAN_BENCH_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    println!("| running sessions | in-memory advance (baseline) | engine step (read, advance, write) | sessions per second |");
-    println!("|---:|---:|---:|---:|");
-    for n in sizes {
-        rt.block_on(async {
-            let t0 = Timestamp::now().plus_millis(-60_000);
-            let (_dir, store, sessions) = seed(n, t0).await;
-            let started = Instant::now();
-            let loaded = store.list_active_sessions().await.unwrap();
-            let read = started.elapsed();
-            let started = Instant::now();
-            store.save_sessions(&loaded).await.unwrap();
-            let write = started.elapsed();
-            eprintln!(
-                "n={n}: reading every running session {:.0} ms; writing all of them whole {:.0} ms",
-                read.as_secs_f64() * 1e3,
-                write.as_secs_f64() * 1e3
-            );
-            let engine = Engine::new(store, EngineConfig { time_scale: 1.0 });
-            // Baseline: advancing the same sessions in memory, one second apart.
-            let mut copies = sessions.clone();
-            let started = Instant::now();
-            for (i, s) in copies.iter_mut().enumerate() {
-                s.advance(t0.plus_millis(10_000 + i as i64 % 7), 5_000);
+    println!("| backend | shape | running sessions | in-memory advance (baseline) | first step (loads all) | step, median | step, max | sessions stored per step |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    let mut backends = vec![None];
+    if let Some(url) = postgres.as_deref() {
+        backends.push(Some(url));
+    }
+    let shapes =
+        std::env::var("ENTMAN_BENCH_SHAPES").unwrap_or_else(|_| "staggered,in-step".into());
+    for backend in backends {
+        for &n in &sizes {
+            if shapes.contains("staggered") {
+                rt.block_on(run_staggered(n, backend));
             }
-            let baseline = started.elapsed();
-            // Engine steps, one simulated second apart, every session changing each time.
-            let mut best = std::time::Duration::MAX;
-            for k in 0..5 {
-                let now = t0.plus_millis(10_000 + k * 40_000);
-                let started = Instant::now();
-                engine.step(now).await.unwrap();
-                best = best.min(started.elapsed());
+            if shapes.contains("in-step") {
+                rt.block_on(run_in_step(n, backend));
             }
-            println!(
-                "| {n} | {:.1} ms | {:.0} ms | {:.0} |",
-                baseline.as_secs_f64() * 1000.0,
-                best.as_secs_f64() * 1000.0,
-                n as f64 / best.as_secs_f64()
-            );
-        });
+        }
     }
 }

@@ -14,7 +14,8 @@ use entman_model::ids::{PlanId, SessionId};
 use entman_model::plan::{FailoverTarget, Plan, PlanOptions, PlanState, VmBehaviour};
 use entman_model::replica::{PointState, VmReplicaPoint};
 use entman_model::session::{
-    FailoverSession, PointRef, SessionKind, SessionResult, SessionState, SessionTask, TaskPlan,
+    Change, FailoverSession, PointRef, SessionKind, SessionResult, SessionState, SessionTask,
+    TaskPlan,
 };
 use entman_model::Timestamp;
 use entman_store::{Scope, Store, StoreError};
@@ -264,10 +265,7 @@ impl Engine {
     /// (stored with the session, so a restart with another time scale does not
     /// shift it).
     fn lead_of(&self, session: &FailoverSession) -> i64 {
-        session.tasks.first().map_or_else(
-            || self.lead_ms(),
-            |t| (t.creation_time.micros() - session.creation_time.micros()).max(0) / 1000,
-        )
+        session.stored_lead_ms().unwrap_or_else(|| self.lead_ms())
     }
 
     /// How the sessions of a plan progress.
@@ -754,28 +752,42 @@ impl Engine {
         }
         let mut next: Option<Timestamp> = None;
         let mut changed = Vec::new();
+        let mut progressed = false;
         for session in running.sessions.values_mut() {
-            let before = session.tasks.clone();
+            let before: Vec<SessionState> = session.tasks.iter().map(|t| t.state).collect();
             let lead = self.lead_of(session);
-            if session.advance(now, lead) {
-                let tasks: Vec<usize> = (0..session.tasks.len())
-                    .filter(|i| session.tasks[*i] != before[*i])
-                    .collect();
-                changed.push((session.clone(), tasks));
+            match session.advance(now, lead) {
+                // Only transitions are stored: readers derive progress in between
+                // from the stored course (`FailoverSession::show_progress_at`).
+                Change::Transition => {
+                    let tasks: Vec<usize> = (0..session.tasks.len())
+                        .filter(|i| session.tasks[*i].state != before[*i])
+                        .collect();
+                    changed.push((session.clone(), tasks));
+                }
+                Change::Progress => progressed = true,
+                Change::Nothing => {}
             }
             if let Some(due) = self.next_due(session, now) {
                 next = Some(next.map_or(due, |n| n.min(due)));
             }
+        }
+        if progressed && changed.is_empty() {
+            // Nothing to write, but what readers derive moved: cached answers
+            // showing running sessions are out of date.
+            self.store.mark_changed();
         }
         // Effects of finished sessions first: if the server dies before the save, the
         // session finishes again on the next step and the (idempotent) effects repeat.
         for (session, _) in changed.iter().filter(|(s, _)| s.is_finished()) {
             self.finish(session).await?;
         }
-        if let Err(e) = self.store.update_sessions(&changed).await {
-            // What was not written is read back from the store at the next step.
-            running.refreshed = None;
-            return Err(e);
+        if !changed.is_empty() {
+            if let Err(e) = self.store.update_sessions(&changed).await {
+                // What was not written is read back from the store at the next step.
+                running.refreshed = None;
+                return Err(e);
+            }
         }
         running.sessions.retain(|_, s| !s.is_finished());
         Ok(next)

@@ -94,6 +94,26 @@ pub struct PointRef {
     pub name: String,
 }
 
+/// What advancing a session changed ([`FailoverSession::advance`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Nothing: the session is as it was.
+    Nothing,
+    /// Only progress figures, which readers derive from the stored course
+    /// ([`FailoverSession::show_progress_at`]): nothing to store.
+    Progress,
+    /// A state of the session or of a VM (with its result, times and message):
+    /// what the store must hold.
+    Transition,
+}
+
+impl Change {
+    /// Whether anything changed.
+    pub fn any(self) -> bool {
+        self != Change::Nothing
+    }
+}
+
 impl SessionResult {
     /// The worse of two results (`Failed` > `Warning` > `Success` > `None`).
     pub fn worst(self, other: SessionResult) -> SessionResult {
@@ -163,25 +183,37 @@ impl FailoverSession {
             .collect()
     }
 
+    /// The lead the session started with: from its creation to its first task's
+    /// (stored with the session, so a later change of time scale does not shift it).
+    /// `None` for a session without tasks.
+    pub fn stored_lead_ms(&self) -> Option<i64> {
+        self.tasks
+            .first()
+            .map(|t| (t.creation_time.micros() - self.creation_time.micros()).max(0) / 1000)
+    }
+
     /// Advances the session to `now`. The course of each task is a function of
     /// the session's creation time and the task plans, so advancing is safe to
     /// repeat and a restarted server continues where the time says it is. Progress
-    /// never decreases and a `Stopped` session never changes again. Returns whether
-    /// anything changed.
-    pub fn advance(&mut self, now: Timestamp, lead_ms: i64) -> bool {
+    /// never decreases and a `Stopped` session never changes again. Returns what
+    /// changed.
+    pub fn advance(&mut self, now: Timestamp, lead_ms: i64) -> Change {
         if self.is_finished() {
-            return false;
+            return Change::Nothing;
         }
-        let before = self.clone();
+        let progress_before = self.progress_figures();
         if self.state == SessionState::Stopping {
             self.stop_now(now);
-            return *self != before;
+            return Change::Transition;
         }
+        let state_before = self.state;
+        let mut transition = false;
         let windows = self.windows(lead_ms);
         for (task, window) in self.tasks.iter_mut().zip(windows) {
             if task.state == SessionState::Stopped {
                 continue;
             }
+            let was = task.state;
             match (window, task.plan.clone()) {
                 (Some((start, end)), Some(plan)) => advance_task(task, &plan, start, end, now),
                 _ => finish_task(
@@ -191,9 +223,50 @@ impl FailoverSession {
                     Some(NOT_RESUMABLE.to_string()),
                 ),
             }
+            transition |= task.state != was;
         }
         self.settle(now);
-        *self != before
+        if transition || self.state != state_before {
+            Change::Transition
+        } else if self.progress_figures() != progress_before {
+            Change::Progress
+        } else {
+            Change::Nothing
+        }
+    }
+
+    /// The session's progress and its tasks' (what [`Change::Progress`] compares).
+    fn progress_figures(&self) -> (i32, Vec<i32>) {
+        (
+            self.progress,
+            self.tasks.iter().map(|t| t.progress).collect(),
+        )
+    }
+
+    /// Shows the progress of a running session as of `now`, changing nothing else.
+    ///
+    /// The engine stores a running session only when a state changes (a VM
+    /// starts or ends, the session ends): the progress in between follows from
+    /// the stored course and the clock, and readers derive it here. A VM that the
+    /// store still shows `Working` stays below 100 % until the engine ends it,
+    /// so what a reader sees agrees with the stored states (and with queries on
+    /// them), and progress never decreases.
+    pub fn show_progress_at(&mut self, now: Timestamp) {
+        if self.is_finished() {
+            return;
+        }
+        let Some(lead) = self.stored_lead_ms() else {
+            return;
+        };
+        let windows = self.windows(lead);
+        for (task, window) in self.tasks.iter_mut().zip(windows) {
+            if let (SessionState::Working, Some((start, end))) = (task.state, window) {
+                task.progress = task.progress.max(window_progress(start, end, now));
+            }
+        }
+        self.progress = self
+            .progress
+            .max(Self::aggregate_progress(&self.tasks).min(99));
     }
 
     /// Ends every unfinished task as stopped by the user and the session with it.
@@ -263,10 +336,15 @@ fn advance_task(
         finish_task(task, end, plan.outcome.into(), plan.message.clone());
     } else if now >= start {
         task.state = SessionState::Working;
-        let span = (end.micros() - start.micros()).max(1);
-        let done = ((now.micros() - start.micros()) * 100 / span) as i32;
-        task.progress = task.progress.max(done.clamp(0, 99));
+        task.progress = task.progress.max(window_progress(start, end, now));
     }
+}
+
+/// How far (0–99 %) a VM working from `start` to `end` is at `now`.
+fn window_progress(start: Timestamp, end: Timestamp, now: Timestamp) -> i32 {
+    let span = (end.micros() - start.micros()).max(1);
+    let done = (now.micros() - start.micros()).clamp(0, span) * 100 / span;
+    (done as i32).clamp(0, 99)
 }
 
 fn finish_task(
@@ -419,7 +497,7 @@ mod machine_tests {
         let t0 = s.creation_time;
         s.advance(t0.plus_millis(1500), 100);
         s.state = SessionState::Stopping;
-        assert!(s.advance(t0.plus_millis(1600), 100));
+        assert_eq!(s.advance(t0.plus_millis(1600), 100), Change::Transition);
         assert_eq!(
             (s.state, s.result),
             (SessionState::Stopped, SessionResult::Failed)
@@ -489,5 +567,51 @@ mod machine_tests {
             s.advance(t0.plus_millis(1_000_000), 200);
             prop_assert!(s.is_finished());
         }
+
+        /// A store that receives a session only at its transitions, read through
+        /// `show_progress_at`, shows what the engine holds at every step.
+        #[test]
+        fn stored_transitions_with_derived_progress_show_what_the_engine_holds(
+            plans in proptest::collection::vec((0i64..5_000, outcome()), 0..6),
+            mut steps in proptest::collection::vec(0i64..40_000, 1..30),
+            lead in 0i64..500,
+        ) {
+            steps.sort();
+            let mut live = session(&plans);
+            for t in &mut live.tasks {
+                t.creation_time = live.creation_time.plus_millis(lead);
+            }
+            let t0 = live.creation_time;
+            let mut stored = live.clone();
+            let mut shown_before = 0;
+            for ms in steps {
+                let now = t0.plus_millis(ms);
+                match live.advance(now, lead) {
+                    Change::Transition => stored = live.clone(),
+                    Change::Progress => prop_assert_ne!(&stored, &live),
+                    Change::Nothing => {}
+                }
+                let mut shown = stored.clone();
+                shown.show_progress_at(now);
+                prop_assert_eq!(&shown, &live);
+                prop_assert!(shown.progress >= shown_before);
+                shown_before = shown.progress;
+            }
+        }
+    }
+
+    #[test]
+    fn derived_progress_stays_below_100_until_the_vm_is_stored_ended() {
+        let mut s = session(&[(1000, VmOutcome::Success)]);
+        let t0 = s.creation_time;
+        assert_eq!(s.advance(t0.plus_millis(100), 0), Change::Transition);
+        let stored = s.clone();
+        assert_eq!(s.advance(t0.plus_millis(500), 0), Change::Progress);
+        let mut shown = stored.clone();
+        shown.show_progress_at(t0.plus_millis(5_000));
+        assert_eq!(
+            (shown.state, shown.tasks[0].progress, shown.progress),
+            (SessionState::Working, 99, 99)
+        );
     }
 }

@@ -143,6 +143,10 @@ pub trait Store: Send + Sync + 'static {
         None
     }
 
+    /// Moves [`Store::state_version`] without a write: what readers derive from
+    /// the stored state and the clock (the progress of running sessions) moved.
+    fn mark_changed(&self) {}
+
     /// A number that changes when another writer (another process on the same
     /// database file, another connection) committed; `None` when the backend cannot
     /// tell. [`Tracked`] polls it so that its version also moves for writes it did

@@ -68,6 +68,10 @@ impl Store for Tracked {
         Some(self.version.load(Ordering::Acquire))
     }
 
+    fn mark_changed(&self) {
+        self.changed();
+    }
+
     async fn change_marker(&self) -> StoreResult<Option<u64>> {
         self.inner.change_marker().await
     }

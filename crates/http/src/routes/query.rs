@@ -344,10 +344,8 @@ async fn load(
         QueryType::CloudFailoverSession => {
             let ids: Vec<SessionId> = keys.iter().filter_map(|k| k.parse().ok()).collect();
             let servers = server_map(state).await?;
-            for (i, session) in state
-                .store
-                .sessions_by_ids(&ids, entity)
-                .await?
+            let sessions = state.store.sessions_by_ids(&ids, entity).await?;
+            for (i, session) in super::sessions::shown_at(sessions, state.now())
                 .iter()
                 .enumerate()
             {

@@ -49,6 +49,7 @@ async fn list(
         .store
         .list_sessions_page(caller.scope(), Some(since), None, PAGE, entity)
         .await?;
+    let first = shown_at(first, state.now());
     if (first.len() as u64) == PAGE {
         return Ok(stream(state, caller, servers, first, since, entity, format));
     }
@@ -65,6 +66,15 @@ async fn list(
             .cacheable(until)
             .into_response(),
     )
+}
+
+/// Sessions as read from the store, with the progress of the running ones as of
+/// `now` (the engine stores only their transitions).
+pub(crate) fn shown_at(mut sessions: Vec<FailoverSession>, now: Timestamp) -> Vec<FailoverSession> {
+    for session in &mut sessions {
+        session.show_progress_at(now);
+    }
+    sessions
 }
 
 /// A session as an item of the collection.
@@ -138,7 +148,7 @@ fn stream(
                 .list_sessions_page(caller.scope(), Some(since), after, PAGE, entity)
                 .await
             {
-                Ok(page) => page,
+                Ok(page) => shown_at(page, state.now()),
                 Err(e) => {
                     tracing::error!(error = %e, "streaming failover sessions");
                     let _ = tx.send(Err(std::io::Error::other("session list"))).await;
@@ -175,11 +185,12 @@ async fn one(
     caller.require(Right::ReadSessions)?;
     let representation = params.representation()?;
     let id: SessionId = parse_id(&raw, kind::SESSION)?;
-    let session = state
+    let mut session = state
         .store
         .get_session(caller.scope(), id)
         .await
         .map_err(|e| ApiError::from_store(e, kind::SESSION, &raw))?;
+    session.show_progress_at(state.now());
     let server = state.store.get_server(session.backup_server_id).await?;
     let view = SessionView {
         session: &session,

@@ -477,6 +477,16 @@ fn task_states(session: &Value) -> Vec<(Value, Value, Value)> {
         .collect()
 }
 
+/// The object with `UID` `uid` anywhere in `value`.
+fn find_uid<'a>(value: &'a Value, uid: &str) -> Option<&'a Value> {
+    match value {
+        Value::Object(map) if map.get("UID").and_then(Value::as_str) == Some(uid) => Some(value),
+        Value::Object(map) => map.values().find_map(|v| find_uid(v, uid)),
+        Value::Array(items) => items.iter().find_map(|v| find_uid(v, uid)),
+        _ => None,
+    }
+}
+
 /// The part of an href after `/api`, for another server on the same database.
 fn api_path(href: &str) -> &str {
     &href[href.find("/api/").unwrap() + 4..]
@@ -569,6 +579,29 @@ async fn a_whole_failover_runs_on_the_manual_clock_without_sleeping() {
     assert_eq!(tasks[0]["State"], "Stopped");
     assert_eq!(tasks[0]["Result"], "Success");
     assert_eq!(tasks[1]["State"], "Working");
+    // Between transitions the engine writes nothing: progress follows from the
+    // stored course and the clock. 3 s of the second VM's 15 s: (100 + 20 + 0) / 3.
+    assert_eq!(tasks[1]["Progress"], 20, "{mid}");
+    assert_eq!(mid["Progress"], 40, "{mid}");
+    control(
+        &app,
+        Method::POST,
+        "/_entman/clock/advance",
+        Some(json!({"seconds": 3})),
+    )
+    .await;
+    // Every read path shows the new figure, none of them from a cache filled before.
+    let uid = mid["UID"].as_str().unwrap().to_string();
+    for url in [
+        session.clone(),
+        "/cloud/failoverSessions?format=Entity".to_string(),
+        "/query?type=CloudFailoverSession&format=Entities".to_string(),
+    ] {
+        let body = em_json(&app, &admin, &url).await;
+        let shown = find_uid(&body, &uid).unwrap_or_else(|| panic!("{url}: {body}"));
+        assert_eq!(shown["Progress"], 46, "{url}: {shown}");
+        assert_eq!(shown["State"], "Working", "{url}: {shown}");
+    }
     // Past the end: finished before the advance answers.
     let (_, clock) = control(
         &app,
@@ -581,7 +614,7 @@ async fn a_whole_failover_runs_on_the_manual_clock_without_sleeping() {
         clock["now"]
             .as_str()
             .unwrap()
-            .starts_with("2031-05-01T08:01:20"),
+            .starts_with("2031-05-01T08:01:23"),
         "{clock}"
     );
     let done = em_json(&app, &admin, &session).await;
@@ -604,7 +637,7 @@ async fn a_whole_failover_runs_on_the_manual_clock_without_sleeping() {
     .await;
     assert_eq!(clock["mode"], "system");
     assert!(
-        clock["now"].as_str().unwrap() >= "2031-05-01T08:01:20",
+        clock["now"].as_str().unwrap() >= "2031-05-01T08:01:23",
         "{clock}"
     );
 }
