@@ -220,6 +220,7 @@ pub async fn generate(
         seed,
     };
     let started = std::time::Instant::now();
+    let load = store.begin_bulk_load(u64::from(sessions)).await?;
     // A bar on a terminal; plain progress lines otherwise (logs, CI).
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         indicatif::ProgressBar::new(u64::from(sessions)).with_style(
@@ -250,8 +251,15 @@ pub async fn generate(
     }
     store.save_sessions(&batch).await?;
     written += batch.len() as u64;
-    store.analyze().await?;
     bar.finish_and_clear();
+    if load == entman_store_sql::BulkLoad::Deferred {
+        println!(
+            "{written} sessions inserted in {:.1} s; building the session indexes",
+            started.elapsed().as_secs_f64()
+        );
+        store.end_bulk_load().await?;
+    }
+    store.analyze().await?;
     println!(
         "{written} sessions written in {:.1} s",
         started.elapsed().as_secs_f64()

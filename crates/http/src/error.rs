@@ -10,6 +10,19 @@ use axum::response::{IntoResponse, Response};
 use entman_repr::BodyError;
 use entman_store::StoreError;
 
+/// The message of a 503: the store, or a fault rule, made the service unavailable.
+const UNAVAILABLE: &str = "The service is temporarily unavailable.";
+
+/// The `Message` of the EM `Error` that a fault rule (controls.md §3) answers
+/// with `status`.
+pub(crate) fn injected_message(status: StatusCode) -> String {
+    match status {
+        StatusCode::SERVICE_UNAVAILABLE => UNAVAILABLE.to_string(),
+        StatusCode::TOO_MANY_REQUESTS => "Too many requests. Try again later.".to_string(),
+        s => s.canonical_reason().unwrap_or("Error").to_string(),
+    }
+}
+
 /// Errors answered to API clients.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -37,25 +50,22 @@ pub enum ApiError {
     /// 404: no such object (or not visible to the caller).
     #[error("{kind} with ID [{id}] was not found.")]
     NotFound { kind: &'static str, id: String },
+    /// 404: an object the request needed is gone, where no handler said which
+    /// (the safe default of a store's "not found": never a 500, never a leak).
+    #[error("The requested object was not found.")]
+    Missing,
     /// 404: no such resource path.
     #[error("Resource [{0}] was not found.")]
     NoSuchPath(String),
-    /// 405: the verb is not supported on the resource.
-    #[error("Method [{method}] is not allowed for resource [{path}].")]
-    MethodNotAllowed {
-        method: String,
-        path: String,
-        allow: String,
-    },
     /// 501: an EM resource outside this server's contract.
     #[error("Resource [{0}] is not supported by this server.")]
     NotImplemented(String),
     /// 503: a query ran past the per-query budget (`--query-budget-ms`).
     #[error("The query did not finish within {} ms. Narrow the filter, or ask for an earlier or a later page.", .0.as_millis())]
     QueryTooLong(std::time::Duration),
-    /// 503: the store cannot be reached.
-    #[error("The service is temporarily unavailable.")]
-    Unavailable(String),
+    /// 503: the store cannot be reached (the cause is logged, not returned).
+    #[error("{}", UNAVAILABLE)]
+    Unavailable(#[source] StoreError),
     /// 500: an unexpected failure; the cause is logged, not returned.
     #[error("An internal error occurred.")]
     Internal(String),
@@ -85,8 +95,9 @@ impl ApiError {
             ApiError::Unauthorized | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::NotFound { .. } | ApiError::NoSuchPath(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotFound { .. } | ApiError::Missing | ApiError::NoSuchPath(_) => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Unavailable(_) | ApiError::QueryTooLong(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -102,16 +113,27 @@ impl ApiError {
     }
 }
 
+/// `.or_404(kind, id)` on a store result: "not found" becomes the 404 of that
+/// object (`<kind> with ID [<id>] was not found.`), anything else maps as usual.
+pub trait OrNotFound<T> {
+    /// See the trait.
+    fn or_404(self, kind: &'static str, id: impl ToString) -> Result<T, ApiError>;
+}
+
+impl<T> OrNotFound<T> for Result<T, StoreError> {
+    fn or_404(self, kind: &'static str, id: impl ToString) -> Result<T, ApiError> {
+        self.map_err(|e| ApiError::from_store(e, kind, id))
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound => {
-                ApiError::Internal("an object referenced by another was not found".into())
-            }
+            StoreError::NotFound => ApiError::Missing,
             StoreError::Conflict(m) => {
                 ApiError::BadRequest(format!("The request conflicts with existing data: {m}"))
             }
-            StoreError::Backend(m) => ApiError::Unavailable(m),
+            e @ StoreError::Backend(_) => ApiError::Unavailable(e),
             StoreError::Corrupt(m) => ApiError::Internal(m),
         }
     }
@@ -131,7 +153,10 @@ impl IntoResponse for ApiError {
         let status = self.status();
         match &self {
             ApiError::Internal(cause) => tracing::error!(%cause, "internal error"),
-            ApiError::Unavailable(cause) => tracing::error!(%cause, "store unavailable"),
+            ApiError::Unavailable(cause) => {
+                let cause: &dyn std::error::Error = cause;
+                tracing::error!(error = cause, "store unavailable");
+            }
             ApiError::QueryTooLong(budget) => {
                 tracing::warn!(
                     budget_ms = budget.as_millis() as u64,
@@ -153,16 +178,43 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
             }
-            ApiError::MethodNotAllowed { allow, .. } => {
-                if let Ok(v) = HeaderValue::from_str(allow) {
-                    response.headers_mut().insert(header::ALLOW, v);
-                }
-            }
             _ => {}
         }
         response
             .extensions_mut()
             .insert(Pending::Error(self.to_string()));
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_not_found_is_a_404_by_default_and_names_the_object_with_or_404() {
+        let bare: ApiError = StoreError::NotFound.into();
+        assert_eq!(bare.status(), StatusCode::NOT_FOUND);
+        let named = Err::<(), _>(StoreError::NotFound)
+            .or_404("CloudFailoverPlan", "urn:veeam:CloudFailoverPlan:x")
+            .unwrap_err();
+        assert_eq!(named.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            named.to_string(),
+            "CloudFailoverPlan with ID [urn:veeam:CloudFailoverPlan:x] was not found."
+        );
+    }
+
+    #[test]
+    fn a_backend_failure_is_a_503_that_keeps_the_driver_error_as_its_source() {
+        let driver = std::io::Error::other("connection refused");
+        let e: ApiError = StoreError::Backend(Box::new(driver)).into();
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.to_string(), UNAVAILABLE);
+        let store = std::error::Error::source(&e).expect("the store error");
+        let cause = store.source().expect("the driver error");
+        assert_eq!(cause.to_string(), "connection refused");
+        let other: ApiError = StoreError::Conflict("duplicate".into()).into();
+        assert_eq!(other.status(), StatusCode::BAD_REQUEST);
     }
 }

@@ -392,7 +392,7 @@ impl SessionIndex {
             )
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("a query thread failed: {e}")))?
+        .map_err(|e| StoreError::Backend(format!("a query thread failed: {e}").into()))?
         .map_err(|Overrun| IndexError::Overrun(budget))?;
         Ok(Some(QueryPage {
             total: selected.total,
@@ -471,7 +471,7 @@ impl SessionIndex {
             Base::build(rows, sorted, servers)
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("index build failed: {e}")))?;
+        .map_err(|e| StoreError::Backend(format!("index build failed: {e}").into()))?;
         w.install(base);
         Ok(())
     }
@@ -517,7 +517,7 @@ impl SessionIndex {
             Base::build(rows, sorted, servers)
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("index build failed: {e}")))?;
+        .map_err(|e| StoreError::Backend(format!("index build failed: {e}").into()))?;
         w.install(base);
         Ok(())
     }

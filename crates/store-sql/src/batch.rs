@@ -224,7 +224,7 @@ async fn execute_json<T: serde::Serialize>(
     extra: Option<i64>,
 ) -> StoreResult<()> {
     for chunk in rows.chunks(JSON_BATCH_ROWS) {
-        let json = serde_json::to_string(chunk).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let json = serde_json::to_string(chunk).map_err(|e| StoreError::Backend(Box::new(e)))?;
         let mut q = sqlx::query(sql).bind(json);
         if let Some(v) = extra {
             q = q.bind(v);

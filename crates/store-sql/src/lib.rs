@@ -8,6 +8,7 @@
 //! migration history table. Values are always bound, never formatted into SQL.
 
 mod batch;
+mod bulk;
 mod counts;
 mod migrate;
 mod native;
@@ -30,6 +31,7 @@ const SQLITE_PRAGMAS: &[&str] = &[
 ];
 mod store;
 
+pub use bulk::BulkLoad;
 pub use store::SqlStore;
 
 /// The database behind a [`SqlStore`].

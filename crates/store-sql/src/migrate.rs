@@ -61,7 +61,9 @@ pub async fn run(pool: &AnyPool, dialect: crate::Backend) -> StoreResult<()> {
             sqlx::query(&statement)
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| StoreError::Backend(format!("migration {version} failed: {e}")))?;
+                .map_err(|e| {
+                    StoreError::Backend(format!("migration {version} failed: {e}").into())
+                })?;
         }
         sqlx::query("INSERT INTO schema_migrations (version, applied) VALUES ($1, $2)")
             .bind(*version)
@@ -168,7 +170,7 @@ fn statements(sql: &str) -> Vec<String> {
 }
 
 fn backend(e: sqlx::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
+    StoreError::Backend(Box::new(e))
 }
 
 #[cfg(test)]

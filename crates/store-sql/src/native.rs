@@ -35,7 +35,7 @@ impl std::fmt::Debug for NativeWriter {
 }
 
 fn native_err(e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
+    StoreError::Backend(Box::new(e))
 }
 
 /// The file of a `sqlite://FILE[?params]` URL.
@@ -75,13 +75,13 @@ impl NativeWriter {
             tx.commit().map_err(native_err)
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("the writer thread failed: {e}")))?
+        .map_err(|e| StoreError::Backend(format!("the writer thread failed: {e}").into()))?
     }
 
-    /// Gives the connection a 64 MB page cache instead of SQLite's 2 MB: bulk
-    /// inserts (`entman generate`) touch many pages; a serving process keeps the
-    /// default and its memory.
-    pub async fn bulk_cache(&self) -> StoreResult<()> {
+    /// Sets the connection up for bulk inserts (`entman generate`): a 64 MB page
+    /// cache instead of 1 MB, since the inserts touch many pages (a serving
+    /// process keeps its memory).
+    pub async fn bulk_settings(&self) -> StoreResult<()> {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
             let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
@@ -89,7 +89,7 @@ impl NativeWriter {
                 .map_err(native_err)
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("the writer thread failed: {e}")))?
+        .map_err(|e| StoreError::Backend(format!("the writer thread failed: {e}").into()))?
     }
 
     /// `PRAGMA data_version` of this connection: it changes whenever another
@@ -103,7 +103,7 @@ impl NativeWriter {
                 .map_err(native_err)
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("the writer thread failed: {e}")))?
+        .map_err(|e| StoreError::Backend(format!("the writer thread failed: {e}").into()))?
     }
 
     /// Inserts or updates whole sessions with their tasks (the row shapes and
@@ -115,6 +115,10 @@ impl NativeWriter {
             let mut session_stmt = tx.prepare_cached(&session_sql)?;
             let mut task_stmt = tx.prepare_cached(&task_sql)?;
             let revision: i64 = tx.query_row(NEXT_REVISION, [], |row| row.get(0))?;
+            // In key order, each insert lands next to the one before in the
+            // primary-key B-trees instead of on a random page of them.
+            let mut sessions = sessions;
+            sessions.sort_by_cached_key(|s| s.id.to_string());
             for s in &sessions {
                 session_stmt.execute(session_values(s, revision))?;
                 for (idx, t) in s.tasks.iter().enumerate() {
@@ -178,7 +182,7 @@ impl NativeReaders {
             work(&conn)
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("a reader thread failed: {e}")))?
+        .map_err(|e| StoreError::Backend(format!("a reader thread failed: {e}").into()))?
     }
 
     /// Sessions by id (a JSON array of ids), optionally with their tasks, in
@@ -191,7 +195,7 @@ impl NativeReaders {
         self.read(move |conn| {
             let json =
                 serde_json::to_string(&ids.iter().map(|i| i.to_string()).collect::<Vec<_>>())
-                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                    .map_err(|e| StoreError::Backend(Box::new(e)))?;
             let mut sessions = std::collections::HashMap::new();
             let mut stmt = conn
                 .prepare_cached(

@@ -16,7 +16,7 @@ pub fn db_err(e: sqlx::Error) -> StoreError {
         sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
             StoreError::Conflict(d.message().to_string())
         }
-        _ => StoreError::Backend(e.to_string()),
+        _ => StoreError::Backend(Box::new(e)),
     }
 }
 

@@ -63,11 +63,11 @@ const QUERY_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A store on SQLite or PostgreSQL.
 #[derive(Clone)]
 pub struct SqlStore {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     /// Connections of the query service only, so that however many heavy queries
     /// run, logons, the engine and the other resources keep their own pool.
     query_pool: AnyPool,
-    backend: Backend,
+    pub(crate) backend: Backend,
     /// SQLite: the native connection for batch writes (see [`crate::native`]).
     native: Option<crate::native::NativeWriter>,
     /// SQLite: native connections for reads of many rows.
@@ -101,13 +101,16 @@ impl SqlStore {
             ),
             _ => (None, None),
         };
-        Ok(SqlStore {
+        let store = SqlStore {
             pool,
             query_pool,
             backend,
             native,
             readers,
-        })
+        };
+        // A bulk load killed half-way left its indexes dropped: build them first.
+        store.end_bulk_load().await?;
+        Ok(store)
     }
 
     /// A pool of `sqlite` or `postgres` connections; `queries` marks the query
@@ -166,10 +169,11 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Prepares for bulk inserts (a larger page cache on SQLite's writer).
+    /// Prepares SQLite's writer for bulk inserts (a larger page cache). Only for
+    /// `entman generate`.
     pub async fn bulk_mode(&self) -> StoreResult<()> {
         match &self.native {
-            Some(native) => native.bulk_cache().await,
+            Some(native) => native.bulk_settings().await,
             None => Ok(()),
         }
     }
@@ -613,7 +617,7 @@ impl Store for SqlStore {
         if let Some(keep) = keep_accounts {
             let keys: Vec<String> = keep.iter().map(|n| n.to_lowercase()).collect();
             let keep_json =
-                serde_json::to_string(&keys).map_err(|e| StoreError::Backend(e.to_string()))?;
+                serde_json::to_string(&keys).map_err(|e| StoreError::Backend(Box::new(e)))?;
             let list = match self.backend {
                 Backend::Sqlite => "SELECT value FROM json_each($1)",
                 Backend::Postgres => "SELECT json_array_elements_text($1::json)",
@@ -813,7 +817,7 @@ impl Store for SqlStore {
     }
 
     async fn insert_tenant(&self, t: &Tenant, password_hash: Option<&str>) -> StoreResult<()> {
-        let detail = serde_json::to_string(t).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let detail = serde_json::to_string(t).map_err(|e| StoreError::Backend(Box::new(e)))?;
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let org_ref = match &t.kind {
             TenantKind::VCloud {
@@ -1169,8 +1173,7 @@ impl Store for SqlStore {
             let task_sql = format!(
                 "SELECT * FROM session_tasks WHERE session_id IN ({list}) ORDER BY session_id, idx"
             );
-            let json =
-                serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.to_string()))?;
+            let json = serde_json::to_string(&ids).map_err(|e| StoreError::Backend(Box::new(e)))?;
             let task_rows = self.fetch_all(sqlx::query(&task_sql).bind(json)).await?;
             attach_tasks(&mut sessions, &task_rows)?;
         }
@@ -1289,7 +1292,7 @@ impl Store for SqlStore {
             Backend::Postgres => "SELECT jsonb_array_elements_text($1::jsonb)",
         };
         let json = serde_json::to_string(&ids.iter().map(|i| i.to_string()).collect::<Vec<_>>())
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
         let sql = format!("SELECT * FROM failover_sessions WHERE id IN ({list})");
         let mut sessions: HashMap<SessionId, FailoverSession> = HashMap::new();
         for row in sqlx::query(&sql)

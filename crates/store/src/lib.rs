@@ -28,13 +28,17 @@ pub enum StoreError {
     /// A uniqueness or reference rule was broken (e.g. a duplicate server name).
     #[error("conflict: {0}")]
     Conflict(String),
-    /// The database cannot be reached or answered with an error.
+    /// The database cannot be reached or answered with an error (the driver's
+    /// error is kept as the source).
     #[error("database error: {0}")]
-    Backend(String),
+    Backend(#[source] BoxError),
     /// Stored data could not be decoded (corruption or a schema mismatch).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
 }
+
+/// The cause of a [`StoreError::Backend`]: the driver's error, or a message.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Result type of store calls.
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -223,11 +223,7 @@ pub async fn apply_faults(
         } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             let mut r = status.into_response();
-            let message = match status {
-                StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable(String::new()).to_string(),
-                StatusCode::TOO_MANY_REQUESTS => "Too many requests. Try again later.".to_string(),
-                s => s.canonical_reason().unwrap_or("Error").to_string(),
-            };
+            let message = crate::error::injected_message(status);
             r.extensions_mut()
                 .insert(crate::render::Pending::Error(message));
             if let Some(seconds) = retry_after {

@@ -2,6 +2,7 @@
 
 use super::{collection, kind, parse_id, related, server_map};
 use crate::auth::{Caller, Right};
+use crate::error::OrNotFound;
 use crate::params::{Params, Representation};
 use crate::{ApiError, AppState, Reply};
 use axum::extract::{Path, State};
@@ -65,7 +66,7 @@ async fn load_replica(state: &AppState, caller: &Caller, raw: &str) -> Result<Re
         .store
         .get_replica(caller.scope(), id)
         .await
-        .map_err(|e| ApiError::from_store(e, kind::REPLICA, raw))
+        .or_404(kind::REPLICA, raw)
 }
 
 async fn one_replica(
@@ -166,7 +167,7 @@ async fn one_point(
         .store
         .get_point(caller.scope(), id)
         .await
-        .map_err(|e| ApiError::from_store(e, kind::POINT, &raw))?;
+        .or_404(kind::POINT, &raw)?;
     let replica = state
         .store
         .get_replica(caller.scope(), point.replica_id)

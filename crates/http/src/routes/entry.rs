@@ -7,6 +7,7 @@ use crate::auth::{
     logon_key, new_session_id, token_hash, token_of, viewer, Caller, Right, TOKEN_NAME,
 };
 use crate::body::Body;
+use crate::error::OrNotFound;
 use crate::limiter::Verdict;
 use crate::params::{api_version, Params};
 use crate::{base_url, password, ApiError, AppState, Reply};
@@ -285,7 +286,7 @@ async fn find_logon(
         .store
         .get_logon(logon_key(id))
         .await
-        .map_err(|e| ApiError::from_store(e, kind::LOGON, raw))?;
+        .or_404(kind::LOGON, raw)?;
     Ok(LogonSession { id, ..stored })
 }
 
@@ -327,7 +328,7 @@ async fn delete_logon_session(
         .store
         .delete_logon(key)
         .await
-        .map_err(|e| ApiError::from_store(e, kind::LOGON, &raw))?;
+        .or_404(kind::LOGON, &raw)?;
     state.sessions.forget(key);
     caller.audit("logoff", "success", &format!("session key {key}"));
     Ok(Reply::empty(StatusCode::NO_CONTENT))

@@ -2,6 +2,7 @@
 
 use super::{collection, kind, parse_id, related, server_map};
 use crate::auth::{Caller, Right};
+use crate::error::OrNotFound;
 use crate::params::{Params, Representation};
 use crate::{ApiError, AppState, Reply};
 use axum::extract::{Path, State};
@@ -82,7 +83,7 @@ pub(crate) async fn load_plan(
         .store
         .get_plan(caller.scope(), id)
         .await
-        .map_err(|e| ApiError::from_store(e, kind::PLAN, raw))
+        .or_404(kind::PLAN, raw)
 }
 
 async fn one(

@@ -3,6 +3,7 @@
 use super::{collection, kind, parse_id};
 use crate::auth::{Caller, Right};
 use crate::body::Body;
+use crate::error::OrNotFound;
 use crate::params::{Params, Representation};
 use crate::{password, ApiError, AppState, Reply};
 use axum::extract::{Path, State};
@@ -53,11 +54,7 @@ async fn list(
 
 async fn load(state: &AppState, raw: &str) -> Result<BackupServer, ApiError> {
     let id: BackupServerId = parse_id(raw, kind::SERVER)?;
-    state
-        .store
-        .get_server(id)
-        .await
-        .map_err(|e| ApiError::from_store(e, kind::SERVER, raw))
+    state.store.get_server(id).await.or_404(kind::SERVER, raw)
 }
 
 async fn one(
@@ -190,7 +187,7 @@ async fn remove(
         .store
         .delete_server(server.id)
         .await
-        .map_err(|e| ApiError::from_store(e, kind::SERVER, &raw))?;
+        .or_404(kind::SERVER, &raw)?;
     caller.audit("DeleteBackupServer", "success", &server.name);
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }

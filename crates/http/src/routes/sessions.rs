@@ -2,6 +2,7 @@
 
 use super::{collection, kind, parse_id, related, server_map};
 use crate::auth::{Caller, Right};
+use crate::error::OrNotFound;
 use crate::params::{Params, Representation};
 use crate::render::negotiate;
 use crate::{ApiError, AppState, Reply};
@@ -189,7 +190,7 @@ async fn one(
         .store
         .get_session(caller.scope(), id)
         .await
-        .map_err(|e| ApiError::from_store(e, kind::SESSION, &raw))?;
+        .or_404(kind::SESSION, &raw)?;
     session.show_progress_at(state.now());
     let server = state.store.get_server(session.backup_server_id).await?;
     let view = SessionView {

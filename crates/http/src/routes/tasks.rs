@@ -2,6 +2,7 @@
 
 use super::kind;
 use crate::auth::{Caller, Right};
+use crate::error::OrNotFound;
 use crate::{ApiError, AppState, Reply};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -37,7 +38,7 @@ async fn one(
         .store
         .get_task(caller.session.id, number(&raw)?)
         .await
-        .map_err(|e| ApiError::from_store(e, kind::TASK, &raw))?;
+        .or_404(kind::TASK, &raw)?;
     Ok(Reply::ok(task_node(&caller.ctx, &task)))
 }
 
@@ -52,12 +53,12 @@ async fn remove(
         .store
         .get_task(caller.session.id, number(&raw)?)
         .await
-        .map_err(|e| ApiError::from_store(e, kind::TASK, &raw))?;
+        .or_404(kind::TASK, &raw)?;
     super::operations::stop_related(&state, &caller, &task).await?;
     state
         .store
         .delete_task(caller.session.id, number(&raw)?)
         .await
-        .map_err(|e| ApiError::from_store(e, kind::TASK, &raw))?;
+        .or_404(kind::TASK, &raw)?;
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }

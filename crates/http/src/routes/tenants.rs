@@ -4,6 +4,7 @@
 use super::out_of_scope::not_implemented;
 use super::{collection, kind, parse_id, related, server_map};
 use crate::auth::{Caller, Right};
+use crate::error::OrNotFound;
 use crate::params::{Params, Representation};
 use crate::{ApiError, AppState, Reply};
 use axum::extract::{Path, State};
@@ -63,7 +64,7 @@ async fn one(
         .store
         .get_tenant(id)
         .await
-        .map_err(|e| ApiError::from_store(e, kind::TENANT, &raw))?;
+        .or_404(kind::TENANT, &raw)?;
     let server = state.store.get_server(tenant.backup_server_id).await?;
     let view = TenantView {
         tenant: &tenant,
