@@ -3,7 +3,6 @@
 
 mod cloud;
 mod entry;
-mod operations;
 mod out_of_scope;
 
 pub(crate) use entry::{account_logon, basic_credentials, basic_user, basic_user_of};

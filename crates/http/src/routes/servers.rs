@@ -15,7 +15,6 @@ use entman_model::server::{BackupServer, DEFAULT_BACKUP_PORT};
 use entman_model::task::{Operation, Task, TaskOutcome, TaskState};
 use entman_model::TaskNumber;
 use entman_repr::resources::server::ServerView;
-use entman_repr::resources::task::task_node;
 use entman_repr::resources::{Placement, Represent};
 use entman_repr::spec::BackupServerSpec;
 use entman_repr::{BodyError, Input};
@@ -215,8 +214,7 @@ async fn action(
     }
     caller.require(Right::CollectServer)?;
     load(&state, &raw).await?;
-    // Data collection on a real server starts a background job and reports at once;
-    // the task is stored finished and answered as running, as EM's first answer is.
+    // Data collection on a real server starts a background job and reports at once.
     let task = Task {
         logon_session_id: caller.session.id,
         number: TaskNumber(0),
@@ -229,14 +227,5 @@ async fn action(
         related_session: None,
         creation_time: state.now(),
     };
-    let stored = state.store.insert_task(&task).await?;
-    let first_answer = Task {
-        state: TaskState::Running,
-        outcome: None,
-        ..stored
-    };
-    Ok(Reply::with_status(
-        StatusCode::ACCEPTED,
-        task_node(&caller.ctx, &first_answer),
-    ))
+    super::tasks::accepted(&state, &caller, task).await
 }

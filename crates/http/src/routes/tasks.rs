@@ -1,4 +1,5 @@
-//! `/api/tasks` (resources/tasks.md): tasks of the caller's logon session.
+//! `/api/tasks` (resources/tasks.md): tasks of the caller's logon session, and
+//! the rule every operation answering with a Task follows ([`accepted`]).
 
 use super::kind;
 use crate::auth::{Caller, Right};
@@ -8,6 +9,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
+use entman_engine::OperationError;
+use entman_model::task::{Task, TaskState};
 use entman_model::TaskNumber;
 use entman_repr::resources::task::{task_list, task_node};
 
@@ -54,11 +57,52 @@ async fn remove(
         .get_task(caller.session.id, number(&raw)?)
         .await
         .or_404(kind::TASK, &raw)?;
-    super::operations::stop_related(&state, &caller, &task).await?;
+    stop_related(&state, &caller, &task).await?;
     state
         .store
         .delete_task(caller.session.id, number(&raw)?)
         .await
         .or_404(kind::TASK, &raw)?;
     Ok(Reply::empty(StatusCode::NO_CONTENT))
+}
+
+/// Stores an operation's task and answers `202` with it: the operation was
+/// carried out before the answer, so the task is stored `Finished` with its
+/// outcome and `Related` session, and the answer shows it `Running` without them,
+/// as EM's first answer does; `GET /api/tasks/{ID}` then shows it finished.
+pub(crate) async fn accepted(
+    state: &AppState,
+    caller: &Caller,
+    task: Task,
+) -> Result<Reply, ApiError> {
+    debug_assert_eq!(task.state, TaskState::Finished);
+    let stored = state.store.insert_task(&task).await?;
+    let first_answer = Task {
+        state: TaskState::Running,
+        outcome: None,
+        related_session: None,
+        ..stored
+    };
+    Ok(Reply::with_status(
+        StatusCode::ACCEPTED,
+        task_node(&caller.ctx, &first_answer),
+    ))
+}
+
+/// Stops the failover session a task started, if it is still running
+/// (`DELETE /api/tasks/{ID}` on a running operation).
+async fn stop_related(state: &AppState, caller: &Caller, task: &Task) -> Result<(), ApiError> {
+    if let Some(related) = &task.related_session {
+        match state.engine.stop(related.id).await {
+            Ok(true) => caller.audit(
+                "StopCloudFailoverSession",
+                "success",
+                &format!("{}: session {}", related.name, related.id),
+            ),
+            Ok(false) | Err(OperationError::Store(entman_store::StoreError::NotFound)) => {}
+            Err(OperationError::Store(e)) => return Err(e.into()),
+            Err(OperationError::Refused(m)) => return Err(ApiError::BadRequest(m)),
+        }
+    }
+    Ok(())
 }

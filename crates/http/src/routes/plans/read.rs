@@ -1,36 +1,16 @@
-//! `/api/cloud/cloudFailoverPlans` read path and includes (resources/failover-plans.md).
+//! Reading cloud failover plans: the collection, one plan, its includes.
 
-use super::{collection, kind, parse_id, related, server_map};
+use super::load_plan;
 use crate::auth::{Caller, Right};
-use crate::error::OrNotFound;
 use crate::params::{Params, Representation};
+use crate::routes::{collection, kind, parse_id, related, server_map};
 use crate::{ApiError, AppState, Reply};
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::Router;
-use entman_model::ids::{PlanId, PlanVmId, TenantId};
-use entman_model::plan::Plan;
+use entman_model::ids::{PlanVmId, TenantId};
 use entman_model::tenant::Tenant;
 use entman_repr::resources::plan::{failovered_vm, PlanView};
 use entman_repr::resources::{Placement, Represent};
 use std::collections::HashMap;
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/cloud/cloudfailoverplans", get(list))
-        .route(
-            "/api/cloud/cloudfailoverplans/{id}",
-            get(one)
-                .put(super::operations::edit_plan)
-                .delete(super::operations::delete_plan)
-                .post(super::operations::plan_action),
-        )
-        .route("/api/cloud/cloudfailoverplans/{id}/includes", get(includes))
-        .route(
-            "/api/cloud/cloudfailoverplans/{id}/includes/{vm}",
-            get(include),
-        )
-}
 
 async fn tenant_map(state: &AppState) -> Result<HashMap<TenantId, Tenant>, ApiError> {
     Ok(state
@@ -42,7 +22,7 @@ async fn tenant_map(state: &AppState) -> Result<HashMap<TenantId, Tenant>, ApiEr
         .collect())
 }
 
-async fn list(
+pub(super) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     params: Params,
@@ -72,21 +52,7 @@ async fn list(
     )))
 }
 
-/// Loads a plan visible to the caller (another tenant's plan is a 404).
-pub(crate) async fn load_plan(
-    state: &AppState,
-    caller: &Caller,
-    raw: &str,
-) -> Result<Plan, ApiError> {
-    let id: PlanId = parse_id(raw, kind::PLAN)?;
-    state
-        .store
-        .get_plan(caller.scope(), id)
-        .await
-        .or_404(kind::PLAN, raw)
-}
-
-async fn one(
+pub(super) async fn one(
     State(state): State<AppState>,
     caller: Caller,
     params: Params,
@@ -109,7 +75,7 @@ async fn one(
     )))
 }
 
-async fn includes(
+pub(super) async fn includes(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw): Path<String>,
@@ -128,7 +94,7 @@ async fn includes(
     ))
 }
 
-async fn include(
+pub(super) async fn include(
     State(state): State<AppState>,
     caller: Caller,
     Path((raw, raw_vm)): Path<(String, String)>,

@@ -1,23 +1,61 @@
-//! Asynchronous operations: plan start/test/undo/edit/delete answer `202` with a
-//! Task (failover-plans.md §5–9, tasks.md). The operation is carried out before
-//! the answer; the task is stored `Finished` with its result, and the 202 shows it
-//! `Running`, as EM's first answer does. A refusal by the provider's rules is a
-//! task with `Success="false"`, not an HTTP error.
+//! Plan operations: start, test, undo, edit and delete answer `202` with a Task
+//! (failover-plans.md §5–9, tasks.md). The operation is carried out before the
+//! answer ([`crate::routes::tasks::accepted`]). A refusal by the provider's rules
+//! is a task with `Success="false"`, not an HTTP error.
 
-use super::plans::load_plan;
+use super::load_plan;
 use crate::auth::{Caller, Right};
 use crate::body::Body;
 use crate::params::Params;
+use crate::routes::tasks::accepted;
 use crate::{ApiError, AppState, Reply};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use entman_engine::OperationError;
+use entman_model::plan::FailoverTarget;
 use entman_model::session::{FailoverSession, SessionKind};
 use entman_model::task::{Operation, RelatedSession, Task, TaskOutcome, TaskState};
 use entman_model::TaskNumber;
-use entman_repr::resources::task::task_node;
 use entman_repr::spec::{read_start_spec, PlanOptionsUpdate};
 use entman_repr::BodyError;
+
+/// The `?action=` of `POST /api/cloud/cloudFailoverPlans/{ID}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PlanAction {
+    /// A failover to the latest point or, with a `StartDate`, the latest before it.
+    Start,
+    /// A test failover to the latest points.
+    Test,
+    /// Ends a failover: the plan and its points return to `Ready`.
+    Undo,
+}
+
+impl PlanAction {
+    /// Reads the action from the query (case-insensitively).
+    fn from_params(params: &Params) -> Result<PlanAction, ApiError> {
+        let Some(action) = params.get("action") else {
+            return Err(ApiError::BadRequest(
+                "A cloud failover plan action needs ?action=start, test or undo.".into(),
+            ));
+        };
+        match action.to_ascii_lowercase().as_str() {
+            "start" => Ok(PlanAction::Start),
+            "test" => Ok(PlanAction::Test),
+            "undo" => Ok(PlanAction::Undo),
+            _ => Err(ApiError::BadRequest(format!(
+                "Action [{}] is not supported on a cloud failover plan: use start, test or undo.",
+                action.chars().take(32).collect::<String>()
+            ))),
+        }
+    }
+
+    /// The task operation it records.
+    fn operation(self) -> Operation {
+        match self {
+            PlanAction::Start | PlanAction::Test => Operation::StartCloudFailoverPlan,
+            PlanAction::Undo => Operation::UndoCloudFailoverPlan,
+        }
+    }
+}
 
 /// Records a task with the operation's outcome and answers 202 with it running.
 async fn answer(
@@ -63,88 +101,41 @@ async fn answer(
         related_session: related,
         creation_time: state.now(),
     };
-    let stored = state.store.insert_task(&task).await?;
-    let first_answer = Task {
-        state: TaskState::Running,
-        outcome: None,
-        related_session: None,
-        ..stored
-    };
-    Ok(Reply::with_status(
-        StatusCode::ACCEPTED,
-        task_node(&caller.ctx, &first_answer),
-    ))
+    accepted(state, caller, task).await
 }
 
 /// `POST /api/cloud/cloudFailoverPlans/{ID}?action=start|test|undo`.
-pub async fn plan_action(
+pub(super) async fn act(
     State(state): State<AppState>,
     caller: Caller,
     params: Params,
     Path(raw): Path<String>,
     body: Body,
 ) -> Result<Reply, ApiError> {
-    let action = params.get("action").map(str::to_ascii_lowercase);
-    let action = match action.as_deref() {
-        Some(a @ ("start" | "test" | "undo")) => a.to_string(),
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "Action [{}] is not supported on a cloud failover plan: use start, test or undo.",
-                other.chars().take(32).collect::<String>()
-            )))
-        }
-        None => {
-            return Err(ApiError::BadRequest(
-                "A cloud failover plan action needs ?action=start, test or undo.".into(),
-            ))
-        }
-    };
+    let action = PlanAction::from_params(&params)?;
     caller.require(Right::OperatePlans)?;
     let plan = load_plan(&state, &caller, &raw).await?;
     let now = state.now();
-    match action.as_str() {
-        "start" => {
+    let result = match action {
+        PlanAction::Start => {
             let target = read_start_spec(body.read()?.as_ref())?;
-            let result = state
+            let started = state
                 .engine
                 .start(&plan, SessionKind::Start, target, now)
                 .await;
-            answer(
-                &state,
-                &caller,
-                Operation::StartCloudFailoverPlan,
-                &plan.name,
-                result.map(related),
-            )
-            .await
+            started.map(related)
         }
-        "test" => {
-            let target = entman_model::plan::FailoverTarget::Latest;
-            let result = state
+        PlanAction::Test => {
+            let target = FailoverTarget::Latest;
+            let started = state
                 .engine
                 .start(&plan, SessionKind::Test, target, now)
                 .await;
-            answer(
-                &state,
-                &caller,
-                Operation::StartCloudFailoverPlan,
-                &plan.name,
-                result.map(related),
-            )
-            .await
+            started.map(related)
         }
-        _ => {
-            let result = state.engine.undo(&plan).await.map(|()| None);
-            answer(
-                &state,
-                &caller,
-                Operation::UndoCloudFailoverPlan,
-                &plan.name,
-                result,
-            )
-            .await
-        }
-    }
+        PlanAction::Undo => state.engine.undo(&plan).await.map(|()| None),
+    };
+    answer(&state, &caller, action.operation(), &plan.name, result).await
 }
 
 /// The `Related` link a start or test task gets.
@@ -156,7 +147,7 @@ fn related(session: FailoverSession) -> Option<RelatedSession> {
 }
 
 /// `PUT /api/cloud/cloudFailoverPlans/{ID}`: edits the pre/post scripts.
-pub async fn edit_plan(
+pub(super) async fn edit(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw): Path<String>,
@@ -180,7 +171,7 @@ pub async fn edit_plan(
 }
 
 /// `DELETE /api/cloud/cloudFailoverPlans/{ID}`.
-pub async fn delete_plan(
+pub(super) async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw): Path<String>,
@@ -196,22 +187,4 @@ pub async fn delete_plan(
         result,
     )
     .await
-}
-
-/// Stops the failover session a task started, if it is still running
-/// (`DELETE /api/tasks/{ID}` on a running operation).
-pub async fn stop_related(state: &AppState, caller: &Caller, task: &Task) -> Result<(), ApiError> {
-    if let Some(related) = &task.related_session {
-        match state.engine.stop(related.id).await {
-            Ok(true) => caller.audit(
-                "StopCloudFailoverSession",
-                "success",
-                &format!("{}: session {}", related.name, related.id),
-            ),
-            Ok(false) | Err(OperationError::Store(entman_store::StoreError::NotFound)) => {}
-            Err(OperationError::Store(e)) => return Err(e.into()),
-            Err(OperationError::Refused(m)) => return Err(ApiError::BadRequest(m)),
-        }
-    }
-    Ok(())
 }
