@@ -61,25 +61,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     }
 }
 
-/// Which representation of a key resource is asked for (conventions.md §6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Representation {
-    /// `EntityRef` / `EntityReferences` (the default).
-    Reference,
-    /// The entity / entity list.
-    Entity,
-}
-
-impl Representation {
-    /// Parses a `format` value, case-insensitively.
-    pub fn parse(v: &str) -> Option<Representation> {
-        match v.trim().to_ascii_lowercase().as_str() {
-            "entity" | "entities" => Some(Representation::Entity),
-            "reference" | "references" | "ref" | "refs" => Some(Representation::Reference),
-            _ => None,
-        }
-    }
-}
+pub use entman_repr::resources::Representation;
 
 /// API version names accepted at logon (conventions.md §3), with the name stored.
 pub fn api_version(v: Option<&str>) -> Result<String, ApiError> {

@@ -876,7 +876,11 @@ async fn step_session(
         session: &session,
         server: &server,
     }
-    .represent(&ctx, true, Placement::Root);
+    .represent(
+        &ctx,
+        entman_repr::resources::Representation::Entity,
+        Placement::Root,
+    );
     let text = entman_repr::render(&node, Format::Json(state.config.json_style));
     Ok((
         [(header::CONTENT_TYPE, "application/json; charset=utf-8")],

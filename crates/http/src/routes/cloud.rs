@@ -1,6 +1,6 @@
 //! `/api/cloud/replicas` and `/api/cloud/vmReplicaPoints` (resources/replicas.md).
 
-use super::{collection, kind, parse_id, related, server_map};
+use super::{kind, parse_id, related, represent_list, server_map};
 use crate::auth::{Caller, Right};
 use crate::error::OrNotFound;
 use crate::params::{Params, Representation};
@@ -12,7 +12,7 @@ use entman_model::ids::{PointId, ReplicaId};
 use entman_model::replica::{Replica, VmReplicaPoint};
 use entman_repr::resources::replica::{PointView, ReplicaView};
 use entman_repr::resources::{Placement, Represent};
-use entman_repr::{Ctx, Node};
+use entman_repr::Ctx;
 use std::collections::HashMap;
 
 pub fn router() -> Router<AppState> {
@@ -41,23 +41,18 @@ async fn list_replicas(
     let representation = params.representation()?;
     let servers = server_map(&state).await?;
     let replicas = state.store.list_replicas(caller.scope()).await?;
-    let mut items = Vec::with_capacity(replicas.len());
-    for replica in &replicas {
-        let view = ReplicaView {
+    let views = replicas.iter().map(|replica| {
+        Ok(ReplicaView {
             replica,
             server: related(&servers, &replica.backup_server_id, "backup server")?,
-        };
-        items.push(view.represent(
-            &caller.ctx,
-            representation == Representation::Entity,
-            Placement::Item,
-        ));
-    }
-    Ok(Reply::state(collection(
+        })
+    });
+    Ok(Reply::state(represent_list(
+        &caller.ctx,
         representation,
         "CloudReplicas",
-        items,
-    )))
+        views,
+    )?))
 }
 
 async fn load_replica(state: &AppState, caller: &Caller, raw: &str) -> Result<Replica, ApiError> {
@@ -85,7 +80,7 @@ async fn one_replica(
     };
     Ok(Reply::state(view.represent(
         &caller.ctx,
-        representation == Representation::Entity,
+        representation,
         Placement::Root,
     )))
 }
@@ -133,25 +128,20 @@ async fn point_list(
     replicas: &HashMap<ReplicaId, Replica>,
 ) -> Result<Reply, ApiError> {
     let servers = server_map(state).await?;
-    let mut items: Vec<Node> = Vec::with_capacity(points.len());
-    for point in points {
+    let views = points.iter().map(|point| {
         let replica = related(replicas, &point.replica_id, "replica")?;
-        let view = PointView {
+        Ok(PointView {
             point,
             replica,
             server: related(&servers, &replica.backup_server_id, "backup server")?,
-        };
-        items.push(view.represent(
-            ctx,
-            representation == Representation::Entity,
-            Placement::Item,
-        ));
-    }
-    Ok(Reply::state(collection(
+        })
+    });
+    Ok(Reply::state(represent_list(
+        ctx,
         representation,
         "CloudVmReplicaPoints",
-        items,
-    )))
+        views,
+    )?))
 }
 
 async fn one_point(
@@ -180,7 +170,7 @@ async fn one_point(
     };
     Ok(Reply::state(view.represent(
         &caller.ctx,
-        representation == Representation::Entity,
+        representation,
         Placement::Root,
     )))
 }

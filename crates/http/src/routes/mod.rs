@@ -19,8 +19,8 @@ use crate::{ApiError, AppState};
 use axum::Router;
 use entman_model::ids::*;
 use entman_model::server::BackupServer;
-use entman_repr::resources::{entity_list, reference_list};
-use entman_repr::Node;
+use entman_repr::resources::{entity_list, reference_list, Placement, Represent};
+use entman_repr::{Ctx, Node};
 use std::collections::HashMap;
 
 /// Every route of the API.
@@ -61,6 +61,22 @@ pub(crate) fn collection(
         Representation::Reference => reference_list(items),
         Representation::Entity => entity_list(list, list, items),
     }
+}
+
+/// A collection of key resources in the asked representation: each view as a
+/// list item, in the collection root [`collection`] gives. A view that cannot be
+/// built (a dangling reference) fails the whole list.
+pub(crate) fn represent_list<V: Represent>(
+    ctx: &Ctx,
+    representation: Representation,
+    list: &'static str,
+    views: impl IntoIterator<Item = Result<V, ApiError>>,
+) -> Result<Node, ApiError> {
+    let items = views
+        .into_iter()
+        .map(|view| view.map(|v| v.represent(ctx, representation, Placement::Item)))
+        .collect::<Result<Vec<Node>, ApiError>>()?;
+    Ok(collection(representation, list, items))
 }
 
 /// Parses a path id: the GUID or the resource's UID (`urn:veeam:<Type>:<guid>`,

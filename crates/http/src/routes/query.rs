@@ -353,7 +353,7 @@ async fn load(
                     session,
                     server: related(&servers, &session.backup_server_id, "backup server")?,
                 };
-                nodes.push((i, view.represent(ctx, entity, Placement::Item)));
+                nodes.push((i, view.represent(ctx, representation, Placement::Item)));
             }
         }
         QueryType::BackupServer => {
@@ -361,7 +361,7 @@ async fn load(
                 if let Some(i) = pick(s.id.to_string()) {
                     nodes.push((
                         i,
-                        ServerView { server: &s }.represent(ctx, entity, Placement::Item),
+                        ServerView { server: &s }.represent(ctx, representation, Placement::Item),
                     ));
                 }
             }
@@ -374,7 +374,7 @@ async fn load(
                         tenant: &tenant,
                         server: related(&servers, &tenant.backup_server_id, "backup server")?,
                     };
-                    nodes.push((i, view.represent(ctx, entity, Placement::Item)));
+                    nodes.push((i, view.represent(ctx, representation, Placement::Item)));
                 }
             }
         }
@@ -386,7 +386,7 @@ async fn load(
                         replica: &replica,
                         server: related(&servers, &replica.backup_server_id, "backup server")?,
                     };
-                    nodes.push((i, view.represent(ctx, entity, Placement::Item)));
+                    nodes.push((i, view.represent(ctx, representation, Placement::Item)));
                 }
             }
         }
@@ -407,7 +407,7 @@ async fn load(
                         replica,
                         server: related(&servers, &replica.backup_server_id, "backup server")?,
                     };
-                    nodes.push((i, view.represent(ctx, entity, Placement::Item)));
+                    nodes.push((i, view.represent(ctx, representation, Placement::Item)));
                 }
             }
         }
@@ -427,7 +427,10 @@ async fn load(
                     server: related(&servers, &plan.backup_server_id, "backup server")?,
                     tenant: related(&tenants, &plan.tenant_id, "tenant")?,
                 };
-                nodes.push((nodes.len(), view.represent(ctx, entity, Placement::Item)));
+                nodes.push((
+                    nodes.len(),
+                    view.represent(ctx, representation, Placement::Item),
+                ));
             }
         }
         QueryType::Task => {

@@ -1,10 +1,10 @@
 //! `/api/backupServers` (resources/backup-servers.md).
 
-use super::{collection, kind, parse_id};
+use super::{kind, parse_id, represent_list};
 use crate::auth::{Caller, Right};
 use crate::body::Body;
 use crate::error::OrNotFound;
-use crate::params::{Params, Representation};
+use crate::params::Params;
 use crate::{password, ApiError, AppState, Reply};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -39,16 +39,13 @@ async fn list(
     caller.require(Right::ReadServers)?;
     let servers = state.store.list_servers().await?;
     let representation = params.representation()?;
-    let entity = representation == Representation::Entity;
-    let items = servers
-        .iter()
-        .map(|s| ServerView { server: s }.represent(&caller.ctx, entity, Placement::Item))
-        .collect();
-    Ok(Reply::state(collection(
+    let views = servers.iter().map(|server| Ok(ServerView { server }));
+    Ok(Reply::state(represent_list(
+        &caller.ctx,
         representation,
         "BackupServers",
-        items,
-    )))
+        views,
+    )?))
 }
 
 async fn load(state: &AppState, raw: &str) -> Result<BackupServer, ApiError> {
@@ -68,7 +65,7 @@ async fn one(
     let view = ServerView { server: &server };
     Ok(Reply::state(view.represent(
         &caller.ctx,
-        representation == Representation::Entity,
+        representation,
         Placement::Root,
     )))
 }

@@ -1,6 +1,6 @@
 //! `/api/cloud/failoverSessions` (resources/failover-sessions.md).
 
-use super::{collection, kind, parse_id, related, server_map};
+use super::{kind, parse_id, related, represent_list, server_map};
 use crate::auth::{Caller, Right};
 use crate::error::OrNotFound;
 use crate::params::{Params, Representation};
@@ -18,7 +18,7 @@ use entman_model::session::FailoverSession;
 use entman_model::Timestamp;
 use entman_repr::resources::session::SessionView;
 use entman_repr::resources::{Placement, Represent};
-use entman_repr::{Format, ListWriter, Node};
+use entman_repr::{Format, ListWriter};
 use std::collections::HashMap;
 
 /// The collection lists sessions of the last 30 days only.
@@ -42,31 +42,38 @@ async fn list(
 ) -> Result<Response, ApiError> {
     caller.require(Right::ReadSessions)?;
     let representation = params.representation()?;
-    let entity = representation == Representation::Entity;
     let format = format.map_or_else(|| negotiate(&headers, &state), |f| f.0);
     let since = state.now().plus_millis(-WINDOW_DAYS * 86_400_000);
     let servers = server_map(&state).await?;
     let first = state
         .store
-        .list_sessions_page(caller.scope(), Some(since), None, PAGE, entity)
+        .list_sessions_page(
+            caller.scope(),
+            Some(since),
+            None,
+            PAGE,
+            representation.is_entity(),
+        )
         .await?;
     let first = shown_at(first, state.now());
     if (first.len() as u64) == PAGE {
-        return Ok(stream(state, caller, servers, first, since, entity, format));
+        return Ok(stream(
+            state,
+            caller,
+            servers,
+            first,
+            since,
+            representation,
+            format,
+        ));
     }
     // The answer changes by itself when its oldest session leaves the window.
     let until = first
         .first()
         .map(|oldest| oldest.creation_time.plus_millis(WINDOW_DAYS * 86_400_000));
-    let mut items = Vec::with_capacity(first.len());
-    for session in &first {
-        items.push(item(&caller, &servers, session, entity)?);
-    }
-    Ok(
-        Reply::ok(collection(representation, "CloudFailoverSessions", items))
-            .cacheable(until)
-            .into_response(),
-    )
+    let views = first.iter().map(|session| view(&servers, session));
+    let list = represent_list(&caller.ctx, representation, "CloudFailoverSessions", views)?;
+    Ok(Reply::ok(list).cacheable(until).into_response())
 }
 
 /// Sessions as read from the store, with the progress of the running ones as of
@@ -78,18 +85,15 @@ pub(crate) fn shown_at(mut sessions: Vec<FailoverSession>, now: Timestamp) -> Ve
     sessions
 }
 
-/// A session as an item of the collection.
-fn item(
-    caller: &Caller,
-    servers: &HashMap<BackupServerId, BackupServer>,
-    session: &FailoverSession,
-    entity: bool,
-) -> Result<Node, ApiError> {
-    let view = SessionView {
+/// The view of a session of the collection.
+fn view<'a>(
+    servers: &'a HashMap<BackupServerId, BackupServer>,
+    session: &'a FailoverSession,
+) -> Result<SessionView<'a>, ApiError> {
+    Ok(SessionView {
         session,
         server: related(servers, &session.backup_server_id, "backup server")?,
-    };
-    Ok(view.represent(&caller.ctx, entity, Placement::Item))
+    })
 }
 
 /// Streams a long collection page by page: memory stays bounded by a couple of
@@ -103,9 +107,10 @@ fn stream(
     servers: HashMap<BackupServerId, BackupServer>,
     first: Vec<FailoverSession>,
     since: Timestamp,
-    entity: bool,
+    representation: Representation,
     format: Format,
 ) -> Response {
+    let entity = representation.is_entity();
     let writer = ListWriter {
         root: if entity {
             "CloudFailoverSessions"
@@ -126,8 +131,11 @@ fn stream(
         let mut first_item = true;
         loop {
             for session in &page {
-                match item(&caller, &servers, session, entity) {
-                    Ok(node) => writer.item(&node, first_item, &mut chunk),
+                match view(&servers, session) {
+                    Ok(view) => {
+                        let node = view.represent(&caller.ctx, representation, Placement::Item);
+                        writer.item(&node, first_item, &mut chunk);
+                    }
                     Err(e) => {
                         tracing::error!(error = %e, "streaming failover sessions");
                         let _ = tx.send(Err(std::io::Error::other("session list"))).await;
@@ -199,7 +207,7 @@ async fn one(
     };
     Ok(Reply::state(view.represent(
         &caller.ctx,
-        representation == Representation::Entity,
+        representation,
         Placement::Root,
     )))
 }

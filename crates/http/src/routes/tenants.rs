@@ -2,10 +2,10 @@
 //! features outside the contract (501).
 
 use super::out_of_scope::not_implemented;
-use super::{collection, kind, parse_id, related, server_map};
+use super::{kind, parse_id, related, represent_list, server_map};
 use crate::auth::{Caller, Right};
 use crate::error::OrNotFound;
-use crate::params::{Params, Representation};
+use crate::params::Params;
 use crate::{ApiError, AppState, Reply};
 use axum::extract::{Path, State};
 use axum::routing::get;
@@ -32,23 +32,18 @@ async fn list(
     let representation = params.representation()?;
     let servers = server_map(&state).await?;
     let tenants = state.store.list_tenants().await?;
-    let mut items = Vec::with_capacity(tenants.len());
-    for tenant in &tenants {
-        let view = TenantView {
+    let views = tenants.iter().map(|tenant| {
+        Ok(TenantView {
             tenant,
             server: related(&servers, &tenant.backup_server_id, "backup server")?,
-        };
-        items.push(view.represent(
-            &caller.ctx,
-            representation == Representation::Entity,
-            Placement::Item,
-        ));
-    }
-    Ok(Reply::state(collection(
+        })
+    });
+    Ok(Reply::state(represent_list(
+        &caller.ctx,
         representation,
         "CloudTenants",
-        items,
-    )))
+        views,
+    )?))
 }
 
 async fn one(
@@ -72,7 +67,7 @@ async fn one(
     };
     Ok(Reply::state(view.represent(
         &caller.ctx,
-        representation == Representation::Entity,
+        representation,
         Placement::Root,
     )))
 }

@@ -83,12 +83,36 @@ pub trait Represent {
     /// The entity representation.
     fn entity(&self, ctx: &Ctx, placement: Placement) -> Node;
     /// The representation a `format` parameter asks for.
-    fn represent(&self, ctx: &Ctx, entity: bool, placement: Placement) -> Node {
-        if entity {
-            self.entity(ctx, placement)
-        } else {
-            self.reference(ctx, placement)
+    fn represent(&self, ctx: &Ctx, representation: Representation, placement: Placement) -> Node {
+        match representation {
+            Representation::Entity => self.entity(ctx, placement),
+            Representation::Reference => self.reference(ctx, placement),
         }
+    }
+}
+
+/// Which representation of a key resource is asked for (conventions.md §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Representation {
+    /// `EntityRef` / `EntityReferences` (the default).
+    Reference,
+    /// The entity / entity list.
+    Entity,
+}
+
+impl Representation {
+    /// Parses a `format` value, case-insensitively.
+    pub fn parse(v: &str) -> Option<Representation> {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "entity" | "entities" => Some(Representation::Entity),
+            "reference" | "references" | "ref" | "refs" => Some(Representation::Reference),
+            _ => None,
+        }
+    }
+
+    /// Whether the entity is asked for.
+    pub fn is_entity(self) -> bool {
+        self == Representation::Entity
     }
 }
 

@@ -2,8 +2,8 @@
 
 use super::load_plan;
 use crate::auth::{Caller, Right};
-use crate::params::{Params, Representation};
-use crate::routes::{collection, kind, parse_id, related, server_map};
+use crate::params::Params;
+use crate::routes::{kind, parse_id, related, represent_list, server_map};
 use crate::{ApiError, AppState, Reply};
 use axum::extract::{Path, State};
 use entman_model::ids::{PlanVmId, TenantId};
@@ -32,24 +32,19 @@ pub(super) async fn list(
     let servers = server_map(&state).await?;
     let tenants = tenant_map(&state).await?;
     let plans = state.store.list_plans(caller.scope()).await?;
-    let mut items = Vec::with_capacity(plans.len());
-    for plan in &plans {
-        let view = PlanView {
+    let views = plans.iter().map(|plan| {
+        Ok(PlanView {
             plan,
             server: related(&servers, &plan.backup_server_id, "backup server")?,
             tenant: related(&tenants, &plan.tenant_id, "tenant")?,
-        };
-        items.push(view.represent(
-            &caller.ctx,
-            representation == Representation::Entity,
-            Placement::Item,
-        ));
-    }
-    Ok(Reply::state(collection(
+        })
+    });
+    Ok(Reply::state(represent_list(
+        &caller.ctx,
         representation,
         "CloudFailoverPlans",
-        items,
-    )))
+        views,
+    )?))
 }
 
 pub(super) async fn one(
@@ -70,7 +65,7 @@ pub(super) async fn one(
     };
     Ok(Reply::state(view.represent(
         &caller.ctx,
-        representation == Representation::Entity,
+        representation,
         Placement::Root,
     )))
 }
