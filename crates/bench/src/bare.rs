@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use tokio::net::TcpListener;
 
 /// Serves `body` with `content_type` on `listener` forever.
-pub async fn serve(listener: TcpListener, body: Bytes, content_type: String) {
+pub(crate) async fn serve(listener: TcpListener, body: Bytes, content_type: String) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;

@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 
 /// What to send.
 #[derive(Debug, Clone)]
-pub struct Shape {
+pub(crate) struct Shape {
     /// `host:port`.
     pub addr: String,
     /// Path and query.
@@ -25,7 +25,7 @@ pub struct Shape {
 
 /// The outcome of a run.
 #[derive(Debug, Clone)]
-pub struct Report {
+pub(crate) struct Report {
     pub requests: u64,
     pub errors: u64,
     pub seconds: f64,
@@ -35,12 +35,12 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn per_second(&self) -> f64 {
+    pub(crate) fn per_second(&self) -> f64 {
         self.requests as f64 / self.seconds
     }
 
     /// The `p`-th percentile latency in milliseconds.
-    pub fn percentile_ms(&self, p: f64) -> f64 {
+    pub(crate) fn percentile_ms(&self, p: f64) -> f64 {
         if self.latencies.is_empty() {
             return 0.0;
         }
@@ -50,7 +50,12 @@ impl Report {
 }
 
 /// Runs `connections` connections for `warmup` (not counted) and then `duration`.
-pub fn run(shape: &Shape, connections: usize, warmup: Duration, duration: Duration) -> Report {
+pub(crate) fn run(
+    shape: &Shape,
+    connections: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> Report {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -17,7 +17,7 @@ use std::time::Instant;
 use tokio::net::TcpStream;
 
 /// One cell's measurements.
-pub struct Cell {
+pub(crate) struct Cell {
     pub label: String,
     pub latencies_us: Vec<u32>,
     pub errors: u64,
@@ -331,7 +331,7 @@ async fn cell(
 }
 
 /// Options of [`run`].
-pub struct MatrixOptions {
+pub(crate) struct MatrixOptions {
     pub addr: String,
     pub token: String,
     pub clients: Vec<usize>,
@@ -341,7 +341,7 @@ pub struct MatrixOptions {
 }
 
 /// Runs the matrix and prints one Markdown row per cell, then a summary.
-pub fn run(o: MatrixOptions) -> anyhow::Result<bool> {
+pub(crate) fn run(o: MatrixOptions) -> anyhow::Result<bool> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -442,7 +442,7 @@ pub fn run(o: MatrixOptions) -> anyhow::Result<bool> {
 /// Runs `clients` connections that send `query` (each request made distinct)
 /// without pause for `seconds`; prints the latencies. The load of the
 /// isolation benchmark (docs/benchmarks.md).
-pub fn hammer(
+pub(crate) fn hammer(
     addr: &str,
     token: &str,
     query: &str,

@@ -147,7 +147,7 @@ fn run_command(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => {
             // Logons' hashes on threads of their own, at the normal priority;
             // everything else a little below it (see `serve_runtime`).
-            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
             entman_http::password::start_hashers(cores)?;
             serve_runtime()?.block_on(serve::serve(ServeOptions::from_args(args)?))
         }

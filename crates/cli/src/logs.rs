@@ -34,7 +34,9 @@ fn buffer() -> &'static Arc<Mutex<Vec<u8>>> {
 }
 
 fn lock(buffer: &Mutex<Vec<u8>>) -> std::sync::MutexGuard<'_, Vec<u8>> {
-    buffer.lock().unwrap_or_else(|e| e.into_inner())
+    buffer
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Writes what is buffered, then `more`, to stdout (errors writing logs are dropped).
@@ -50,14 +52,14 @@ fn write_out(buffered: &mut Vec<u8>, more: &[u8]) {
 }
 
 /// Writes out every buffered line (at shutdown).
-pub fn flush() {
+pub(crate) fn flush() {
     if let Some(buffer) = BUFFER.get() {
         write_out(&mut lock(buffer), &[]);
     }
 }
 
 /// The writer of one event.
-pub struct EventWriter {
+pub(crate) struct EventWriter {
     urgent: bool,
 }
 
@@ -82,7 +84,7 @@ impl Write for EventWriter {
 
 /// The `MakeWriter` of the server's log.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct LogOutput;
+pub(crate) struct LogOutput;
 
 impl<'a> MakeWriter<'a> for LogOutput {
     type Writer = EventWriter;
@@ -99,6 +101,6 @@ impl<'a> MakeWriter<'a> for LogOutput {
 }
 
 /// Whether log lines get colours: only when stdout is a terminal.
-pub fn ansi() -> bool {
+pub(crate) fn ansi() -> bool {
     std::io::stdout().is_terminal()
 }

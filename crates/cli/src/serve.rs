@@ -139,7 +139,7 @@ fn init_tracing() {
 }
 
 /// Opens the store and prepares it: migrations, administrator, world.
-pub async fn prepare_store(opts: &ServeOptions) -> anyhow::Result<Arc<dyn Store>> {
+pub(crate) async fn prepare_store(opts: &ServeOptions) -> anyhow::Result<Arc<dyn Store>> {
     std::fs::create_dir_all(&opts.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
@@ -195,7 +195,7 @@ async fn ensure_world(store: &dyn Store, file: Option<&std::path::Path>) -> anyh
 }
 
 /// `entman generate`: appends a synthetic history in batches.
-pub async fn generate(
+pub(crate) async fn generate(
     db: crate::DbArgs,
     sessions: u32,
     days: u32,
@@ -347,7 +347,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         opts.idle_timeout,
     ));
     tokio::select! {
-        _ = shutdown => {
+        () = shutdown => {
             tracing::info!("shutting down");
             let _ = stop_servers.send(true);
         }
@@ -396,8 +396,8 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
         let int = signal(SignalKind::interrupt()).ok();
         async move {
             tokio::select! {
-                _ = wait(term) => {},
-                _ = wait(int) => {},
+                () = wait(term) => {},
+                () = wait(int) => {},
             }
         }
     }

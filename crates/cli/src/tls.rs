@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Loads the configured certificate, or generates and keeps one.
-pub fn rustls_config(
+pub(crate) fn rustls_config(
     data_dir: &Path,
     files: Option<&(PathBuf, PathBuf)>,
 ) -> anyhow::Result<Arc<ServerConfig>> {
@@ -29,7 +29,7 @@ pub fn rustls_config(
 
 /// The generated certificate's files, created when missing. SANs: localhost,
 /// 127.0.0.1, ::1 and the host name.
-pub fn ensure_self_signed(data_dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
+pub(crate) fn ensure_self_signed(data_dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     let cert_path = data_dir.join("tls-cert.pem");
     let key_path = data_dir.join("tls-key.pem");
     if cert_path.exists() && key_path.exists() {

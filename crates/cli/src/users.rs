@@ -47,7 +47,7 @@ pub enum UserAction {
 }
 
 /// A strong random password.
-pub fn generate_password() -> String {
+pub(crate) fn generate_password() -> String {
     rand::thread_rng()
         .sample_iter(&Alphanumeric)
         .take(24)
@@ -57,7 +57,7 @@ pub fn generate_password() -> String {
 
 /// Creates the administrator at first start. A password from the environment is
 /// (re)applied on every start; without one, a generated password is printed once.
-pub async fn ensure_admin(
+pub(crate) async fn ensure_admin(
     store: &dyn Store,
     name: &str,
     password: Option<&str>,
@@ -99,7 +99,7 @@ async fn open(db: &DbArgs) -> anyhow::Result<SqlStore> {
 }
 
 /// Runs a `user` subcommand.
-pub async fn run(action: UserAction, db: DbArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(action: UserAction, db: DbArgs) -> anyhow::Result<()> {
     let store = open(&db).await?;
     match action {
         UserAction::Add {
@@ -119,8 +119,7 @@ pub async fn run(action: UserAction, db: DbArgs) -> anyhow::Result<()> {
             let id = store
                 .account_by_name(&name)
                 .await?
-                .map(|a| a.id)
-                .unwrap_or_else(AccountId::new_random);
+                .map_or_else(AccountId::new_random, |a| a.id);
             store
                 .upsert_account(&Account {
                     id,

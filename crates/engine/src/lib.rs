@@ -154,6 +154,9 @@ struct Activity {
     last_step: AtomicI64,
     /// When the step in progress began (0 while none is).
     stepping_since: AtomicI64,
+    /// The clock time of the latest step, in microseconds since the epoch (0
+    /// before the first): what readers show progress at ([`Engine::progress_time`]).
+    stepped_to: AtomicI64,
     /// Called with the duration of every step of the loop.
     on_step: OnceLock<Box<dyn Fn(Duration) + Send + Sync>>,
 }
@@ -248,6 +251,18 @@ impl Engine {
         }
     }
 
+    /// The time readers show running sessions' progress at
+    /// (`FailoverSession::show_progress_at`): the clock time of the latest step,
+    /// so that an answer read now and one kept by the read cache since that step
+    /// agree, and every read path shows the same figure. The clock's time before
+    /// the first step.
+    pub fn progress_time(&self) -> Timestamp {
+        match self.activity.stepped_to.load(Ordering::Acquire) {
+            0 => self.clock.now(),
+            micros => Timestamp::from_micros(micros).min(self.clock.now()),
+        }
+    }
+
     /// The time scale given at start (what a reset returns to).
     pub fn initial_time_scale(&self) -> f64 {
         self.config.time_scale
@@ -272,7 +287,7 @@ impl Engine {
     pub fn progression(&self, plan: PlanId) -> Progression {
         self.progressions
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&plan)
             .copied()
             .unwrap_or_default()
@@ -280,7 +295,10 @@ impl Engine {
 
     /// Sets how the next sessions of a plan progress.
     pub fn set_progression(&self, plan: PlanId, progression: Progression) {
-        let mut map = self.progressions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self
+            .progressions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if progression == Progression::Timed {
             map.remove(&plan);
         } else {
@@ -293,7 +311,7 @@ impl Engine {
     pub fn set_outcome(&self, plan: PlanId, vm: &str, behaviour: VmBehaviour) {
         self.outcomes
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert((plan, vm.to_lowercase()), behaviour);
     }
 
@@ -301,7 +319,7 @@ impl Engine {
     pub fn remove_outcome(&self, plan: PlanId, vm: &str) -> bool {
         self.outcomes
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&(plan, vm.to_lowercase()))
             .is_some()
     }
@@ -311,7 +329,7 @@ impl Engine {
         let mut progressions: Vec<(PlanId, Progression)> = self
             .progressions
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter()
             .map(|(p, m)| (*p, *m))
             .collect();
@@ -319,7 +337,7 @@ impl Engine {
         let mut outcomes: Vec<(PlanId, String, VmBehaviour)> = self
             .outcomes
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter()
             .map(|((p, vm), b)| (*p, vm.clone(), b.clone()))
             .collect();
@@ -332,7 +350,10 @@ impl Engine {
 
     /// Replaces the progressions and outcomes with `controls`.
     pub fn set_controls(&self, controls: Controls) {
-        let mut progressions = self.progressions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut progressions = self
+            .progressions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         progressions.clear();
         progressions.extend(
             controls
@@ -341,7 +362,10 @@ impl Engine {
                 .filter(|(_, m)| *m != Progression::Timed),
         );
         drop(progressions);
-        let mut outcomes = self.outcomes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut outcomes = self
+            .outcomes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         outcomes.clear();
         outcomes.extend(
             controls
@@ -356,11 +380,11 @@ impl Engine {
     pub fn reset_controls(&self) {
         self.progressions
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
         self.outcomes
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
         self.set_time_scale(self.config.time_scale);
     }
@@ -484,7 +508,7 @@ impl Engine {
         let overrides = self
             .outcomes
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         let tasks = plan
             .vms
@@ -735,9 +759,8 @@ impl Engine {
     pub async fn advance_to(&self, now: Timestamp) -> Result<(), StoreError> {
         // Each step brings every session to `now`; a stop needs a second.
         for _ in 0..16 {
-            match self.step(now).await? {
-                Some(due) if due <= now => continue,
-                _ => return Ok(()),
+            if self.step(now).await?.is_none_or(|due| due > now) {
+                return Ok(());
             }
         }
         Ok(())
@@ -772,6 +795,11 @@ impl Engine {
                 next = Some(next.map_or(due, |n| n.min(due)));
             }
         }
+        // Before the state version moves: a reader that sees the new version also
+        // sees this time (an answer cached under the old one may be newer, never older).
+        self.activity
+            .stepped_to
+            .fetch_max(now.micros(), Ordering::AcqRel);
         if progressed && changed.is_empty() {
             // Nothing to write, but what readers derive moved: cached answers
             // showing running sessions are out of date.
@@ -918,9 +946,9 @@ impl Engine {
                 ClockMode::Manual => Duration::from_secs(1),
             };
             tokio::select! {
-                _ = &mut shutdown => return,
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
+                () = &mut shutdown => return,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
             }
         }
     }

@@ -29,8 +29,6 @@ pub fn client_addr(parts: &Parts) -> Option<IpAddr> {
 
 /// Writes one audit event.
 pub fn event(event: &str, user: &str, outcome: &str, remote: Option<IpAddr>, detail: &str) {
-    let remote = remote
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let remote = remote.map_or_else(|| "unknown".into(), |a| a.to_string());
     tracing::info!(target: "entman::audit", event, user, outcome, remote, detail, "audit");
 }

@@ -210,13 +210,16 @@ impl SessionCache {
     fn get(&self, digest: &[u8; 32]) -> Option<Arc<Known>> {
         self.known
             .read()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(digest)
             .cloned()
     }
 
     fn put(&self, known: Known) {
-        let mut map = self.known.write().unwrap_or_else(|e| e.into_inner());
+        let mut map = self
+            .known
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Entries of sessions not seen for a while are confirmed again anyway.
         if map.len() >= 100_000 {
             map.retain(|_, k| k.confirmed.elapsed() < REVALIDATE);
@@ -227,7 +230,7 @@ impl SessionCache {
     fn remove(&self, digest: &[u8; 32]) {
         self.known
             .write()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(digest);
     }
 
@@ -235,7 +238,7 @@ impl SessionCache {
     pub fn forget(&self, key: LogonSessionId) {
         self.known
             .write()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .retain(|_, k| k.session.id != key);
     }
 
@@ -243,7 +246,7 @@ impl SessionCache {
     pub fn clear(&self) {
         self.known
             .write()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
     }
 }

@@ -99,7 +99,7 @@ async fn drain(mut body: axum::body::Body, mut seen: usize) {
         while seen <= DRAIN_LIMIT {
             match body.frame().await {
                 Some(Ok(frame)) => {
-                    seen += frame.data_ref().map_or(0, |d| d.len());
+                    seen += frame.data_ref().map_or(0, axum::body::Bytes::len);
                 }
                 _ => break,
             }

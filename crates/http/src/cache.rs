@@ -71,7 +71,10 @@ struct Inner {
 impl ResponseCache {
     /// The entry under `key`, if it is current at `version` and `now`.
     pub fn get(&self, key: &str, version: u64, now: Timestamp) -> Option<Arc<Entry>> {
-        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let inner = self
+            .inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = inner.entries.get(key)?;
         let fresh = entry.version == version && entry.until.is_none_or(|u| now < u);
         fresh.then(|| entry.clone())
@@ -82,7 +85,10 @@ impl ResponseCache {
         if entry.body.len() > MAX_BODY {
             return;
         }
-        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self
+            .inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let size = entry.body.len() + key.len();
         if inner.entries.len() >= MAX_ENTRIES || inner.bytes + size > MAX_BYTES {
             let version = entry.version;
@@ -107,7 +113,7 @@ impl ResponseCache {
     pub fn len(&self) -> usize {
         self.inner
             .read()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .entries
             .len()
     }

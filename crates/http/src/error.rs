@@ -161,7 +161,7 @@ impl IntoResponse for ApiError {
                 tracing::warn!(
                     budget_ms = budget.as_millis() as u64,
                     "query ended at its budget"
-                )
+                );
             }
             _ => {}
         }

@@ -174,7 +174,12 @@ pub fn base_url(parts: &Parts, state: &AppState) -> String {
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .filter(|h| !h.is_empty())
-        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .or_else(|| {
+            parts
+                .uri
+                .authority()
+                .map(axum::http::uri::Authority::as_str)
+        })
         .unwrap_or("localhost");
     let scheme = scheme.as_str();
     let mut base = String::with_capacity(scheme.len() + host.len() + 7);

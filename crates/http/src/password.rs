@@ -45,7 +45,7 @@ pub async fn verify_blocking(password: String, stored: String) -> bool {
 
 /// [`verify_dummy`] on the blocking pool (see [`hash_blocking`]).
 pub async fn verify_dummy_blocking(password: String) {
-    run_blocking(move || verify_dummy(&password)).await
+    run_blocking(move || verify_dummy(&password)).await;
 }
 
 /// At most one hash per core at a time: more would not go faster, and each holds
@@ -53,7 +53,7 @@ pub async fn verify_dummy_blocking(password: String) {
 fn permits() -> &'static tokio::sync::Semaphore {
     static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
     PERMITS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         tokio::sync::Semaphore::new(cores)
     })
 }
@@ -101,13 +101,13 @@ async fn run_blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stat
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
             let _ = tx.send(outcome);
         });
-        let sent = hashers.lock().map(|h| h.send(job).is_ok()).unwrap_or(false);
+        let sent = hashers.lock().is_ok_and(|h| h.send(job).is_ok());
         if sent {
             match rx.await {
                 Ok(Ok(value)) => return value,
                 // A panic in argon2 is a bug; surface it like one on the caller's task.
                 Ok(Err(panic)) => std::panic::resume_unwind(panic),
-                Err(_) => panic!("a hashing thread ended"),
+                Err(ended) => panic!("a hashing thread ended: {ended}"),
             }
         }
         panic!("the hashing threads are gone");

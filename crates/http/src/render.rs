@@ -103,15 +103,13 @@ impl IntoResponse for Reply {
 /// `text/json` appears anywhere in it, XML otherwise (conventions.md §4.1).
 pub fn negotiate(headers: &HeaderMap, state: &AppState) -> Format {
     let wants_json = headers.get_all(header::ACCEPT).iter().any(|v| {
-        v.to_str()
-            .map(|s| {
-                s.split(',').any(|part| {
-                    let media = part.split(';').next().unwrap_or("").trim();
-                    media.eq_ignore_ascii_case("application/json")
-                        || media.eq_ignore_ascii_case("text/json")
-                })
+        v.to_str().is_ok_and(|s| {
+            s.split(',').any(|part| {
+                let media = part.split(';').next().unwrap_or("").trim();
+                media.eq_ignore_ascii_case("application/json")
+                    || media.eq_ignore_ascii_case("text/json")
             })
-            .unwrap_or(false)
+        })
     });
     if wants_json {
         Format::Json(state.config.json_style)

@@ -40,7 +40,7 @@ pub(crate) enum Column {
 
 impl Column {
     /// The column a query field reads.
-    pub fn of(field_name: &str) -> Option<Column> {
+    pub(crate) fn of(field_name: &str) -> Option<Column> {
         Some(match field_name {
             "UID" => Column::Uid,
             "Name" => Column::Name,
@@ -94,7 +94,7 @@ pub(crate) struct Base {
 impl Base {
     /// Builds the columns and orders of `rows` (UIDs must be distinct, texts
     /// ranks in `texts`); `servers` is the number of server ids.
-    pub fn build(mut rows: Vec<Row>, texts: Sorted, servers: usize) -> Base {
+    pub(crate) fn build(mut rows: Vec<Row>, texts: Sorted, servers: usize) -> Base {
         // Rows in creation order: a time range is then a run of row numbers, and
         // end times (minutes after creation) nearly follow, so walks and gathers
         // over times read the columns in order instead of at random.
@@ -144,12 +144,12 @@ impl Base {
         b
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.uid.len()
     }
 
     /// Row `i`.
-    pub fn row(&self, i: usize) -> Row {
+    pub(crate) fn row(&self, i: usize) -> Row {
         Row {
             uid: self.uid[i],
             creation: self.creation[i],
@@ -164,7 +164,7 @@ impl Base {
     }
 
     /// The row number of a UID.
-    pub fn find(&self, uid: &[u8; 16]) -> Option<usize> {
+    pub(crate) fn find(&self, uid: &[u8; 16]) -> Option<usize> {
         self.by_uid
             .binary_search_by(|i| self.uid[*i as usize].cmp(uid))
             .ok()
@@ -172,7 +172,7 @@ impl Base {
     }
 
     /// The order of a column whose order does not depend on server names.
-    pub fn order(&self, column: Column) -> Option<&[u32]> {
+    pub(crate) fn order(&self, column: Column) -> Option<&[u32]> {
         Some(match column {
             Column::Uid | Column::Type => &self.by_uid,
             Column::Creation => &self.by_creation,
@@ -186,7 +186,7 @@ impl Base {
     }
 
     /// Bytes held (an estimate for the stats).
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.len() * (16 + 8 + 8 + 4 * 4 + 2 + 4 * 8)
             + self.server_runs.len() * 8
             + self.texts.bytes()

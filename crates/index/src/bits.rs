@@ -9,7 +9,7 @@ pub(crate) struct Bits {
 
 impl Bits {
     /// `len` clear bits.
-    pub fn empty(len: usize) -> Bits {
+    pub(crate) fn empty(len: usize) -> Bits {
         Bits {
             words: vec![0; len.div_ceil(64)],
             len,
@@ -17,7 +17,7 @@ impl Bits {
     }
 
     /// `len` set bits.
-    pub fn full(len: usize) -> Bits {
+    pub(crate) fn full(len: usize) -> Bits {
         let mut b = Bits {
             words: vec![u64::MAX; len.div_ceil(64)],
             len,
@@ -29,7 +29,7 @@ impl Bits {
     /// Bit `i` is set where `test(col[i])` holds: one word per 64 values, in a
     /// loop the compiler can unroll (no bounds checks, no index arithmetic).
     #[inline]
-    pub fn from_column<T: Copy>(col: &[T], test: impl Fn(T) -> bool) -> Bits {
+    pub(crate) fn from_column<T: Copy>(col: &[T], test: impl Fn(T) -> bool) -> Bits {
         let words = col
             .chunks(64)
             .map(|chunk| {
@@ -56,38 +56,38 @@ impl Bits {
     }
 
     #[inline]
-    pub fn get(&self, i: usize) -> bool {
+    pub(crate) fn get(&self, i: usize) -> bool {
         self.words[i / 64] >> (i % 64) & 1 == 1
     }
 
-    pub fn set(&mut self, i: usize) {
+    pub(crate) fn set(&mut self, i: usize) {
         self.words[i / 64] |= 1 << (i % 64);
     }
 
-    pub fn and(&mut self, other: &Bits) {
+    pub(crate) fn and(&mut self, other: &Bits) {
         for (a, b) in self.words.iter_mut().zip(&other.words) {
             *a &= b;
         }
     }
 
-    pub fn and_not(&mut self, other: &Bits) {
+    pub(crate) fn and_not(&mut self, other: &Bits) {
         for (a, b) in self.words.iter_mut().zip(&other.words) {
             *a &= !b;
         }
     }
 
-    pub fn or(&mut self, other: &Bits) {
+    pub(crate) fn or(&mut self, other: &Bits) {
         for (a, b) in self.words.iter_mut().zip(&other.words) {
             *a |= b;
         }
     }
 
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.words.iter().map(|w| w.count_ones() as usize).sum()
     }
 
     /// The set bits, in increasing order.
-    pub fn ones(&self) -> impl Iterator<Item = usize> + '_ {
+    pub(crate) fn ones(&self) -> impl Iterator<Item = usize> + '_ {
         self.words.iter().enumerate().flat_map(|(wi, &w)| {
             let mut w = w;
             std::iter::from_fn(move || {

@@ -185,12 +185,11 @@ impl Writer {
             Arc::make_mut(&mut self.superseded).set(i);
         }
         let delta = Arc::make_mut(&mut self.delta);
-        match self.delta_at.get(&row.uid) {
-            Some(at) => delta[*at] = row,
-            None => {
-                self.delta_at.insert(row.uid, delta.len());
-                delta.push(row);
-            }
+        if let Some(at) = self.delta_at.get(&row.uid) {
+            delta[*at] = row;
+        } else {
+            self.delta_at.insert(row.uid, delta.len());
+            delta.push(row);
         }
     }
 
@@ -328,7 +327,10 @@ impl SessionIndex {
     }
 
     fn current(&self) -> Option<Arc<View>> {
-        self.view.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.view
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Sizes of the current view.
@@ -436,8 +438,11 @@ impl SessionIndex {
         if w.published_extras.len() != w.extras.list.len() {
             w.published_extras = Arc::new(w.extras.list.clone());
         }
-        let view = self.view_of(&mut w, &servers);
-        *self.view.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(view));
+        let view = Self::view_of(&mut w, &servers);
+        *self
+            .view
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(view));
         w.synced_version = version;
         w.synced_at = Some(read_at);
         Ok(())
@@ -522,7 +527,7 @@ impl SessionIndex {
         Ok(())
     }
 
-    fn view_of(&self, w: &mut Writer, servers: &[entman_model::server::BackupServer]) -> View {
+    fn view_of(w: &mut Writer, servers: &[entman_model::server::BackupServer]) -> View {
         for s in servers {
             w.servers.id(s.id.0.as_bytes());
         }

@@ -50,8 +50,15 @@ pub(crate) fn guid_bytes(text: &str) -> Option<[u8; 16]> {
 }
 
 impl Pred {
-    /// Compiles a filter (and the tenant restriction, as an extra conjunct).
-    pub fn compile(filter: Option<&Checked>, tenant: Option<Option<u32>>, view: &View) -> Pred {
+    /// Compiles a filter (and the tenant restriction, as an extra conjunct:
+    /// `None` no restriction, `Some(None)` a tenant the index does not know,
+    /// which matches nothing).
+    #[allow(clippy::option_option)]
+    pub(crate) fn compile(
+        filter: Option<&Checked>,
+        tenant: Option<Option<u32>>,
+        view: &View,
+    ) -> Pred {
         let mut parts = Vec::new();
         if let Some(f) = filter {
             parts.push(Pred::of(f, view));
@@ -144,7 +151,7 @@ impl Pred {
     }
 
     /// Whether a row passes.
-    pub fn test(&self, r: &Row) -> bool {
+    pub(crate) fn test(&self, r: &Row) -> bool {
         match self {
             Pred::Const(b) => *b,
             Pred::And(p) => p.iter().all(|x| x.test(r)),
@@ -168,7 +175,7 @@ impl Pred {
     }
 
     /// The rows of the base that pass, as a bit set.
-    pub fn eval(&self, b: &Base) -> Bits {
+    pub(crate) fn eval(&self, b: &Base) -> Bits {
         let n = b.len();
         match self {
             Pred::Const(true) => Bits::full(n),

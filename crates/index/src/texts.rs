@@ -50,7 +50,7 @@ pub(crate) struct Sorted {
 
 impl Sorted {
     /// From strings already sorted and distinct.
-    pub fn from_sorted<'a>(texts: impl IntoIterator<Item = &'a str>) -> Sorted {
+    pub(crate) fn from_sorted<'a>(texts: impl IntoIterator<Item = &'a str>) -> Sorted {
         let mut b = Builder::default();
         for t in texts {
             b.push(t);
@@ -58,11 +58,11 @@ impl Sorted {
         b.finish()
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.data.len() + self.blocks.len() * 4
     }
 
@@ -97,13 +97,13 @@ impl Sorted {
     }
 
     /// `Ok(rank)` of `v`, or `Err(rank)` of the first string above it.
-    pub fn find(&self, v: &str) -> Result<usize, usize> {
+    pub(crate) fn find(&self, v: &str) -> Result<usize, usize> {
         let v = v.as_bytes();
         // The last block whose first string is at most `v`.
         let mut lo = 0usize;
         let mut hi = self.blocks.len();
         while lo < hi {
-            let mid = (lo + hi) / 2;
+            let mid = usize::midpoint(lo, hi);
             if self.head(mid) <= v {
                 lo = mid + 1;
             } else {
@@ -130,7 +130,7 @@ impl Sorted {
     }
 
     /// Every string in order.
-    pub fn for_each(&self, mut f: impl FnMut(usize, &str)) {
+    pub(crate) fn for_each(&self, mut f: impl FnMut(usize, &str)) {
         for block in 0..self.blocks.len() {
             self.scan_block(block, |rank, t| {
                 f(rank, std::str::from_utf8(t).unwrap_or_default());
@@ -149,7 +149,7 @@ pub(crate) struct Builder {
 
 impl Builder {
     /// Appends the next string (greater than every one before).
-    pub fn push(&mut self, t: &str) {
+    pub(crate) fn push(&mut self, t: &str) {
         let t = t.as_bytes();
         let s = &mut self.s;
         debug_assert!(
@@ -176,7 +176,7 @@ impl Builder {
         s.len += 1;
     }
 
-    pub fn finish(mut self) -> Sorted {
+    pub(crate) fn finish(mut self) -> Sorted {
         self.s.data.shrink_to_fit();
         self.s.blocks.shrink_to_fit();
         self.s
@@ -193,7 +193,7 @@ pub(crate) struct Extras {
 
 impl Extras {
     /// The id of a text: its rank if the base has it, else an extra id.
-    pub fn id(&mut self, sorted: &Sorted, text: &str) -> u32 {
+    pub(crate) fn id(&mut self, sorted: &Sorted, text: &str) -> u32 {
         let place = match sorted.find(text) {
             Ok(rank) => return rank as u32,
             Err(place) => place as u32,
@@ -227,7 +227,7 @@ impl Collector {
     }
 
     /// A temporary id of a text.
-    pub fn id(&mut self, text: &str, hasher: &impl Fn(&str) -> u64) -> u32 {
+    pub(crate) fn id(&mut self, text: &str, hasher: &impl Fn(&str) -> u64) -> u32 {
         let h = hasher(text);
         if let Some(id) = self.by_hash.get(&h) {
             if self.text(*id) == text {
@@ -253,7 +253,7 @@ impl Collector {
     }
 
     /// The sorted dictionary, and the rank of each temporary id.
-    pub fn finish(self) -> (Sorted, Vec<u32>) {
+    pub(crate) fn finish(self) -> (Sorted, Vec<u32>) {
         let mut order: Vec<u32> = (0..self.spans.len() as u32).collect();
         order.sort_unstable_by(|a, b| self.text(*a).cmp(self.text(*b)));
         let mut rank = vec![0u32; order.len()];

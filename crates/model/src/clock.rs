@@ -82,7 +82,10 @@ impl Clock {
 
     /// Makes the clock manual, standing at `at` (not before the current time).
     pub fn set_manual(&self, at: Timestamp) -> Result<Timestamp, ClockError> {
-        let _one = self.change.lock().unwrap_or_else(|e| e.into_inner());
+        let _one = self
+            .change
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = self.now();
         if at < now {
             return Err(ClockError::Backwards { now, asked: at });
@@ -94,7 +97,10 @@ impl Clock {
 
     /// Makes the clock manual, standing at the current time.
     pub fn freeze(&self) -> Timestamp {
-        let _one = self.change.lock().unwrap_or_else(|e| e.into_inner());
+        let _one = self
+            .change
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = self.now();
         self.value.store(now.micros(), Ordering::Release);
         self.manual.store(true, Ordering::Release);
@@ -104,7 +110,10 @@ impl Clock {
     /// Returns to the system clock, continuing from the current time if it is
     /// ahead of the system's.
     pub fn set_system(&self) -> Timestamp {
-        let _one = self.change.lock().unwrap_or_else(|e| e.into_inner());
+        let _one = self
+            .change
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = self.now();
         let offset = now
             .micros()
@@ -118,7 +127,10 @@ impl Clock {
 
     /// Moves a manual clock forward by `micros`.
     pub fn advance(&self, micros: i64) -> Result<Timestamp, ClockError> {
-        let _one = self.change.lock().unwrap_or_else(|e| e.into_inner());
+        let _one = self
+            .change
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if !self.manual.load(Ordering::Acquire) {
             return Err(ClockError::NotManual);
         }
@@ -136,7 +148,10 @@ impl Clock {
 
     /// Back to the system clock without an offset (a reset).
     pub fn reset(&self) {
-        let _one = self.change.lock().unwrap_or_else(|e| e.into_inner());
+        let _one = self
+            .change
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.manual.store(false, Ordering::Release);
         self.value.store(0, Ordering::Release);
     }

@@ -533,7 +533,7 @@ mod machine_tests {
             mut steps in proptest::collection::vec(0i64..40_000, 1..30),
             stop_at in proptest::option::of(0usize..30),
         ) {
-            steps.sort();
+            steps.sort_unstable();
             let mut s = session(&plans);
             let t0 = s.creation_time;
             let mut last_progress = 0;
@@ -576,7 +576,7 @@ mod machine_tests {
             mut steps in proptest::collection::vec(0i64..40_000, 1..30),
             lead in 0i64..500,
         ) {
-            steps.sort();
+            steps.sort_unstable();
             let mut live = session(&plans);
             for t in &mut live.tasks {
                 t.creation_time = live.creation_time.plus_millis(lead);

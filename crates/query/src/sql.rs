@@ -6,6 +6,7 @@
 use crate::ast::Op;
 use crate::check::{Checked, CheckedQuery, Condition, Direction, Value};
 use crate::schema::Kind;
+use std::fmt::Write as _;
 
 /// A value bound to a placeholder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,11 +212,13 @@ fn sort_key(q: &CheckedQuery, d: &dyn Dialect) -> String {
     match q.sort.kind {
         Kind::Text => d.text_key(&d.fold(col)),
         Kind::Enum(members) => {
-            let whens: String = members
+            let whens = members
                 .iter()
                 .enumerate()
-                .map(|(i, m)| format!(" WHEN '{}' THEN {i}", m.1))
-                .collect();
+                .fold(String::new(), |mut whens, (i, m)| {
+                    let _ = write!(whens, " WHEN '{}' THEN {i}", m.1);
+                    whens
+                });
             format!("CASE {col}{whens} END")
         }
         _ => col.to_string(),

@@ -178,10 +178,10 @@ impl From<Node> for Value {
 
 /// An optional string: `Null` when absent (string elements, json.md J7).
 pub fn opt_text(v: Option<impl Into<String>>) -> Value {
-    v.map(|s| Value::Text(s.into())).unwrap_or(Value::Null)
+    v.map_or(Value::Null, |s| Value::Text(s.into()))
 }
 
 /// An optional value-type element: `Omit` when absent (json.md J7).
 pub fn opt_value<T: Into<Value>>(v: Option<T>) -> Value {
-    v.map(Into::into).unwrap_or(Value::Omit)
+    v.map_or(Value::Omit, Into::into)
 }

@@ -127,13 +127,13 @@ impl PlanOptionsUpdate {
             next.post_command_enabled = v;
         }
         if let Some(v) = &self.post_command {
-            next.post_command = v.clone();
+            next.post_command.clone_from(v);
         }
         if let Some(v) = self.pre_command_enabled {
             next.pre_command_enabled = v;
         }
         if let Some(v) = &self.pre_command {
-            next.pre_command = v.clone();
+            next.pre_command.clone_from(v);
         }
         if next.post_command_enabled && next.post_command.trim().is_empty() {
             return Err(BodyError::Missing("PostFailoverPlanCommand"));

@@ -11,7 +11,7 @@ const DAY: i64 = 86_400_000_000;
 
 /// A session query that buckets can count: result names and a half-open time range.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BucketCount {
+pub(crate) struct BucketCount {
     pub results: Vec<&'static str>,
     pub lo: Option<i64>,
     pub hi: Option<i64>,
@@ -19,7 +19,7 @@ pub struct BucketCount {
 }
 
 /// The bucket form of a query, when it has one.
-pub fn bucket_shape(q: &CheckedQuery, restriction: &Restriction) -> Option<BucketCount> {
+pub(crate) fn bucket_shape(q: &CheckedQuery, restriction: &Restriction) -> Option<BucketCount> {
     if q.query_type != QueryType::CloudFailoverSession {
         return None;
     }
@@ -94,13 +94,13 @@ fn collect_and<'a>(f: &'a Checked, out: &mut Vec<&'a Condition>) -> Option<()> {
 /// One piece of a bucket count: a sum over whole days or an exact count over an
 /// interval (`[from, to)` in microseconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Piece {
+pub(crate) enum Piece {
     Days { from: Option<i64>, to: Option<i64> },
     Exact { from: i64, to: i64 },
 }
 
 /// Splits the range into whole days (from the buckets) and partial edges.
-pub fn pieces(shape: &BucketCount) -> Vec<Piece> {
+pub(crate) fn pieces(shape: &BucketCount) -> Vec<Piece> {
     match (shape.lo, shape.hi) {
         (Some(lo), Some(hi)) if lo >= hi => vec![],
         (lo, hi) => {

@@ -36,7 +36,7 @@ const MIGRATIONS: &[Migration] = &[
 ];
 
 /// Applies every migration not applied yet.
-pub async fn run(pool: &AnyPool, dialect: crate::Backend) -> StoreResult<()> {
+pub(crate) async fn run(pool: &AnyPool, dialect: crate::Backend) -> StoreResult<()> {
     sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied BIGINT NOT NULL)")
         .execute(pool)
         .await

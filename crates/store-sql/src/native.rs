@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 
 /// A native connection, shared by the blocking tasks that write through it.
 #[derive(Clone)]
-pub struct NativeWriter {
+pub(crate) struct NativeWriter {
     conn: Arc<Mutex<Connection>>,
 }
 
@@ -39,7 +39,7 @@ fn native_err(e: rusqlite::Error) -> StoreError {
 }
 
 /// The file of a `sqlite://FILE[?params]` URL.
-pub fn file_of(url: &str) -> Option<&str> {
+pub(crate) fn file_of(url: &str) -> Option<&str> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;
@@ -50,7 +50,7 @@ pub fn file_of(url: &str) -> Option<&str> {
 impl NativeWriter {
     /// Opens the database file with the settings of the sqlx pool (WAL, full sync,
     /// foreign keys, a 10 s busy timeout).
-    pub fn open(file: &str) -> StoreResult<NativeWriter> {
+    pub(crate) fn open(file: &str) -> StoreResult<NativeWriter> {
         let conn = Connection::open(file).map_err(native_err)?;
         for pragma in crate::SQLITE_PRAGMAS {
             conn.execute_batch(pragma).map_err(native_err)?;
@@ -67,7 +67,9 @@ impl NativeWriter {
     {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            let mut conn = conn
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(native_err)?;
@@ -81,10 +83,12 @@ impl NativeWriter {
     /// Sets the connection up for bulk inserts (`entman generate`): a 64 MB page
     /// cache instead of 1 MB, since the inserts touch many pages (a serving
     /// process keeps its memory).
-    pub async fn bulk_settings(&self) -> StoreResult<()> {
+    pub(crate) async fn bulk_settings(&self) -> StoreResult<()> {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            let conn = conn
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             conn.execute_batch("PRAGMA cache_size = -65536")
                 .map_err(native_err)
         })
@@ -94,10 +98,12 @@ impl NativeWriter {
 
     /// `PRAGMA data_version` of this connection: it changes whenever another
     /// connection (the sqlx pool, another process) committed.
-    pub async fn data_version(&self) -> StoreResult<u64> {
+    pub(crate) async fn data_version(&self) -> StoreResult<u64> {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            let conn = conn
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             conn.query_row("PRAGMA data_version", [], |row| row.get::<_, i64>(0))
                 .map(|v| v as u64)
                 .map_err(native_err)
@@ -108,7 +114,7 @@ impl NativeWriter {
 
     /// Inserts or updates whole sessions with their tasks (the row shapes and
     /// conflict rules of [`crate::batch`]).
-    pub async fn save_sessions(&self, sessions: Vec<FailoverSession>) -> StoreResult<()> {
+    pub(crate) async fn save_sessions(&self, sessions: Vec<FailoverSession>) -> StoreResult<()> {
         self.transaction(move |tx| {
             let session_sql = values_insert("failover_sessions", SESSION_COLS, SESSION_CONFLICT);
             let task_sql = values_insert("session_tasks", TASK_COLS, TASK_CONFLICT);
@@ -132,14 +138,17 @@ impl NativeWriter {
 }
 
 fn column_names(stmt: &rusqlite::Statement<'_>) -> Vec<String> {
-    stmt.column_names().iter().map(|n| n.to_string()).collect()
+    stmt.column_names()
+        .iter()
+        .map(std::string::ToString::to_string)
+        .collect()
 }
 
 /// Native read connections to the same file, for reads of many rows (a query
 /// page's sessions with their tasks): rusqlite decodes rows in place, where the
 /// sqlx `Any` driver converts every value and hands each row across a channel.
 #[derive(Clone)]
-pub struct NativeReaders {
+pub(crate) struct NativeReaders {
     conns: Arc<Vec<Mutex<Connection>>>,
 }
 
@@ -151,7 +160,7 @@ impl std::fmt::Debug for NativeReaders {
 
 impl NativeReaders {
     /// Opens `n` read-only connections.
-    pub fn open(file: &str, n: usize) -> StoreResult<NativeReaders> {
+    pub(crate) fn open(file: &str, n: usize) -> StoreResult<NativeReaders> {
         let mut conns = Vec::with_capacity(n);
         for _ in 0..n.max(1) {
             let conn = Connection::open(file).map_err(native_err)?;
@@ -177,7 +186,9 @@ impl NativeReaders {
             let free = conns.iter().find_map(|c| c.try_lock().ok());
             let conn = match free {
                 Some(c) => c,
-                None => conns[0].lock().unwrap_or_else(|e| e.into_inner()),
+                None => conns[0]
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
             };
             work(&conn)
         })
@@ -187,15 +198,18 @@ impl NativeReaders {
 
     /// Sessions by id (a JSON array of ids), optionally with their tasks, in
     /// the order given.
-    pub async fn sessions_by_ids(
+    pub(crate) async fn sessions_by_ids(
         &self,
         ids: Vec<entman_model::ids::SessionId>,
         with_tasks: bool,
     ) -> StoreResult<Vec<FailoverSession>> {
         self.read(move |conn| {
-            let json =
-                serde_json::to_string(&ids.iter().map(|i| i.to_string()).collect::<Vec<_>>())
-                    .map_err(|e| StoreError::Backend(Box::new(e)))?;
+            let json = serde_json::to_string(
+                &ids.iter()
+                    .map(std::string::ToString::to_string)
+                    .collect::<Vec<_>>(),
+            )
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
             let mut sessions = std::collections::HashMap::new();
             let mut stmt = conn
                 .prepare_cached(

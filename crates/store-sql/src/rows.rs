@@ -7,7 +7,7 @@ use std::str::FromStr;
 use uuid::Uuid;
 
 /// Maps a driver error, splitting out uniqueness conflicts.
-pub fn db_err(e: sqlx::Error) -> StoreError {
+pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::RowNotFound => StoreError::NotFound,
         sqlx::Error::Database(d) if d.is_unique_violation() => {
@@ -22,7 +22,7 @@ pub fn db_err(e: sqlx::Error) -> StoreError {
 
 /// A row of either driver: sqlx's `AnyRow` or a native rusqlite row
 /// ([`NamedRow`]), so that one decoder per table serves both.
-pub trait Columns {
+pub(crate) trait Columns {
     /// A nullable text column.
     fn text_value(&self, col: &str) -> StoreResult<Option<String>>;
     /// A nullable integer column.
@@ -43,7 +43,7 @@ impl Columns for AnyRow {
 
 /// A rusqlite row with its statement's column names, so that a column is found
 /// by comparing names in Rust (rusqlite asks SQLite for every name on every get).
-pub struct NamedRow<'a, 'r> {
+pub(crate) struct NamedRow<'a, 'r> {
     pub row: &'a rusqlite::Row<'r>,
     pub names: &'a [String],
 }
@@ -76,38 +76,38 @@ fn null(col: &str) -> StoreError {
 }
 
 /// A text column.
-pub fn text(row: &impl Columns, col: &str) -> StoreResult<String> {
+pub(crate) fn text(row: &impl Columns, col: &str) -> StoreResult<String> {
     row.text_value(col)?.ok_or_else(|| null(col))
 }
 
 /// A nullable text column.
-pub fn opt_text(row: &impl Columns, col: &str) -> StoreResult<Option<String>> {
+pub(crate) fn opt_text(row: &impl Columns, col: &str) -> StoreResult<Option<String>> {
     row.text_value(col)
 }
 
 /// An integer column.
-pub fn int(row: &impl Columns, col: &str) -> StoreResult<i64> {
+pub(crate) fn int(row: &impl Columns, col: &str) -> StoreResult<i64> {
     row.int_value(col)?.ok_or_else(|| null(col))
 }
 
 /// A nullable integer column.
-pub fn opt_int(row: &impl Columns, col: &str) -> StoreResult<Option<i64>> {
+pub(crate) fn opt_int(row: &impl Columns, col: &str) -> StoreResult<Option<i64>> {
     row.int_value(col)
 }
 
 /// A boolean stored as 0/1.
-pub fn flag(row: &impl Columns, col: &str) -> StoreResult<bool> {
+pub(crate) fn flag(row: &impl Columns, col: &str) -> StoreResult<bool> {
     int(row, col).map(|v| v != 0)
 }
 
 /// A GUID stored as text.
-pub fn guid(row: &impl Columns, col: &str) -> StoreResult<Uuid> {
+pub(crate) fn guid(row: &impl Columns, col: &str) -> StoreResult<Uuid> {
     let s = text(row, col)?;
     Uuid::parse_str(&s).map_err(|_| StoreError::Corrupt(format!("{col}: [{s}] is not a GUID")))
 }
 
 /// A nullable GUID stored as text.
-pub fn opt_guid(row: &impl Columns, col: &str) -> StoreResult<Option<Uuid>> {
+pub(crate) fn opt_guid(row: &impl Columns, col: &str) -> StoreResult<Option<Uuid>> {
     opt_text(row, col)?
         .map(|s| {
             Uuid::parse_str(&s)
@@ -117,19 +117,22 @@ pub fn opt_guid(row: &impl Columns, col: &str) -> StoreResult<Option<Uuid>> {
 }
 
 /// A wire enum stored by name.
-pub fn wire<T: FromStr>(row: &impl Columns, col: &str) -> StoreResult<T> {
+pub(crate) fn wire<T: FromStr>(row: &impl Columns, col: &str) -> StoreResult<T> {
     let s = text(row, col)?;
     s.parse()
         .map_err(|_| StoreError::Corrupt(format!("{col}: [{s}] is not a known value")))
 }
 
 /// An instant stored as microseconds.
-pub fn time(row: &impl Columns, col: &str) -> StoreResult<entman_model::Timestamp> {
+pub(crate) fn time(row: &impl Columns, col: &str) -> StoreResult<entman_model::Timestamp> {
     int(row, col).map(entman_model::Timestamp::from_micros)
 }
 
 /// A nullable instant.
-pub fn opt_time(row: &impl Columns, col: &str) -> StoreResult<Option<entman_model::Timestamp>> {
+pub(crate) fn opt_time(
+    row: &impl Columns,
+    col: &str,
+) -> StoreResult<Option<entman_model::Timestamp>> {
     Ok(opt_int(row, col)?.map(entman_model::Timestamp::from_micros))
 }
 
@@ -138,7 +141,7 @@ fn corrupt(col: &str, e: sqlx::Error) -> StoreError {
 }
 
 /// Sorts by name the way EM lists collections: case-insensitively, ties by exact name.
-pub fn sort_by_name<T>(items: &mut [T], name: impl Fn(&T) -> &str) {
+pub(crate) fn sort_by_name<T>(items: &mut [T], name: impl Fn(&T) -> &str) {
     items.sort_by(|a, b| {
         let (a, b) = (name(a), name(b));
         a.to_lowercase()

@@ -184,18 +184,18 @@ impl SqlStore {
         self.pool.close().await;
     }
 
-    async fn fetch_all<'q>(&self, q: Q<'q>) -> StoreResult<Vec<AnyRow>> {
+    async fn fetch_all(&self, q: Q<'_>) -> StoreResult<Vec<AnyRow>> {
         q.fetch_all(&self.pool).await.map_err(db_err)
     }
 
-    async fn fetch_one<'q>(&self, q: Q<'q>) -> StoreResult<AnyRow> {
+    async fn fetch_one(&self, q: Q<'_>) -> StoreResult<AnyRow> {
         q.fetch_optional(&self.pool)
             .await
             .map_err(db_err)?
             .ok_or(StoreError::NotFound)
     }
 
-    async fn execute_expect_row<'q>(&self, q: Q<'q>) -> StoreResult<()> {
+    async fn execute_expect_row(&self, q: Q<'_>) -> StoreResult<()> {
         let done = q.execute(&self.pool).await.map_err(db_err)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
@@ -1106,7 +1106,7 @@ impl Store for SqlStore {
             .fetch_all(
                 sqlx::query(&sql)
                     .bind(tenant)
-                    .bind(since.map(|t| t.micros()).unwrap_or(i64::MIN)),
+                    .bind(since.map_or(i64::MIN, |t| t.micros())),
             )
             .await?;
         let mut sessions = rows
@@ -1124,7 +1124,7 @@ impl Store for SqlStore {
             .fetch_all(
                 sqlx::query(&task_sql)
                     .bind(tenant)
-                    .bind(since.map(|t| t.micros()).unwrap_or(i64::MIN)),
+                    .bind(since.map_or(i64::MIN, |t| t.micros())),
             )
             .await?;
         attach_tasks(&mut sessions, &task_rows)?;
@@ -1153,7 +1153,7 @@ impl Store for SqlStore {
             .fetch_all(
                 sqlx::query(&sql)
                     .bind(tenant)
-                    .bind(since.map(|t| t.micros()).unwrap_or(i64::MIN))
+                    .bind(since.map_or(i64::MIN, |t| t.micros()))
                     .bind(after_time)
                     .bind(after_id)
                     .bind(i64::try_from(limit).unwrap_or(i64::MAX)),
@@ -1291,8 +1291,12 @@ impl Store for SqlStore {
             Backend::Sqlite => "SELECT value FROM json_each($1)",
             Backend::Postgres => "SELECT jsonb_array_elements_text($1::jsonb)",
         };
-        let json = serde_json::to_string(&ids.iter().map(|i| i.to_string()).collect::<Vec<_>>())
-            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let json = serde_json::to_string(
+            &ids.iter()
+                .map(std::string::ToString::to_string)
+                .collect::<Vec<_>>(),
+        )
+        .map_err(|e| StoreError::Backend(Box::new(e)))?;
         let sql = format!("SELECT * FROM failover_sessions WHERE id IN ({list})");
         let mut sessions: HashMap<SessionId, FailoverSession> = HashMap::new();
         for row in sqlx::query(&sql)
@@ -1390,16 +1394,15 @@ impl Store for SqlStore {
             Backend::Sqlite => &SqliteDialect,
             Backend::Postgres => &PostgresDialect,
         };
-        let total = match crate::counts::bucket_shape(query, restriction) {
-            Some(shape) => self.bucket_count(&shape).await?,
-            None => {
-                let count = count_sql(query, restriction, dialect);
-                let n: i64 = bind_all(sqlx::query_scalar(&count.text), &count.binds)
-                    .fetch_one(&self.query_pool)
-                    .await
-                    .map_err(db_err)?;
-                n.max(0) as u64
-            }
+        let total = if let Some(shape) = crate::counts::bucket_shape(query, restriction) {
+            self.bucket_count(&shape).await?
+        } else {
+            let count = count_sql(query, restriction, dialect);
+            let n: i64 = bind_all(sqlx::query_scalar(&count.text), &count.binds)
+                .fetch_one(&self.query_pool)
+                .await
+                .map_err(db_err)?;
+            n.max(0) as u64
         };
         if offset >= total || limit == 0 {
             return Ok(QueryPage {

@@ -102,7 +102,7 @@ fn with_database(server: &str, name: &str) -> String {
         Some((b, q)) => (b, Some(q)),
         None => (server, None),
     };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
     let root = match base[scheme_end..].find('/') {
         Some(i) => &base[..scheme_end + i],
         None => base,

@@ -90,17 +90,10 @@ fn stored(s: &FailoverSession, field: &Field, server_name: &str) -> Stored {
         "Name" => text(&s.plan_name),
         "Type" => text("FailoverPlan"),
         "CreationTime" => Stored::Int(s.creation_time.micros()),
-        "EndTime" => s
-            .end_time
-            .map(|t| Stored::Int(t.micros()))
-            .unwrap_or(Stored::Null),
+        "EndTime" => s.end_time.map_or(Stored::Null, |t| Stored::Int(t.micros())),
         "State" => text(s.state.as_str()),
         "Result" => text(s.result.as_str()),
-        "FailureMessage" => s
-            .failure_message
-            .as_deref()
-            .map(text)
-            .unwrap_or(Stored::Null),
+        "FailureMessage" => s.failure_message.as_deref().map_or(Stored::Null, text),
         "BackupServerUid" => text(&s.backup_server_id.to_string()),
         "BackupServerName" => text(server_name),
         other => panic!("unexpected field {other}"),

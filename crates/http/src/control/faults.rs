@@ -298,7 +298,10 @@ pub struct Shown(Value);
 impl Faults {
     /// Adds a rule and answers it with its id.
     pub fn add(&self, rule: Rule) -> Shown {
-        let mut guard = self.rules.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self
+            .rules
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         guard.0 += 1;
         let kept = Kept {
             id: guard.0,
@@ -313,7 +316,10 @@ impl Faults {
 
     /// The rules in force.
     pub fn list(&self) -> Vec<Shown> {
-        let guard = self.rules.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = self
+            .rules
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         guard.1.iter().map(|k| Shown(k.to_json())).collect()
     }
 
@@ -324,7 +330,10 @@ impl Faults {
 
     /// Removes one rule; false when there is none with that id.
     pub fn remove(&self, id: u64) -> bool {
-        let mut guard = self.rules.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self
+            .rules
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let before = guard.1.len();
         guard.1.retain(|k| k.id != id);
         self.any.store(!guard.1.is_empty(), Ordering::Release);
@@ -333,7 +342,10 @@ impl Faults {
 
     /// Removes every rule (ids keep counting up).
     pub fn clear(&self) {
-        let mut guard = self.rules.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self
+            .rules
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         guard.1.clear();
         self.any.store(false, Ordering::Release);
     }
@@ -344,7 +356,10 @@ impl Faults {
         if !self.any.load(Ordering::Acquire) {
             return None;
         }
-        let mut guard = self.rules.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self
+            .rules
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let rules = &mut guard.1;
         let at = rules.iter().position(|k| {
             k.rule.matches(method, path, account)

@@ -78,7 +78,10 @@ impl Journal {
         if self.capacity == 0 {
             return;
         }
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         while entries.len() >= self.capacity {
             entries.pop_front();
         }
@@ -87,7 +90,10 @@ impl Journal {
 
     /// The newest `limit` entries, newest first.
     pub fn newest(&self, limit: usize) -> Vec<Entry> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         entries.iter().rev().take(limit).map(Raw::entry).collect()
     }
 
@@ -95,7 +101,7 @@ impl Journal {
     pub fn clear(&self) {
         self.entries
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
     }
 }

@@ -164,29 +164,28 @@ impl Metrics {
         let known = self
             .handles
             .read()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&key)
             .cloned();
-        let (counter, histogram) = match known {
-            Some(handles) => handles,
-            None => {
-                let route = key.1.as_deref().unwrap_or("other").to_string();
-                let handles = (
-                    self.requests
-                        .get_or_create(&RequestLabels {
-                            method: method.as_str().to_string(),
-                            route: route.clone(),
-                            status: status.to_string(),
-                        })
-                        .clone(),
-                    self.durations.get_or_create(&RouteLabels { route }).clone(),
-                );
-                self.handles
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(key, handles.clone());
-                handles
-            }
+        let (counter, histogram) = if let Some(handles) = known {
+            handles
+        } else {
+            let route = key.1.as_deref().unwrap_or("other").to_string();
+            let handles = (
+                self.requests
+                    .get_or_create(&RequestLabels {
+                        method: method.as_str().to_string(),
+                        route: route.clone(),
+                        status: status.to_string(),
+                    })
+                    .clone(),
+                self.durations.get_or_create(&RouteLabels { route }).clone(),
+            );
+            self.handles
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(key, handles.clone());
+            handles
         };
         counter.inc();
         histogram.observe(elapsed.as_secs_f64());

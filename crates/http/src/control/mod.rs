@@ -98,12 +98,16 @@ pub struct RouteTemplate(pub Arc<str>);
 fn interned(template: &str) -> Arc<str> {
     static SEEN: OnceLock<RwLock<HashSet<Arc<str>>>> = OnceLock::new();
     let seen = SEEN.get_or_init(Default::default);
-    if let Some(t) = seen.read().unwrap_or_else(|e| e.into_inner()).get(template) {
+    if let Some(t) = seen
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(template)
+    {
         return t.clone();
     }
     let t: Arc<str> = Arc::from(template);
     seen.write()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert(t.clone());
     t
 }
@@ -676,7 +680,7 @@ async fn advance_clock(
                 StatusCode::CONFLICT,
                 "the clock is not manual; PUT /_entman/clock {\"mode\": \"manual\"} first",
             ),
-            other => ControlError::bad(other.to_string()),
+            backwards @ ClockError::Backwards { .. } => ControlError::bad(backwards.to_string()),
         })?;
     state.engine.advance_to(now).await.map_err(|e| {
         ControlError::new(
@@ -1117,7 +1121,7 @@ pub fn read_snapshot(doc: &Value) -> Result<(Vec<TableRows>, Controls), ControlE
                     .collect::<Result<Vec<_>, ()>>()
             })
             .collect::<Result<Vec<_>, ()>>()
-            .map_err(|_| {
+            .map_err(|()| {
                 ControlError::bad(format!(
                     "the rows of table [{}] must be lists of strings, whole numbers and nulls",
                     clip(name)

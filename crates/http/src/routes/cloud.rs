@@ -15,7 +15,7 @@ use entman_repr::resources::{Placement, Represent};
 use entman_repr::Ctx;
 use std::collections::HashMap;
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/cloud/replicas", get(list_replicas))
         .route("/api/cloud/replicas/{id}", get(one_replica))

@@ -25,7 +25,7 @@ use entman_repr::spec::LoginSpec;
 use entman_repr::{Ctx, Viewer};
 use std::time::Instant;
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api", get(enterprise_manager))
         .route("/api/sessionmngr", post(logon))
@@ -252,10 +252,10 @@ async fn tenant_logon(state: &AppState, spec: &LoginSpec) -> Result<(String, Pri
         } => (format!("{organization}\\{login}"), password),
     };
     let Some(cred) = state.store.tenant_credential(&key).await? else {
-        password::verify_dummy_blocking(pass.to_string()).await;
+        password::verify_dummy_blocking(pass.clone()).await;
         return Err(ApiError::BadCredentials);
     };
-    if !password::verify_blocking(pass.to_string(), cred.password_hash.clone()).await {
+    if !password::verify_blocking(pass.clone(), cred.password_hash.clone()).await {
         return Err(ApiError::BadCredentials);
     }
     let tenant = state.store.get_tenant(cred.tenant_id).await?;

@@ -111,13 +111,13 @@ pub(crate) fn related<'a, K: std::hash::Hash + Eq + std::fmt::Display, V>(
 
 /// 404 kinds, as they appear in error messages.
 pub(crate) mod kind {
-    pub const SERVER: &str = "Backup server";
-    pub const TENANT: &str = "Cloud tenant";
-    pub const REPLICA: &str = "Cloud replica";
-    pub const POINT: &str = "Cloud VM replica point";
-    pub const PLAN: &str = "Cloud failover plan";
-    pub const PLAN_VM: &str = "Cloud failover plan VM";
-    pub const SESSION: &str = "Cloud failover session";
-    pub const LOGON: &str = "Logon session";
-    pub const TASK: &str = "Task";
+    pub(crate) const SERVER: &str = "Backup server";
+    pub(crate) const TENANT: &str = "Cloud tenant";
+    pub(crate) const REPLICA: &str = "Cloud replica";
+    pub(crate) const POINT: &str = "Cloud VM replica point";
+    pub(crate) const PLAN: &str = "Cloud failover plan";
+    pub(crate) const PLAN_VM: &str = "Cloud failover plan VM";
+    pub(crate) const SESSION: &str = "Cloud failover session";
+    pub(crate) const LOGON: &str = "Logon session";
+    pub(crate) const TASK: &str = "Task";
 }

@@ -99,12 +99,12 @@ fn sub_resource(parent: &str, sub: &str) -> bool {
 }
 
 /// The router fallback.
-pub async fn fallback(uri: Uri) -> ApiError {
+pub(super) async fn fallback(uri: Uri) -> ApiError {
     not_in_contract(&uri)
 }
 
 /// 501 for EM resources outside the contract, 404 otherwise.
-pub fn not_in_contract(uri: &Uri) -> ApiError {
+pub(super) fn not_in_contract(uri: &Uri) -> ApiError {
     let path = uri.path();
     if is_em_resource(path) {
         ApiError::NotImplemented(path.to_string())
@@ -115,7 +115,7 @@ pub fn not_in_contract(uri: &Uri) -> ApiError {
 
 /// A handler answering 501 (EM verbs this server does not implement on an
 /// in-scope resource, e.g. creating a tenant).
-pub async fn not_implemented(uri: Uri) -> ApiError {
+pub(super) async fn not_implemented(uri: Uri) -> ApiError {
     ApiError::NotImplemented(uri.path().to_string())
 }
 

@@ -26,9 +26,9 @@ use std::collections::HashMap;
 /// Default page size (every EM capture reports 100).
 const DEFAULT_PAGE_SIZE: u64 = 100;
 /// Largest accepted page size (a safety limit; EM documents none).
-pub const MAX_PAGE_SIZE: u64 = 10_000;
+pub(super) const MAX_PAGE_SIZE: u64 = 10_000;
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new().route("/api/query", get(query))
 }
 
@@ -214,7 +214,7 @@ fn paging(
 
 /// How paging links write the values the client sent (query.md §7.1 step 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PagingEncoding {
+pub(super) enum PagingEncoding {
     /// EM 12: each value decoded and re-encoded as .NET's `HttpUtility.UrlEncode`
     /// does (lowercase hex, `A-Z a-z 0-9 - _ . ! * ( )` kept, space as `+`).
     Reencode,
@@ -227,7 +227,7 @@ pub enum PagingEncoding {
 /// `page` pairs removed, the first `pageSize` pair kept in place with the effective
 /// size and `page=<k>` right after it (or both appended), each other pair written
 /// by the generation's `encoding`.
-pub fn paging_query(
+pub(super) fn paging_query(
     raw_query: &str,
     encoding: PagingEncoding,
     page_size: u64,
@@ -345,7 +345,7 @@ async fn load(
             let ids: Vec<SessionId> = keys.iter().filter_map(|k| k.parse().ok()).collect();
             let servers = server_map(state).await?;
             let sessions = state.store.sessions_by_ids(&ids, entity).await?;
-            for (i, session) in super::sessions::shown_at(sessions, state.now())
+            for (i, session) in super::sessions::shown_at(sessions, state.engine.progress_time())
                 .iter()
                 .enumerate()
             {

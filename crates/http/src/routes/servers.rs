@@ -20,9 +20,9 @@ use entman_repr::spec::BackupServerSpec;
 use entman_repr::{BodyError, Input};
 
 /// Version reported for a newly added server until a collection says otherwise.
-pub const DEFAULT_VERSION: &str = "13.0.0.1420";
+pub(super) const DEFAULT_VERSION: &str = "13.0.0.1420";
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/backupservers", get(list).post(create))
         .route(

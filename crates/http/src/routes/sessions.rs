@@ -24,7 +24,7 @@ use std::collections::HashMap;
 /// The collection lists sessions of the last 30 days only.
 const WINDOW_DAYS: i64 = 30;
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/cloud/failoversessions", get(list))
         .route("/api/cloud/failoversessions/{id}", get(one))
@@ -55,7 +55,7 @@ async fn list(
             representation.is_entity(),
         )
         .await?;
-    let first = shown_at(first, state.now());
+    let first = shown_at(first, state.engine.progress_time());
     if (first.len() as u64) == PAGE {
         return Ok(stream(
             state,
@@ -77,10 +77,11 @@ async fn list(
 }
 
 /// Sessions as read from the store, with the progress of the running ones as of
-/// `now` (the engine stores only their transitions).
-pub(crate) fn shown_at(mut sessions: Vec<FailoverSession>, now: Timestamp) -> Vec<FailoverSession> {
+/// `at` ([`entman_engine::Engine::progress_time`]; the engine stores only their
+/// transitions).
+pub(crate) fn shown_at(mut sessions: Vec<FailoverSession>, at: Timestamp) -> Vec<FailoverSession> {
     for session in &mut sessions {
-        session.show_progress_at(now);
+        session.show_progress_at(at);
     }
     sessions
 }
@@ -157,7 +158,7 @@ fn stream(
                 .list_sessions_page(caller.scope(), Some(since), after, PAGE, entity)
                 .await
             {
-                Ok(page) => shown_at(page, state.now()),
+                Ok(page) => shown_at(page, state.engine.progress_time()),
                 Err(e) => {
                     tracing::error!(error = %e, "streaming failover sessions");
                     let _ = tx.send(Err(std::io::Error::other("session list"))).await;
@@ -199,7 +200,7 @@ async fn one(
         .get_session(caller.scope(), id)
         .await
         .or_404(kind::SESSION, &raw)?;
-    session.show_progress_at(state.now());
+    session.show_progress_at(state.engine.progress_time());
     let server = state.store.get_server(session.backup_server_id).await?;
     let view = SessionView {
         session: &session,

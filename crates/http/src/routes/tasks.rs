@@ -14,7 +14,7 @@ use entman_model::task::{Task, TaskState};
 use entman_model::TaskNumber;
 use entman_repr::resources::task::{task_list, task_node};
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/tasks", get(list))
         .route("/api/tasks/{id}", get(one).delete(remove))
@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
 
 fn number(raw: &str) -> Result<TaskNumber, ApiError> {
     raw.parse()
-        .map_err(|_| ApiError::not_found(kind::TASK, raw))
+        .map_err(|()| ApiError::not_found(kind::TASK, raw))
 }
 
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Reply, ApiError> {

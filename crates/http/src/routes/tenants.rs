@@ -14,7 +14,7 @@ use entman_model::ids::TenantId;
 use entman_repr::resources::tenant::TenantView;
 use entman_repr::resources::{Placement, Represent};
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/cloud/tenants", get(list).fallback(not_implemented))
         .route(

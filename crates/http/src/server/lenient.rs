@@ -266,7 +266,7 @@ impl Rewriter {
                 _ => self.framing.invalid = true,
             }
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            let last = value.rsplit(|&b| b == b',').next().map(trim).unwrap_or(&[]);
+            let last = value.rsplit(|&b| b == b',').next().map_or(&[][..], trim);
             self.framing.chunked = last.eq_ignore_ascii_case(b"chunked");
             if !self.framing.chunked {
                 self.framing.invalid = true;

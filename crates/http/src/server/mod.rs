@@ -173,7 +173,7 @@ pub async fn serve(
                     continue;
                 }
             },
-            _ = &mut shutdown => break,
+            () = &mut shutdown => break,
         };
         let _ = tcp.set_nodelay(true);
         let service = ConnectionService {
@@ -199,8 +199,8 @@ pub async fn serve(
     }
     drop(listener.tcp);
     tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(SHUTDOWN_GRACE) => {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
             tracing::warn!("connections still open after the shutdown grace period");
         }
     }

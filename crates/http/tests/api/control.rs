@@ -893,7 +893,9 @@ async fn a_world_replaces_the_state_only_when_it_is_valid() {
     assert_eq!(servers["Refs"][0]["Name"], "bs1.lab");
     let sessions = em_json(&app, &admin, "/cloud/failoverSessions").await;
     assert!(
-        sessions["Refs"].as_array().is_none_or(|a| a.is_empty()),
+        sessions["Refs"]
+            .as_array()
+            .is_none_or(std::vec::Vec::is_empty),
         "{sessions}"
     );
     // A reset now brings back this world, not the first one.

@@ -34,9 +34,7 @@ pub(crate) async fn act(
     action: &str,
     body: Option<(&str, &str)>,
 ) -> Value {
-    let (ct, bytes) = body
-        .map(|(ct, b)| (Some(ct), b.as_bytes().to_vec()))
-        .unwrap_or((None, vec![]));
+    let (ct, bytes) = body.map_or((None, vec![]), |(ct, b)| (Some(ct), b.as_bytes().to_vec()));
     let (status, _, text) = app
         .send(
             Some(logon),

@@ -18,8 +18,7 @@ fn shape(url: &str) -> String {
         }
         let (path, query) = part
             .split_once('?')
-            .map(|(p, q)| (p, Some(q)))
-            .unwrap_or((part, None));
+            .map_or((part, None), |(p, q)| (p, Some(q)));
         let normalized = if path.len() == 36 && path.chars().filter(|c| *c == '-').count() == 4 {
             "{id}".to_string()
         } else if path.starts_with("task-") {
@@ -106,8 +105,7 @@ fn expected_status(href: &str) -> u16 {
         query
             .split('&')
             .find_map(|p| p.strip_prefix("type="))
-            .map(|t| entman_query::QueryType::parse(t).is_err())
-            .unwrap_or(false)
+            .is_some_and(|t| entman_query::QueryType::parse(t).is_err())
     });
     let out_of_scope = entman_http::routes::is_em_resource(&format!("/api{path}"))
         || query_type == Some(true)

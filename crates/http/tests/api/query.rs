@@ -165,7 +165,7 @@ async fn filters_sort_and_compare_enums_by_index() {
         .filter(|s| s["Name"] == name && (s["Result"] == "Success" || s["Result"] == "Failed"))
         .count();
     assert_eq!(
-        found["Refs"]["Refs"].as_array().map(Vec::len).unwrap_or(0),
+        found["Refs"]["Refs"].as_array().map_or(0, Vec::len),
         expected
     );
 }

@@ -9,7 +9,7 @@ pub fn error(status: u16, message: &str, inner: Option<&str>) -> Node {
         .elem(
             0,
             "FirstChanceExceptionMessage",
-            inner.map(Value::from).unwrap_or(Value::Null),
+            inner.map_or(Value::Null, Value::from),
         )
         .attr(0, "Message", message)
         .elem(0, "StackTrace", Value::Null)

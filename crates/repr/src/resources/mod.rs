@@ -61,8 +61,8 @@ pub fn named_link(
     // Absent `Name`/`Type`: not written in XML, `null` in JSON (json.md J4, J7).
     Node::new(element)
         .attr(0, "Href", href)
-        .attr(0, "Name", name.map(Value::from).unwrap_or(Value::Null))
-        .attr(0, "Type", ty.map(Value::from).unwrap_or(Value::Null))
+        .attr(0, "Name", name.map_or(Value::Null, Value::from))
+        .attr(0, "Type", ty.map_or(Value::Null, Value::from))
         .attr(1, "Rel", rel)
 }
 

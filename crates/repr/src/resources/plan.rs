@@ -133,10 +133,7 @@ impl Represent for PlanView<'_> {
         .elem(
             2,
             "Description",
-            p.description
-                .as_ref()
-                .map(Value::from)
-                .unwrap_or(Value::Null),
+            p.description.as_ref().map_or(Value::Null, Value::from),
         )
         .elem(2, "CloudFailoverPlanOptions", options)
         .elem(2, "CloudFailoverPlanInfo", info)

@@ -123,7 +123,7 @@ pub(super) async fn act(
                 .engine
                 .start(&plan, SessionKind::Start, target, now)
                 .await;
-            started.map(related)
+            started.map(|session| Some(related(session)))
         }
         PlanAction::Test => {
             let target = FailoverTarget::Latest;
@@ -131,7 +131,7 @@ pub(super) async fn act(
                 .engine
                 .start(&plan, SessionKind::Test, target, now)
                 .await;
-            started.map(related)
+            started.map(|session| Some(related(session)))
         }
         PlanAction::Undo => state.engine.undo(&plan).await.map(|()| None),
     };
@@ -139,11 +139,11 @@ pub(super) async fn act(
 }
 
 /// The `Related` link a start or test task gets.
-fn related(session: FailoverSession) -> Option<RelatedSession> {
-    Some(RelatedSession {
+fn related(session: FailoverSession) -> RelatedSession {
+    RelatedSession {
         id: session.id,
         name: session.plan_name,
-    })
+    }
 }
 
 /// `PUT /api/cloud/cloudFailoverPlans/{ID}`: edits the pre/post scripts.

@@ -14,7 +14,7 @@ use axum::Router;
 use entman_model::ids::PlanId;
 use entman_model::plan::Plan;
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/cloud/cloudfailoverplans", get(read::list))
         .route(
