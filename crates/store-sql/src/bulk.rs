@@ -42,6 +42,9 @@ impl SqlStore {
             .await
             .map_err(db_err)?;
         if u64::try_from(stored).unwrap_or(u64::MAX) >= expected {
+            // Ended here, not at drop: a dropped sqlx transaction is only rolled
+            // back when its connection is next used.
+            tx.rollback().await.map_err(db_err)?;
             return Ok(BulkLoad::Direct);
         }
         let rows = sqlx::query(
@@ -79,15 +82,15 @@ impl SqlStore {
         if self.backend != Backend::Sqlite {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
         let json: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
             .bind(DEFERRED)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
         let Some(json) = json else {
             return Ok(());
         };
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
         let definitions: Vec<String> = serde_json::from_str(&json)
             .map_err(|_| StoreError::Corrupt("the deferred index definitions".into()))?;
         for sql in &definitions {
