@@ -216,16 +216,6 @@ fn demo_credentials() {
     println!("The administrator account is set by ENTMAN_ADMIN_USER / ENTMAN_ADMIN_PASSWORD at first start.");
 }
 
-/// Hands memory freed by a big one-off job (loading the query index) back to
-/// the operating system: glibc keeps freed small blocks in its heaps otherwise.
-pub(crate) fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free memory of the allocator's heaps.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

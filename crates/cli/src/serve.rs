@@ -3,8 +3,8 @@
 
 use crate::{tls, users, ServeArgs};
 use anyhow::Context;
-use entman_engine::{Engine, EngineConfig};
-use entman_http::{app, server, AppState, HttpConfig, Scheme};
+use entman_http::application::{App, AppConfig, IndexLoad};
+use entman_http::{server, HttpConfig, Scheme};
 use entman_model::Timestamp;
 use entman_repr::JsonStyle;
 use entman_store::Store;
@@ -138,7 +138,8 @@ fn init_tracing() {
         .try_init();
 }
 
-/// Opens the store and prepares it: migrations, administrator, world.
+/// Opens the store and prepares it: migrations, administrator, world (the
+/// application adds change tracking, [`App::build`]).
 pub(crate) async fn prepare_store(opts: &ServeOptions) -> anyhow::Result<Arc<dyn Store>> {
     std::fs::create_dir_all(&opts.data_dir).with_context(|| {
         format!(
@@ -162,11 +163,7 @@ pub(crate) async fn prepare_store(opts: &ServeOptions) -> anyhow::Result<Arc<dyn
     )
     .await?;
     ensure_world(store.as_ref(), opts.world.as_deref()).await?;
-    // Every write through the server moves the state version its read cache uses;
-    // so do other processes' writes to the same SQLite file, within 100 ms.
-    let tracked = Arc::new(entman_store::Tracked::new(store));
-    tracked.follow_other_writers(Duration::from_millis(100));
-    Ok(tracked)
+    Ok(store)
 }
 
 /// Loads the world into a database that has none yet.
@@ -272,108 +269,45 @@ pub(crate) async fn generate(
 pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     init_tracing();
     let store = prepare_store(&opts).await?;
-    let engine = Engine::new(
-        store.clone(),
-        EngineConfig {
-            time_scale: opts.time_scale,
+    let config = AppConfig {
+        http: HttpConfig {
+            json_style: opts.json_style,
+            idle_timeout: opts.idle_timeout,
+            public_base: opts.public_url.clone(),
+            query_budget: opts.query_budget,
+            control: opts.control.clone(),
+            ..HttpConfig::default()
         },
-    );
-    let (stop_engine, engine_stopped) = tokio::sync::oneshot::channel::<()>();
-    let engine_task = tokio::spawn(engine.clone().run(async move {
-        let _ = engine_stopped.await;
-    }));
-    let config = HttpConfig {
-        json_style: opts.json_style,
-        idle_timeout: opts.idle_timeout,
-        public_base: opts.public_url.clone(),
-        query_budget: opts.query_budget,
-        control: opts.control.clone(),
-        ..HttpConfig::default()
+        time_scale: opts.time_scale,
+        index: if opts.query_index {
+            IndexLoad::Background
+        } else {
+            IndexLoad::Off
+        },
+        ..AppConfig::default()
     };
-    let index = opts.query_index.then(|| {
-        let index = entman_index::SessionIndex::new(
-            store.clone(),
-            entman_index::Options {
-                budget: opts.query_budget,
-                ..entman_index::Options::default()
-            },
-        );
-        // Until it has loaded, session queries run in the database.
-        let loading = index.clone();
-        // A load that fails (the database unreachable for a moment) is tried again;
-        // session queries stay in the database meanwhile.
-        tokio::spawn(async move {
-            while let Err(e) = loading.load().await {
-                tracing::error!(error = %e, "the session query index did not load; trying again in 30 s");
-                tokio::time::sleep(Duration::from_secs(30)).await;
-            }
-            crate::release_freed_memory();
-        });
-        index
-    });
-    let state = AppState::with_index(store.clone(), engine, config, index);
+    let application = App::build(store, config).await?;
     let shutdown = shutdown_signal();
-    let (stop_servers, servers_stop) = tokio::sync::watch::channel(false);
-    let mut servers = tokio::task::JoinSet::new();
     let mut listeners = Vec::new();
+    let mut wanted = Vec::new();
     if let Some(addr) = opts.https {
         let tls = tls::rustls_config(&opts.data_dir, opts.tls_files.as_ref())?;
-        listeners.push((addr, Some(tls), Scheme::Https));
+        wanted.push((addr, Some(tls), Scheme::Https));
     }
     if let Some(addr) = opts.http {
-        listeners.push((addr, None, Scheme::Http));
+        wanted.push((addr, None, Scheme::Http));
     }
-    for (addr, tls, scheme) in listeners {
+    for (addr, tls, scheme) in wanted {
         let tcp = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let shown = if tls.is_some() { "https" } else { "http" };
         println!("entman listening on {shown}://{}", tcp.local_addr()?);
-        let listener = server::Listener { tcp, tls };
-        let mut stop = servers_stop.clone();
-        let router = app(state.clone(), scheme);
-        servers.spawn(async move {
-            let shutdown = async move {
-                let _ = stop.wait_for(|stopped| *stopped).await;
-            };
-            server::serve(listener, router, shutdown)
-                .await
-                .map_err(anyhow::Error::from)
-        });
+        listeners.push((server::Listener { tcp, tls }, scheme));
     }
-    tokio::spawn(purge_idle_logons(
-        store.clone(),
-        state.engine.clock().clone(),
-        opts.idle_timeout,
-    ));
-    tokio::select! {
-        () = shutdown => {
-            tracing::info!("shutting down");
-            let _ = stop_servers.send(true);
-        }
-        Some(result) = servers.join_next() => {
-            result??;
-        }
-    }
-    while let Some(result) = servers.join_next().await {
-        result??;
-    }
-    let _ = stop_engine.send(());
-    let _ = engine_task.await;
+    let served = application.serve(listeners, shutdown).await;
     crate::logs::flush();
-    Ok(())
-}
-
-/// Deletes logon sessions that have been idle past the timeout, once a minute.
-async fn purge_idle_logons(store: Arc<dyn Store>, clock: Arc<entman_model::Clock>, idle: Duration) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
-    loop {
-        tick.tick().await;
-        let before = clock.now().plus_millis(-(idle.as_millis() as i64));
-        if let Err(e) = store.purge_idle_logons(before).await {
-            tracing::warn!(error = %e, "purging idle logon sessions failed");
-        }
-    }
+    Ok(served?)
 }
 
 /// Waits for SIGINT or SIGTERM. The handlers are installed when this is called,

@@ -7,6 +7,7 @@
 //! domain objects into representation nodes; the [`render`] layer writes the node
 //! (or the `ApiError`) as XML or JSON depending on `Accept`.
 
+pub mod application;
 pub mod audit;
 pub mod auth;
 pub mod body;

@@ -37,11 +37,17 @@ impl Tracked {
     /// Follows the store's [`Store::change_marker`] every `every` and moves the
     /// version when it changes: writes by other processes on the same database
     /// (`entman generate` beside a running server) then reach the read cache
-    /// within that interval. Ends when the store is dropped.
-    pub fn follow_other_writers(self: &Arc<Self>, every: std::time::Duration) {
+    /// within that interval. The first marker is read before this returns, so a
+    /// write made right after is not taken for the starting point. Ends when the
+    /// store is dropped.
+    pub async fn follow_other_writers(self: &Arc<Self>, every: std::time::Duration) {
+        let mut last = match self.inner.change_marker().await {
+            Ok(None) => return,
+            Ok(Some(marker)) => Some(marker),
+            Err(_) => None,
+        };
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
-            let mut last = None;
             loop {
                 tokio::time::sleep(every).await;
                 let Some(tracked) = weak.upgrade() else {

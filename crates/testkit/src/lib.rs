@@ -7,7 +7,8 @@
 
 pub mod fixture;
 
-use entman_engine::{Engine, EngineConfig};
+use entman_engine::Engine;
+use entman_http::application::{App, AppConfig, IndexLoad};
 use entman_http::{app, server, AppState, HttpConfig, Scheme};
 use entman_model::auth::{Account, Role};
 use entman_model::ids::AccountId;
@@ -158,14 +159,14 @@ pub struct TestApp {
     pub client: reqwest::Client,
     db: Option<TestDb>,
     server: tokio::task::JoinHandle<()>,
-    engine_task: tokio::task::JoinHandle<()>,
+    /// The application (engine loop, index, purge); dropped with the app.
+    application: Option<App>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
         self.reference_server.abort();
-        self.engine_task.abort();
         if let Some(https) = &self.https {
             https.server.abort();
         }
@@ -226,24 +227,19 @@ pub async fn spawn(db: TestDb, mut options: Options) -> TestApp {
             .await
             .expect("connect to the test database"),
     );
-    // As in `entman serve`: writes move the version the read cache checks.
-    let tracked = Arc::new(entman_store::Tracked::new(sql.clone()));
-    tracked.follow_other_writers(std::time::Duration::from_millis(100));
-    let store: Arc<dyn Store> = tracked;
     let hash = entman_http::password::hash(ADMIN.1);
-    store
-        .upsert_account(&Account {
-            id: AccountId::new_random(),
-            name: ADMIN.0.into(),
-            password_hash: hash,
-            roles: vec![Role::PortalAdministrator],
-        })
-        .await
-        .expect("create the administrator");
+    sql.upsert_account(&Account {
+        id: AccountId::new_random(),
+        name: ADMIN.0.into(),
+        password_hash: hash,
+        roles: vec![Role::PortalAdministrator],
+    })
+    .await
+    .expect("create the administrator");
     match options.seed {
         Seed::Demo => {
             entman_world::install(
-                store.as_ref(),
+                sql.as_ref(),
                 "demo",
                 entman_world::demo_text(),
                 Timestamp::now(),
@@ -252,32 +248,25 @@ pub async fn spawn(db: TestDb, mut options: Options) -> TestApp {
             .await
             .expect("load the demo world");
         }
-        Seed::Fixture => fixture::load(store.as_ref()).await,
+        Seed::Fixture => fixture::load(sql.as_ref()).await,
         Seed::Empty => {}
     }
-    let engine = Engine::new(
-        store.clone(),
-        EngineConfig {
+    // As `entman serve` builds it, with the index loaded before the first
+    // request so that tests always exercise it.
+    let application = App::build(
+        sql.clone(),
+        AppConfig {
+            http: options.config.clone(),
             time_scale: options.time_scale,
+            index: IndexLoad::Before,
+            ..AppConfig::default()
         },
-    );
-    let engine_task = tokio::spawn(engine.clone().run(std::future::pending::<()>()));
-    // As in `entman serve`: session queries on the in-memory index (loaded before
-    // the first request, so tests always exercise it).
-    let index = entman_index::SessionIndex::new(
-        store.clone(),
-        entman_index::Options {
-            budget: options.config.query_budget,
-            ..entman_index::Options::default()
-        },
-    );
-    index.load().await.expect("load the session query index");
-    let state = AppState::with_index(
-        store.clone(),
-        engine.clone(),
-        options.config.clone(),
-        Some(index),
-    );
+    )
+    .await
+    .expect("build the application");
+    let state = application.state().clone();
+    let store = state.store.clone();
+    let engine = state.engine.clone();
     let (address, server) = listen(state.clone(), None).await;
     // The same server over the untracked store: nothing is cached there and
     // queries run in SQL, so its answers are the reference for the read cache's
@@ -308,7 +297,7 @@ pub async fn spawn(db: TestDb, mut options: Options) -> TestApp {
         client,
         db: Some(db),
         server,
-        engine_task,
+        application: Some(application),
     }
 }
 
@@ -363,14 +352,23 @@ pub struct Logon {
 }
 
 impl TestApp {
+    /// The service the listeners run (plain HTTP), for requests without a socket
+    /// (`tower::ServiceExt::oneshot`).
+    pub fn router(&self) -> axum::Router {
+        self.application
+            .as_ref()
+            .expect("the application runs until into_db")
+            .router(Scheme::Http)
+    }
+
     /// Stops the server and hands back its database, e.g. to start another server on it.
     pub fn into_db(mut self) -> TestDb {
         self.server.abort();
         self.reference_server.abort();
-        self.engine_task.abort();
         if let Some(https) = &self.https {
             https.server.abort();
         }
+        drop(self.application.take());
         self.db
             .take()
             .expect("the database is present until into_db")

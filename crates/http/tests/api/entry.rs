@@ -310,3 +310,35 @@ async fn a_tenant_sees_only_its_own_objects_and_others_answer_404() {
         assert!(s["Name"].as_str().unwrap().starts_with("ABC"), "{s}");
     }
 }
+
+/// The composition root's router answers without a socket (tower's `oneshot`),
+/// the same bytes as through a listener.
+#[tokio::test]
+async fn the_router_answers_without_a_socket_as_through_a_listener() {
+    use tower::ServiceExt;
+    let app = spawn_app().await;
+    let host = app.address.trim_start_matches("http://");
+    let request = axum::http::Request::get("/api/")
+        .header("Host", host)
+        .header("Accept", "application/xml")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app.router().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let through_socket = app
+        .client
+        .get(app.url("/"))
+        .header("Accept", "application/xml")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    assert!(body.contains("<EnterpriseManager"), "{body}");
+    assert_eq!(body, through_socket);
+}
