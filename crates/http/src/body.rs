@@ -78,9 +78,7 @@ async fn read_limited(
     }
     let mut buffer = Vec::with_capacity(declared.map_or(0, |n| n.min(limit as u64) as usize));
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| {
-            ApiError::BadRequest(format!("The request body could not be read: {e}"))
-        })?;
+        let frame = frame.map_err(ApiError::body_unreadable)?;
         let Ok(data) = frame.into_data() else {
             continue;
         };

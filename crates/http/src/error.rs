@@ -113,6 +113,109 @@ impl ApiError {
     }
 }
 
+/// The 400s and 501s of the handlers, with their messages. User text in a
+/// message is clipped ([`clip`]) so an answer never echoes a whole hostile value.
+impl ApiError {
+    /// The request body stopped arriving or was malformed at the HTTP level.
+    pub fn body_unreadable(cause: impl std::fmt::Display) -> ApiError {
+        ApiError::BadRequest(format!("The request body could not be read: {cause}"))
+    }
+
+    /// A `format` value other than the entity or the reference representation.
+    pub fn unsupported_format(value: &str) -> ApiError {
+        ApiError::BadRequest(format!(
+            "The value [{}] of parameter [format] is not supported: use Entity or References.",
+            clip(value, 64)
+        ))
+    }
+
+    /// An API version the logon does not know.
+    pub fn unsupported_api_version(value: &str) -> ApiError {
+        ApiError::BadRequest(format!(
+            "API version [{}] is not supported.",
+            clip(value, 32)
+        ))
+    }
+
+    /// A request line that could not be split into method, target and version.
+    pub fn malformed_request_line() -> ApiError {
+        ApiError::BadRequest(
+            "The request line is malformed: it must be a method, a target without spaces and an HTTP version.".into(),
+        )
+    }
+
+    /// `POST` on a cloud failover plan without `?action=`.
+    pub fn plan_action_missing() -> ApiError {
+        ApiError::BadRequest(
+            "A cloud failover plan action needs ?action=start, test or undo.".into(),
+        )
+    }
+
+    /// A plan `?action=` other than start, test or undo.
+    pub fn plan_action_unknown(action: &str) -> ApiError {
+        ApiError::BadRequest(format!(
+            "Action [{}] is not supported on a cloud failover plan: use start, test or undo.",
+            clip(action, 32)
+        ))
+    }
+
+    /// `POST /api/backupServers` without `?action=create`.
+    pub fn server_create_needs_action() -> ApiError {
+        ApiError::BadRequest("POST on backupServers needs ?action=create.".into())
+    }
+
+    /// A backup server `?action=` other than collect (or the out-of-scope ones).
+    pub fn server_action_unknown() -> ApiError {
+        ApiError::BadRequest("Use ?action=collect on a backup server.".into())
+    }
+
+    /// A backup server whose name another server has.
+    pub fn server_exists(name: &str) -> ApiError {
+        ApiError::BadRequest(format!("Backup server [{name}] is already added."))
+    }
+
+    /// A query without `type`.
+    pub fn query_type_missing() -> ApiError {
+        ApiError::BadRequest("Parameter [type] is required.".into())
+    }
+
+    /// A query type EM does not have.
+    pub fn query_type_unknown(name: &str) -> ApiError {
+        ApiError::BadRequest(format!("Query type [{}] is not supported.", clip(name, 64)))
+    }
+
+    /// A filter that does not parse or does not fit its type's fields.
+    pub fn filter_invalid(cause: impl std::fmt::Display) -> ApiError {
+        ApiError::BadRequest(format!("Failed to parse filter: {cause}."))
+    }
+
+    /// A `sortAsc`/`sortDesc` field the query type does not have.
+    pub fn sort_field_unknown(field: &str, query_type: &str) -> ApiError {
+        ApiError::BadRequest(format!(
+            "Failed to sort: [{}] is not a field of {query_type}.",
+            clip(field, 64)
+        ))
+    }
+
+    /// A paging parameter that is not a positive integer.
+    pub fn not_positive(parameter: &str, value: &str) -> ApiError {
+        ApiError::BadRequest(format!(
+            "The value [{}] of parameter [{parameter}] must be a positive integer.",
+            clip(value, 32)
+        ))
+    }
+
+    /// A `pageSize` above the largest page.
+    pub fn page_size_too_large(max: u64) -> ApiError {
+        ApiError::BadRequest(format!("Parameter [pageSize] must not be above {max}."))
+    }
+}
+
+/// At most `chars` characters of `text`.
+fn clip(text: &str, chars: usize) -> String {
+    text.chars().take(chars).collect()
+}
+
 /// `.or_404(kind, id)` on a store result: "not found" becomes the 404 of that
 /// object (`<kind> with ID [<id>] was not found.`), anything else maps as usual.
 pub trait OrNotFound<T> {

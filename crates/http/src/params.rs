@@ -43,12 +43,7 @@ impl Params {
     pub fn representation(&self) -> Result<Representation, ApiError> {
         match self.get("format") {
             None => Ok(Representation::Reference),
-            Some(v) => Representation::parse(v).ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "The value [{}] of parameter [format] is not supported: use Entity or References.",
-                    v.chars().take(64).collect::<String>()
-                ))
-            }),
+            Some(v) => Representation::parse(v).ok_or_else(|| ApiError::unsupported_format(v)),
         }
     }
 }
@@ -71,12 +66,7 @@ pub fn api_version(v: Option<&str>) -> Result<String, ApiError> {
         "latest" => "v1_7",
         "v1" | "v1_0" => "v1",
         "v1_1" | "v1_2" | "v1_3" | "v1_4" | "v1_5" | "v1_6" | "v1_7" => lower.as_str(),
-        _ => {
-            return Err(ApiError::BadRequest(format!(
-                "API version [{}] is not supported.",
-                v.chars().take(32).collect::<String>()
-            )))
-        }
+        _ => return Err(ApiError::unsupported_api_version(v)),
     };
     Ok(canonical.to_string())
 }

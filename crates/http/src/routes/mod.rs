@@ -45,9 +45,7 @@ pub fn router() -> Router<AppState> {
 /// The answer to a request line that could not be split into method, target and
 /// version (see [`crate::server::lenient`]).
 async fn malformed_request_line() -> ApiError {
-    ApiError::BadRequest(
-        "The request line is malformed: it must be a method, a target without spaces and an HTTP version.".into(),
-    )
+    ApiError::malformed_request_line()
 }
 
 /// A collection root in the asked representation: `EntityReferences` of `Ref`s, or

@@ -51,12 +51,7 @@ fn positive(params: &Params, name: &str, default: u64) -> Result<u64, ApiError> 
         return Ok(default);
     };
     let v = raw.trim();
-    let bad = || {
-        ApiError::BadRequest(format!(
-            "The value [{}] of parameter [{name}] must be a positive integer.",
-            v.chars().take(32).collect::<String>()
-        ))
-    };
+    let bad = || ApiError::not_positive(name, v);
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
@@ -84,31 +79,22 @@ fn sort_param(params: &Params) -> Option<(&str, Direction)> {
 fn checked(params: &Params) -> Result<CheckedQuery, ApiError> {
     let type_name = params
         .get("type")
-        .ok_or_else(|| ApiError::BadRequest("Parameter [type] is required.".into()))?;
+        .ok_or_else(ApiError::query_type_missing)?;
     let t = QueryType::parse(type_name).map_err(|e| match e {
         TypeLookup::NotImplemented => {
             ApiError::NotImplemented(format!("/api/query?type={type_name}"))
         }
-        TypeLookup::Unknown => ApiError::BadRequest(format!(
-            "Query type [{}] is not supported.",
-            type_name.chars().take(64).collect::<String>()
-        )),
+        TypeLookup::Unknown => ApiError::query_type_unknown(type_name),
     })?;
     let filter_text = params.get("filter").unwrap_or("");
-    let filter = parse(filter_text)
-        .map_err(|e| ApiError::BadRequest(format!("Failed to parse filter: {e}.")))?;
+    let filter = parse(filter_text).map_err(ApiError::filter_invalid)?;
     let sort = sort_param(params);
     if let Some((name, _)) = sort {
         if t.field(name.trim()).is_none() {
-            let name: String = name.chars().take(64).collect();
-            return Err(ApiError::BadRequest(format!(
-                "Failed to sort: [{name}] is not a field of {}.",
-                t.name()
-            )));
+            return Err(ApiError::sort_field_unknown(name, t.name()));
         }
     }
-    check_query(t, filter.as_ref(), sort)
-        .map_err(|e| ApiError::BadRequest(format!("Failed to parse filter: {e}.")))
+    check_query(t, filter.as_ref(), sort).map_err(ApiError::filter_invalid)
 }
 
 async fn query(
@@ -122,9 +108,7 @@ async fn query(
     let representation = params.representation()?;
     let page_size = positive(&params, "pageSize", DEFAULT_PAGE_SIZE)?;
     if page_size > MAX_PAGE_SIZE {
-        return Err(ApiError::BadRequest(format!(
-            "Parameter [pageSize] must not be above {MAX_PAGE_SIZE}."
-        )));
+        return Err(ApiError::page_size_too_large(MAX_PAGE_SIZE));
     }
     let page = positive(&params, "page", 1)?;
     let restriction = match (q.query_type, caller.scope()) {

@@ -91,11 +91,7 @@ async fn create(
     caller.require(Right::ManageServers)?;
     match params.get("action") {
         Some(a) if a.eq_ignore_ascii_case("create") => {}
-        _ => {
-            return Err(ApiError::BadRequest(
-                "POST on backupServers needs ?action=create.".into(),
-            ))
-        }
+        _ => return Err(ApiError::server_create_needs_action()),
     }
     let spec = spec_of(body.read()?)?;
     let server = BackupServer {
@@ -116,9 +112,7 @@ async fn create(
         .insert_server(&server, Some(&hash))
         .await
         .map_err(|e| match e {
-            entman_store::StoreError::Conflict(_) => {
-                ApiError::BadRequest(format!("Backup server [{}] is already added.", server.name))
-            }
+            entman_store::StoreError::Conflict(_) => ApiError::server_exists(&server.name),
             other => other.into(),
         })?;
     caller.audit("AddBackupServer", "success", &server.name);
@@ -162,9 +156,7 @@ async fn update(
         .update_server(&server, hash.as_deref())
         .await
         .map_err(|e| match e {
-            entman_store::StoreError::Conflict(_) => {
-                ApiError::BadRequest(format!("Backup server [{}] is already added.", server.name))
-            }
+            entman_store::StoreError::Conflict(_) => ApiError::server_exists(&server.name),
             other => ApiError::from_store(other, kind::SERVER, &raw),
         })?;
     caller.audit("EditBackupServer", "success", &server.name);
@@ -203,11 +195,7 @@ async fn action(
                 "/api/backupServers/{raw}?action={action}"
             )))
         }
-        _ => {
-            return Err(ApiError::BadRequest(
-                "Use ?action=collect on a backup server.".into(),
-            ))
-        }
+        _ => return Err(ApiError::server_action_unknown()),
     }
     caller.require(Right::CollectServer)?;
     load(&state, &raw).await?;

@@ -33,18 +33,13 @@ impl PlanAction {
     /// Reads the action from the query (case-insensitively).
     fn from_params(params: &Params) -> Result<PlanAction, ApiError> {
         let Some(action) = params.get("action") else {
-            return Err(ApiError::BadRequest(
-                "A cloud failover plan action needs ?action=start, test or undo.".into(),
-            ));
+            return Err(ApiError::plan_action_missing());
         };
         match action.to_ascii_lowercase().as_str() {
             "start" => Ok(PlanAction::Start),
             "test" => Ok(PlanAction::Test),
             "undo" => Ok(PlanAction::Undo),
-            _ => Err(ApiError::BadRequest(format!(
-                "Action [{}] is not supported on a cloud failover plan: use start, test or undo.",
-                action.chars().take(32).collect::<String>()
-            ))),
+            _ => Err(ApiError::plan_action_unknown(action)),
         }
     }
 
