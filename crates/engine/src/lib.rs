@@ -74,6 +74,7 @@ pub enum Progression {
 }
 
 impl Progression {
+    /// The name controls.md uses (`timed`, `immediate`, `manual`).
     pub fn as_str(self) -> &'static str {
         match self {
             Progression::Timed => "timed",
@@ -97,7 +98,9 @@ impl Progression {
 /// The test controls of an engine: progression per plan, outcome per plan VM.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Controls {
+    /// Plans whose sessions do not progress timed, with how they do.
     pub progressions: Vec<(PlanId, Progression)>,
+    /// VM outcomes set over the world's: plan, VM name (lower case), behaviour.
     pub outcomes: Vec<(PlanId, String, VmBehaviour)>,
 }
 
@@ -113,8 +116,10 @@ pub enum StepSpec {
 /// Why a step was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
+    /// The session has ended, is stopping, or does not exist.
     #[error("the session is not running")]
     NotRunning,
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -269,8 +269,11 @@ fn member_index(field: &str, stored: &str) -> u8 {
 /// Sizes of the index, for logs and benchmarks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stats {
+    /// Sessions in the sorted base.
     pub base_rows: usize,
+    /// Sessions written since the base was built (walked as a delta).
     pub delta_rows: usize,
+    /// Distinct texts interned (plan names, failure messages).
     pub texts: usize,
     /// Estimated bytes of the columns and orders.
     pub bytes: usize,

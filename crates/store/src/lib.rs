@@ -46,16 +46,22 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// One value of a stored row, as a snapshot holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cell {
+    /// SQL `NULL`.
     Null,
+    /// An integer column (`BIGINT`; instants are microseconds since the epoch).
     Int(i64),
+    /// A text column.
     Text(String),
 }
 
 /// The rows of one table, in a fixed order, for a snapshot of the whole state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableRows {
+    /// The table's name in the schema.
     pub name: String,
+    /// Its column names, in the order of each row's cells.
     pub columns: Vec<String>,
+    /// Every row, one cell per column.
     pub rows: Vec<Vec<Cell>>,
 }
 
@@ -82,7 +88,9 @@ impl Scope {
 /// rows in order (GUIDs as text; task numbers for tasks).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryPage {
+    /// Rows matching the query on every page (what `PagesCount` is computed from).
     pub total: u64,
+    /// The keys of this page's rows, in the query's order.
     pub keys: Vec<String>,
 }
 
@@ -93,22 +101,35 @@ pub use entman_query::sql::Restriction;
 /// transaction that last wrote the row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionKeys {
+    /// The session's id (`UID`).
     pub id: SessionId,
+    /// The plan's name at the time of the run (`Name`).
     pub plan_name: String,
+    /// The plan's owner, for the tenant restriction.
     pub tenant_id: TenantId,
+    /// The backup server the plan belongs to (`BackupServerUid`, `BackupServerName`).
     pub backup_server_id: BackupServerId,
+    /// When the session started (`CreationTime`).
     pub creation_time: Timestamp,
+    /// When it ended, once `Stopped` (`EndTime`).
     pub end_time: Option<Timestamp>,
+    /// `State`.
     pub state: SessionState,
+    /// `Result`.
     pub result: entman_model::session::SessionResult,
+    /// `FailureMessage`, when the session failed or warned.
     pub failure_message: Option<String>,
+    /// The revision of the transaction that last wrote the row.
     pub revision: i64,
 }
 
 /// Where a [`Store::scan_sessions`] stood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionScan {
+    /// The deletion epoch: when it moves, sessions were deleted and a reader
+    /// starts over.
     pub epoch: i64,
+    /// The revision of the last write committed before the scan read its rows.
     pub revision: i64,
 }
 
