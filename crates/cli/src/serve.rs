@@ -17,20 +17,35 @@ use std::time::Duration;
 /// Everything `serve` needs, resolved from the command line and environment.
 #[derive(Clone)]
 pub struct ServeOptions {
+    /// Where the SQLite database and the generated certificate live.
     pub data_dir: PathBuf,
+    /// The database to open (`sqlite://…` in `data_dir` unless `--database`).
     pub database_url: String,
+    /// The HTTPS listener, unless `--no-https`.
     pub https: Option<SocketAddr>,
+    /// The plain HTTP listener, if asked for.
     pub http: Option<SocketAddr>,
+    /// The JSON generation answered (EM 12 or EM 13).
     pub json_style: JsonStyle,
+    /// PEM certificate and key given; a self-signed pair is generated otherwise.
     pub tls_files: Option<(PathBuf, PathBuf)>,
+    /// A world file to load into an empty database; the demo world otherwise.
     pub world: Option<PathBuf>,
+    /// How long a logon session lives without requests.
     pub idle_timeout: Duration,
+    /// The base of every link, when clients reach the server through a proxy.
     pub public_url: Option<String>,
+    /// The engine's time scale (1.0: real durations).
     pub time_scale: f64,
+    /// The per-query budget of the query service.
     pub query_budget: Duration,
+    /// Whether session queries use the in-memory index.
     pub query_index: bool,
+    /// The control API's settings.
     pub control: entman_http::control::ControlConfig,
+    /// The administrator account's name.
     pub admin_user: String,
+    /// Its password, when given (`ENTMAN_ADMIN_PASSWORD`).
     pub admin_password: Option<String>,
 }
 

@@ -122,6 +122,7 @@ pub struct Caller {
     pub session: Arc<LogonSession>,
     /// The session's public `SessionId` (decoded from the token).
     pub session_id: LogonSessionId,
+    /// How representations are written for this caller: link base, viewer, JSON style.
     pub ctx: Ctx,
     /// The client's address, for audit events.
     pub remote: Option<std::net::IpAddr>,

@@ -49,7 +49,12 @@ pub enum ApiError {
     Forbidden,
     /// 404: no such object (or not visible to the caller).
     #[error("{kind} with ID [{id}] was not found.")]
-    NotFound { kind: &'static str, id: String },
+    NotFound {
+        /// The object's kind as messages name it (`CloudFailoverPlan`).
+        kind: &'static str,
+        /// The id as the request gave it (clipped).
+        id: String,
+    },
     /// 404: an object the request needed is gone, where no handler said which
     /// (the safe default of a store's "not found": never a 500, never a leak).
     #[error("The requested object was not found.")]

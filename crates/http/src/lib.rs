@@ -146,7 +146,9 @@ impl Shared {
 /// The scheme of the listener a request arrived on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
+    /// Plain HTTP (`--http`).
     Http,
+    /// HTTPS (`--https`, the default listener).
     Https,
 }
 

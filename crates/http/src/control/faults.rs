@@ -17,11 +17,18 @@ pub const MAX_DELAY_MS: u64 = 10 * 60 * 1000;
 pub enum Action {
     /// Answer this 4xx or 5xx with an EM `Error` body, and `Retry-After` when set.
     Status {
+        /// The HTTP status, 400–599.
         status: u16,
+        /// Seconds for `Retry-After`, if any.
         retry_after: Option<u64>,
     },
     /// Give the real answer, this many milliseconds late (picked in the range).
-    Delay { min_ms: u64, max_ms: u64 },
+    Delay {
+        /// The shortest delay.
+        min_ms: u64,
+        /// The longest delay (equal to `min_ms` for a fixed one).
+        max_ms: u64,
+    },
     /// Close the connection without an answer.
     Drop,
 }
@@ -77,6 +84,7 @@ pub struct Rule {
     pub probability: f64,
     /// Hits after which the rule is removed.
     pub times: Option<u64>,
+    /// What a matching request gets.
     pub action: Action,
 }
 

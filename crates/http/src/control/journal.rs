@@ -12,11 +12,15 @@ use std::sync::Mutex;
 pub struct Entry {
     /// When the request arrived (ISO 8601, UTC).
     pub time: String,
+    /// The request method.
     pub method: String,
+    /// The path as sent, a logon session id in it written `{ID}`.
     pub path: String,
     /// The query string as sent, or null.
     pub query: Option<String>,
+    /// The status answered.
     pub status: u16,
+    /// From the request's arrival to its answer's head, in milliseconds.
     pub latency_ms: f64,
     /// The EM account or tenant that made it, when known.
     pub account: Option<String>,
@@ -28,12 +32,19 @@ pub struct Entry {
 /// is read (recording is on every request's path).
 #[derive(Debug, Clone)]
 pub struct Raw {
+    /// When the request arrived.
     pub time: entman_model::Timestamp,
+    /// Its method.
     pub method: axum::http::Method,
+    /// Its target as received (path and query).
     pub uri: axum::http::Uri,
+    /// The status answered.
     pub status: u16,
+    /// From arrival to the answer's head.
     pub latency: std::time::Duration,
+    /// The EM account or tenant that made it, when known.
     pub account: Option<String>,
+    /// The client's address.
     pub remote: Option<std::net::IpAddr>,
 }
 

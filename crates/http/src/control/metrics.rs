@@ -86,6 +86,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// A registry with every series of controls.md §5, all at zero.
     pub fn new() -> Metrics {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();

@@ -69,13 +69,18 @@ impl Default for ControlConfig {
 /// The control API's state, shared by every listener of a server.
 #[derive(Debug)]
 pub struct Control {
+    /// How it was configured at start.
     pub config: ControlConfig,
+    /// The active fault rules.
     pub faults: faults::Faults,
+    /// The last answered requests.
     pub journal: journal::Journal,
+    /// The Prometheus registry and its series.
     pub metrics: metrics::Metrics,
 }
 
 impl Control {
+    /// The control state for `config`, with its `--faults` rules active.
     pub fn new(config: ControlConfig) -> Control {
         let faults = faults::Faults::default();
         for rule in &config.faults {
@@ -334,6 +339,7 @@ async fn wrong_method(method: Method, uri: axum::http::Uri) -> ControlError {
 /// role, by Basic authentication or by a logon session's token.
 #[derive(Debug, Clone)]
 pub struct Admin {
+    /// The administrator's account name (for the audit event).
     pub name: String,
 }
 
