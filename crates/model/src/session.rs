@@ -107,13 +107,6 @@ pub enum Change {
     Transition,
 }
 
-impl Change {
-    /// Whether anything changed.
-    pub fn any(self) -> bool {
-        self != Change::Nothing
-    }
-}
-
 impl SessionResult {
     /// The worse of two results (`Failed` > `Warning` > `Success` > `None`).
     pub fn worst(self, other: SessionResult) -> SessionResult {
@@ -201,19 +194,18 @@ impl FailoverSession {
         if self.is_finished() {
             return Change::Nothing;
         }
-        let progress_before = self.progress_figures();
         if self.state == SessionState::Stopping {
             self.stop_now(now);
             return Change::Transition;
         }
-        let state_before = self.state;
-        let mut transition = false;
+        let (state_before, progress_before) = (self.state, self.progress);
+        let (mut transition, mut progressed) = (false, false);
         let windows = self.windows(lead_ms);
         for (task, window) in self.tasks.iter_mut().zip(windows) {
             if task.state == SessionState::Stopped {
                 continue;
             }
-            let was = task.state;
+            let (was, was_at) = (task.state, task.progress);
             match (window, task.plan.clone()) {
                 (Some((start, end)), Some(plan)) => advance_task(task, &plan, start, end, now),
                 _ => finish_task(
@@ -224,23 +216,16 @@ impl FailoverSession {
                 ),
             }
             transition |= task.state != was;
+            progressed |= task.progress != was_at;
         }
         self.settle(now);
         if transition || self.state != state_before {
             Change::Transition
-        } else if self.progress_figures() != progress_before {
+        } else if progressed || self.progress != progress_before {
             Change::Progress
         } else {
             Change::Nothing
         }
-    }
-
-    /// The session's progress and its tasks' (what [`Change::Progress`] compares).
-    fn progress_figures(&self) -> (i32, Vec<i32>) {
-        (
-            self.progress,
-            self.tasks.iter().map(|t| t.progress).collect(),
-        )
     }
 
     /// Shows the progress of a running session as of `now`, changing nothing else.
