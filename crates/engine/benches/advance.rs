@@ -28,7 +28,8 @@ use entman_model::plan::VmOutcome;
 use entman_model::session::*;
 use entman_model::Timestamp;
 use entman_store::Store;
-use entman_store_sql::{sqlite_url, SqlStore};
+use entman_store_sql::SqlStore;
+use entman_testkit::TestDb;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -91,66 +92,22 @@ fn staggered(server: BackupServerId, n: usize, now: Timestamp) -> Vec<FailoverSe
         .collect()
 }
 
-/// A database for one run: a temporary SQLite file, or a new PostgreSQL database.
-enum Db {
-    /// Kept until the run ends: dropping it deletes the file.
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres {
-        server: String,
-        name: String,
-    },
+/// A fresh database for one run (the test kit's: a temporary SQLite file, or a
+/// new database on the PostgreSQL server, dropped afterwards) and its store.
+async fn open(postgres: Option<&str>) -> (TestDb, SqlStore) {
+    let db = match postgres {
+        None => TestDb::sqlite(),
+        Some(server) => TestDb::postgres_on(server).await,
+    };
+    let store = SqlStore::connect(&db.url()).await.unwrap();
+    (db, store)
 }
 
-impl Db {
-    async fn open(postgres: Option<&str>) -> (Db, SqlStore) {
-        match postgres {
-            None => {
-                let dir = tempfile::tempdir().unwrap();
-                let store = SqlStore::connect(&sqlite_url(&dir.path().join("bench.db")))
-                    .await
-                    .unwrap();
-                (Db::Sqlite(dir), store)
-            }
-            Some(server) => {
-                use sqlx::Connection;
-                let name = format!("entman_bench_{}", std::process::id());
-                let mut conn = sqlx::PgConnection::connect(server).await.unwrap();
-                sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-                let root = server.rsplit_once('/').map_or(server, |(root, _)| root);
-                let store = SqlStore::connect(&format!("{root}/{name}")).await.unwrap();
-                (
-                    Db::Postgres {
-                        server: server.to_string(),
-                        name,
-                    },
-                    store,
-                )
-            }
-        }
-    }
-
-    fn label(&self) -> &'static str {
-        match self {
-            Db::Sqlite(_) => "SQLite",
-            Db::Postgres { .. } => "PostgreSQL",
-        }
-    }
-
-    async fn drop_database(self) {
-        if let Db::Postgres { server, name } = self {
-            use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(&server).await.unwrap();
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut conn)
-                .await;
-        }
+/// The backend's name as the tables in docs/benchmarks.md write it.
+fn label(db: &TestDb) -> &'static str {
+    match db.label() {
+        "sqlite" => "SQLite",
+        _ => "PostgreSQL",
     }
 }
 
@@ -183,7 +140,7 @@ fn ms(d: Duration) -> f64 {
 
 /// One row of the staggered shape.
 async fn run_staggered(n: usize, postgres: Option<&str>) {
-    let (db, store) = Db::open(postgres).await;
+    let (db, store) = open(postgres).await;
     let now = Timestamp::now();
     let server = BackupServerId::new_random();
     let sessions = staggered(server, n, now);
@@ -198,7 +155,7 @@ async fn run_staggered(n: usize, postgres: Option<&str>) {
         }
     }
     let baseline = started.elapsed();
-    let engine = Engine::new(Arc::new(store), EngineConfig { time_scale: 1.0 });
+    let engine = Engine::new(Arc::new(store.clone()), EngineConfig { time_scale: 1.0 });
     let started = Instant::now();
     engine.step(now).await.unwrap();
     let first = started.elapsed();
@@ -211,18 +168,18 @@ async fn run_staggered(n: usize, postgres: Option<&str>) {
     steps.sort();
     println!(
         "| {} | staggered | {n} | {:.1} ms | {:.0} ms | {:.0} ms | {:.0} ms | {transitions} |",
-        db.label(),
+        label(&db),
         ms(baseline),
         ms(first),
         ms(steps[steps.len() / 2]),
         ms(*steps.last().unwrap()),
     );
-    db.drop_database().await;
+    store.close().await;
 }
 
 /// One row of the in-step shape: every session ends a VM in the measured step.
 async fn run_in_step(n: usize, postgres: Option<&str>) {
-    let (db, store) = Db::open(postgres).await;
+    let (db, store) = open(postgres).await;
     let vm_ms = 600_000;
     let created = Timestamp::now().plus_millis(-(LEAD_MS + vm_ms - 500));
     let server = BackupServerId::new_random();
@@ -242,7 +199,7 @@ async fn run_in_step(n: usize, postgres: Option<&str>) {
         s.advance(boundary, LEAD_MS);
     }
     let baseline = started.elapsed();
-    let engine = Engine::new(Arc::new(store), EngineConfig { time_scale: 1.0 });
+    let engine = Engine::new(Arc::new(store.clone()), EngineConfig { time_scale: 1.0 });
     let started = Instant::now();
     engine.step(before).await.unwrap();
     let first = started.elapsed();
@@ -251,13 +208,13 @@ async fn run_in_step(n: usize, postgres: Option<&str>) {
     let step = started.elapsed();
     println!(
         "| {} | in step | {n} | {:.1} ms | {:.0} ms | {:.0} ms | {:.0} ms | {n} |",
-        db.label(),
+        label(&db),
         ms(baseline),
         ms(first),
         ms(step),
         ms(step),
     );
-    db.drop_database().await;
+    store.close().await;
 }
 
 fn main() {

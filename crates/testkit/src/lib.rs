@@ -44,16 +44,25 @@ impl TestDb {
         let server = std::env::var("ENTMAN_TEST_DATABASE_URL")
             .ok()
             .filter(|u| !u.is_empty())?;
+        Some(TestDb::postgres_on(&server).await)
+    }
+
+    /// A fresh database on the PostgreSQL server `server` (a URL to any of its
+    /// databases), dropped with the value.
+    pub async fn postgres_on(server: &str) -> TestDb {
         let name = format!("entman_test_{}", uuid::Uuid::new_v4().simple());
         use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(&server)
+        let mut conn = sqlx::PgConnection::connect(server)
             .await
-            .expect("ENTMAN_TEST_DATABASE_URL must be reachable");
+            .expect("the PostgreSQL server must be reachable");
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut conn)
             .await
             .expect("create test database");
-        Some(TestDb::Postgres { server, name })
+        TestDb::Postgres {
+            server: server.to_string(),
+            name,
+        }
     }
 
     /// The URL entman connects to.
