@@ -18,7 +18,7 @@ use entman_model::session::{
     TaskPlan,
 };
 use entman_model::Timestamp;
-use entman_store::{Scope, Store, StoreError};
+use entman_store::{Scope, SessionUpdate, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -189,6 +189,27 @@ struct Running {
     sessions: HashMap<SessionId, FailoverSession>,
     /// When the copy was last compared with the store.
     refreshed: Option<std::time::Instant>,
+}
+
+/// The columns of a session's own row that a step can change: when they are as
+/// before, only task rows are written.
+#[derive(PartialEq)]
+struct RowColumns {
+    state: SessionState,
+    result: SessionResult,
+    end_time: Option<Timestamp>,
+    failure_message: Option<String>,
+}
+
+impl RowColumns {
+    fn of(session: &FailoverSession) -> RowColumns {
+        RowColumns {
+            state: session.state,
+            result: session.result,
+            end_time: session.end_time,
+            failure_message: session.failure_message.clone(),
+        }
+    }
 }
 
 impl Engine {
@@ -783,6 +804,7 @@ impl Engine {
         let mut progressed = false;
         for session in running.sessions.values_mut() {
             let before: Vec<SessionState> = session.tasks.iter().map(|t| t.state).collect();
+            let row_before = RowColumns::of(session);
             let lead = self.lead_of(session);
             match session.advance(now, lead) {
                 // Only transitions are stored: readers derive progress in between
@@ -791,7 +813,7 @@ impl Engine {
                     let tasks: Vec<usize> = (0..session.tasks.len())
                         .filter(|i| session.tasks[*i].state != before[*i])
                         .collect();
-                    changed.push((session.clone(), tasks));
+                    changed.push((session.id, tasks, RowColumns::of(session) != row_before));
                 }
                 Change::Progress => progressed = true,
                 Change::Nothing => {}
@@ -812,8 +834,20 @@ impl Engine {
         }
         // Effects of finished sessions first: if the server dies before the save, the
         // session finishes again on the next step and the (idempotent) effects repeat.
-        for (session, _) in changed.iter().filter(|(s, _)| s.is_finished()) {
-            self.finish(session).await?;
+        // Borrowed from the running set: a step that changes every session copies none.
+        let changed: Vec<SessionUpdate<'_>> = changed
+            .into_iter()
+            .filter_map(|(id, tasks, row)| {
+                let session = running.sessions.get(&id)?;
+                Some(SessionUpdate {
+                    session,
+                    tasks,
+                    row,
+                })
+            })
+            .collect();
+        for update in changed.iter().filter(|u| u.session.is_finished()) {
+            self.finish(update.session).await?;
         }
         if !changed.is_empty() {
             if let Err(e) = self.store.update_sessions(&changed).await {

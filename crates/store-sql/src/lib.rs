@@ -27,8 +27,11 @@ const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA synchronous = FULL",
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 10000",
-    "PRAGMA cache_size = -1024",
+    SQLITE_CACHE_PRAGMA,
 ];
+
+/// The page cache of each pooled SQLite connection: 1 MB.
+const SQLITE_CACHE_PRAGMA: &str = "PRAGMA cache_size = -1024";
 mod store;
 
 pub use bulk::BulkLoad;

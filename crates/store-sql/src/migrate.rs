@@ -33,6 +33,12 @@ const MIGRATIONS: &[Migration] = &[
     shared(5, include_str!("../migrations/0005_logon_keys.sql")),
     shared(6, include_str!("../migrations/0006_active_sessions.sql")),
     shared(7, include_str!("../migrations/0007_session_revisions.sql")),
+    Migration {
+        version: 8,
+        // SQLite rewrites a row in place; it has no fill factor.
+        sqlite: "",
+        postgres: include_str!("../migrations/postgres/0008_step_fillfactor.sql"),
+    },
 ];
 
 /// Applies every migration not applied yet.

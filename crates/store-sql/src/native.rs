@@ -13,8 +13,8 @@
 //! and SQLite's locking serialises their writes.
 
 use crate::batch::{
-    session_values, task_values, values_insert, NEXT_REVISION, SESSION_COLS, SESSION_CONFLICT,
-    TASK_COLS, TASK_CONFLICT,
+    session_values, task_values, values_insert, StepSessionRow, StepTaskRow, NEXT_REVISION,
+    SESSION_COLS, SESSION_CONFLICT, TASK_COLS, TASK_CONFLICT,
 };
 use crate::rows::NamedRow;
 use entman_model::session::FailoverSession;
@@ -112,6 +112,32 @@ impl NativeWriter {
         .map_err(|e| StoreError::Backend(format!("the writer thread failed: {e}").into()))?
     }
 
+    /// Writes a step's rows ([`crate::batch::step_rows`]) with prepared
+    /// statements, in one transaction. The connection's page cache grows for the
+    /// transaction (about 1 KB per row, at most 64 MB) and shrinks back after it:
+    /// the rows lie on pages all over the tables.
+    pub(crate) async fn update_sessions(
+        &self,
+        sessions: Vec<StepSessionRow>,
+        tasks: Vec<StepTaskRow>,
+    ) -> StoreResult<()> {
+        let rows = sessions.len() + tasks.len();
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            conn.execute_batch(&format!("PRAGMA cache_size = -{}", step_cache_kib(rows)))
+                .map_err(native_err)?;
+            let written = write_step(&mut conn, &sessions, &tasks);
+            let restored = conn.execute_batch(crate::SQLITE_CACHE_PRAGMA);
+            written.map_err(native_err)?;
+            restored.map_err(native_err)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("the writer thread failed: {e}").into()))?
+    }
+
     /// Inserts or updates whole sessions with their tasks (the row shapes and
     /// conflict rules of [`crate::batch`]).
     pub(crate) async fn save_sessions(&self, sessions: Vec<FailoverSession>) -> StoreResult<()> {
@@ -135,6 +161,45 @@ impl NativeWriter {
         })
         .await
     }
+}
+
+/// The page cache a step of `rows` updates gets: 1 KB a row, between the pool's
+/// 1 MB and 64 MB.
+fn step_cache_kib(rows: usize) -> usize {
+    rows.clamp(1024, 64 * 1024)
+}
+
+/// One immediate transaction: the revision, then the session rows, then the
+/// task rows. `Stopping` is only replaced by `Stopped`, as in the conflict rule.
+fn write_step(
+    conn: &mut Connection,
+    sessions: &[StepSessionRow],
+    tasks: &[StepTaskRow],
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    {
+        let revision: i64 = tx.query_row(NEXT_REVISION, [], |row| row.get(0))?;
+        let mut session_stmt = tx.prepare_cached(
+            "UPDATE failover_sessions SET end_time = ?2, \
+             state = CASE WHEN state = 'Stopping' AND ?3 <> 'Stopped' THEN 'Stopping' ELSE ?3 END, \
+             result = ?4, progress = ?5, failure_message = ?6, revision = ?7 WHERE id = ?1",
+        )?;
+        for (id, end, state, result, progress, message) in sessions {
+            session_stmt.execute(rusqlite::params![
+                id, end, state, result, progress, message, revision
+            ])?;
+        }
+        let mut task_stmt = tx.prepare_cached(
+            "UPDATE session_tasks SET end_time = ?3, state = ?4, result = ?5, progress = ?6, \
+             failure_message = ?7 WHERE session_id = ?1 AND idx = ?2",
+        )?;
+        for (id, idx, end, state, result, progress, message) in tasks {
+            task_stmt.execute(rusqlite::params![
+                id, idx, end, state, result, progress, message
+            ])?;
+        }
+    }
+    tx.commit()
 }
 
 fn column_names(stmt: &rusqlite::Statement<'_>) -> Vec<String> {

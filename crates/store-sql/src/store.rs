@@ -16,8 +16,8 @@ use entman_query::sql::{
     count_sql, page_sql, Bind, Dialect, Postgres as PostgresDialect, Sqlite as SqliteDialect,
 };
 use entman_store::{
-    QueryPage, Restriction, Scope, SessionChanges, SessionKeys, SessionScan, Store, StoreError,
-    StoreResult, TenantCredential,
+    QueryPage, Restriction, Scope, SessionChanges, SessionKeys, SessionScan, SessionUpdate, Store,
+    StoreError, StoreResult, TenantCredential,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::Row;
@@ -1211,13 +1211,37 @@ impl Store for SqlStore {
         tx.commit().await.map_err(db_err)
     }
 
-    async fn update_sessions(&self, updates: &[(FailoverSession, Vec<usize>)]) -> StoreResult<()> {
+    async fn update_sessions(&self, updates: &[SessionUpdate<'_>]) -> StoreResult<()> {
         if updates.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        crate::batch::update_sessions(&mut tx, self.backend, updates).await?;
-        tx.commit().await.map_err(db_err)
+        if let Some(native) = &self.native {
+            let (sessions, tasks) = crate::batch::step_rows(updates);
+            return native.update_sessions(sessions, tasks).await;
+        }
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        let cache = crate::batch::step_cache(self.backend, updates);
+        if let Some((grow, _)) = &cache {
+            sqlx::query(grow)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+        }
+        let committed = async {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(db_err)?;
+            crate::batch::update_sessions(&mut tx, self.backend, updates).await?;
+            tx.commit().await.map_err(db_err)
+        }
+        .await;
+        if let Some((_, shrink)) = cache {
+            // Back to the pool's size, which frees the pages above it (on an
+            // error too, the transaction having been rolled back).
+            sqlx::query(shrink)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+        }
+        committed
     }
 
     async fn list_active_sessions(&self) -> StoreResult<Vec<FailoverSession>> {

@@ -123,6 +123,30 @@ pub struct SessionKeys {
     pub revision: i64,
 }
 
+/// What one step of the engine changed in a running session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionUpdate<'a> {
+    /// The session as it is now.
+    pub session: &'a FailoverSession,
+    /// The tasks (indexes into `session.tasks`) whose state changed.
+    pub tasks: Vec<usize>,
+    /// Whether the session's own stored columns (state, result, end time,
+    /// message) changed. A VM ending and the next one starting changes only
+    /// tasks: the session row, its indexes and its revision are left alone.
+    pub row: bool,
+}
+
+impl SessionUpdate<'_> {
+    /// An update of the session row and of the listed tasks.
+    pub fn new(session: &FailoverSession, tasks: Vec<usize>) -> SessionUpdate<'_> {
+        SessionUpdate {
+            session,
+            tasks,
+            row: true,
+        }
+    }
+}
+
 /// Where a [`Store::scan_sessions`] stood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionScan {
@@ -319,10 +343,10 @@ pub trait Store: Send + Sync + 'static {
     async fn save_session(&self, session: &FailoverSession) -> StoreResult<()>;
     /// Writes several sessions in one transaction (the engine's batch per step).
     async fn save_sessions(&self, sessions: &[FailoverSession]) -> StoreResult<()>;
-    /// Writes what changed in stored sessions as they run: each session's state,
-    /// result, progress, end time and message, and those of the listed tasks
-    /// (indexes into `tasks`). Everything in one transaction.
-    async fn update_sessions(&self, updates: &[(FailoverSession, Vec<usize>)]) -> StoreResult<()>;
+    /// Writes what changed in stored sessions as they run: the session's own
+    /// columns where [`SessionUpdate::row`] says they changed, and those of the
+    /// listed tasks. Everything in one transaction.
+    async fn update_sessions(&self, updates: &[SessionUpdate<'_>]) -> StoreResult<()>;
     /// Every session that has not reached `Stopped`, oldest first.
     async fn list_active_sessions(&self) -> StoreResult<Vec<FailoverSession>>;
     /// The id and state of every session that has not reached `Stopped`.

@@ -313,7 +313,7 @@ impl Store for Tracked {
         result
     }
 
-    async fn update_sessions(&self, updates: &[(FailoverSession, Vec<usize>)]) -> StoreResult<()> {
+    async fn update_sessions(&self, updates: &[SessionUpdate<'_>]) -> StoreResult<()> {
         let result = self.inner.update_sessions(updates).await;
         self.changed();
         result

@@ -14,7 +14,7 @@ use entman_query::check::{check_filter, CheckedQuery, Direction};
 use entman_query::eval::{matches, sort_cmp, Stored};
 use entman_query::schema::{Field, QueryType};
 use entman_query::{Comparison, Filter, Op};
-use entman_store::{Restriction, Store};
+use entman_store::{Restriction, SessionUpdate, Store};
 use entman_store_sql::SqlStore;
 use entman_testkit::{backends, TestDb};
 use proptest::prelude::*;
@@ -327,9 +327,9 @@ async fn check_backend(db: &TestDb) {
     for i in [0usize, 3, 6, 9, 61, 64] {
         data[i] = advanced(&data[i], i);
     }
-    let updates: Vec<(FailoverSession, Vec<usize>)> = [0usize, 3, 6]
+    let updates: Vec<SessionUpdate<'_>> = [0usize, 3, 6]
         .iter()
-        .map(|i| (data[*i].clone(), vec![]))
+        .map(|i| SessionUpdate::new(&data[*i], vec![]))
         .collect();
     store.update_sessions(&updates).await.unwrap();
     store
@@ -340,7 +340,7 @@ async fn check_backend(db: &TestDb) {
     rebuilt_index.sync().await.unwrap();
     store.save_sessions(&data[100..]).await.unwrap();
     store
-        .update_sessions(&[(data[64].clone(), vec![])])
+        .update_sessions(&[SessionUpdate::new(&data[64], vec![])])
         .await
         .unwrap();
     servers[1].name = "renamed.local".into();
