@@ -1,14 +1,16 @@
 //! The SQLite write path on the native driver (rusqlite) for saving sessions in
-//! batches (new sessions, `entman generate`).
+//! batches (new sessions, `entman generate`) and for the engine's steps.
 //!
 //! Measured (docs/benchmarks.md): through sqlx's `Any` driver every statement
 //! crosses a channel to the connection's worker thread and binding costs time
 //! quadratic in the number of parameters (fixed for both backends by sending a
 //! batch as one JSON parameter); a prepared statement executed per row on a native
 //! connection still writes 200,000 sessions in 10 s instead of 15 s, with a third
-//! of the CPU. The engine's per-step updates stay on the JSON `UPDATE ... FROM`,
-//! which measured faster than per-row native updates (3.0 s vs 3.9 s for 100,000
-//! sessions). Reads stay on the sqlx pool. Both drivers open the same file in WAL mode and are the same
+//! of the CPU. The engine's per-step updates once measured faster as JSON
+//! `UPDATE ... FROM` (3.0 s vs 3.9 s for 100,000 sessions, every row in random
+//! order through a 1 MB cache); with rows in key order and a step-sized cache the
+//! native updates took 100,000 boundaries from 2.2–2.4 s to 1.0–1.3 s. Most reads
+//! stay on the sqlx pool. Both drivers open the same file in WAL mode and are the same
 //! SQLite library (libsqlite3-sys, bundled once), so they see each other's commits
 //! and SQLite's locking serialises their writes.
 
@@ -113,9 +115,8 @@ impl NativeWriter {
     }
 
     /// Writes a step's rows ([`crate::batch::step_rows`]) with prepared
-    /// statements, in one transaction. The connection's page cache grows for the
-    /// transaction (about 1 KB per row, at most 64 MB) and shrinks back after it:
-    /// the rows lie on pages all over the tables.
+    /// statements, in one transaction, with the page cache of
+    /// [`crate::batch::step_cache_pragma`] while it runs.
     pub(crate) async fn update_sessions(
         &self,
         sessions: Vec<StepSessionRow>,
@@ -127,12 +128,16 @@ impl NativeWriter {
             let mut conn = conn
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            conn.execute_batch(&format!("PRAGMA cache_size = -{}", step_cache_kib(rows)))
-                .map_err(native_err)?;
+            let cache = crate::batch::step_cache_pragma(rows);
+            if let Some(grow) = &cache {
+                conn.execute_batch(grow).map_err(native_err)?;
+            }
             let written = write_step(&mut conn, &sessions, &tasks);
-            let restored = conn.execute_batch(crate::SQLITE_CACHE_PRAGMA);
-            written.map_err(native_err)?;
-            restored.map_err(native_err)
+            if cache.is_some() {
+                conn.execute_batch(crate::SQLITE_CACHE_PRAGMA)
+                    .map_err(native_err)?;
+            }
+            written.map_err(native_err)
         })
         .await
         .map_err(|e| StoreError::Backend(format!("the writer thread failed: {e}").into()))?
@@ -161,12 +166,6 @@ impl NativeWriter {
         })
         .await
     }
-}
-
-/// The page cache a step of `rows` updates gets: 1 KB a row, between the pool's
-/// 1 MB and 64 MB.
-fn step_cache_kib(rows: usize) -> usize {
-    rows.clamp(1024, 64 * 1024)
 }
 
 /// One immediate transaction: the revision, then the session rows, then the

@@ -1220,8 +1220,13 @@ impl Store for SqlStore {
             return native.update_sessions(sessions, tasks).await;
         }
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
-        let cache = crate::batch::step_cache(self.backend, updates);
-        if let Some((grow, _)) = &cache {
+        let cache = match self.backend {
+            Backend::Sqlite => {
+                crate::batch::step_cache_pragma(crate::batch::step_row_count(updates))
+            }
+            Backend::Postgres => None,
+        };
+        if let Some(grow) = &cache {
             sqlx::query(grow)
                 .execute(&mut *conn)
                 .await
@@ -1233,10 +1238,10 @@ impl Store for SqlStore {
             tx.commit().await.map_err(db_err)
         }
         .await;
-        if let Some((_, shrink)) = cache {
+        if cache.is_some() {
             // Back to the pool's size, which frees the pages above it (on an
             // error too, the transaction having been rolled back).
-            sqlx::query(shrink)
+            sqlx::query(crate::SQLITE_CACHE_PRAGMA)
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
