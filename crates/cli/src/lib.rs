@@ -15,6 +15,7 @@ pub use serve::{serve, ServeOptions};
 #[derive(Debug, Parser)]
 #[command(name = "entman", version, about)]
 pub struct Cli {
+    /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -38,13 +39,16 @@ pub enum Command {
         /// Seed of the generator.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// The database to add the sessions to.
         #[command(flatten)]
         db: DbArgs,
     },
     /// Manage Enterprise Manager accounts.
     User {
+        /// What to do with the accounts.
         #[command(subcommand)]
         action: users::UserAction,
+        /// The database holding the accounts.
         #[command(flatten)]
         db: DbArgs,
     },
@@ -69,6 +73,7 @@ pub struct DbArgs {
 /// Options of `entman serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// The database to serve.
     #[command(flatten)]
     pub db: DbArgs,
     /// HTTPS listen address.

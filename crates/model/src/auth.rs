@@ -19,11 +19,13 @@ crate::wire_enum! {
 /// A provider account that logs on with Basic authentication.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
+    /// Stable id of the account.
     pub id: AccountId,
     /// Name as stored, e.g. `SRV12\Administrator`.
     pub name: String,
     /// PHC string of the password hash.
     pub password_hash: String,
+    /// Roles the account holds; the union of their rights applies.
     pub roles: Vec<Role>,
 }
 
@@ -31,9 +33,17 @@ pub struct Account {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     /// A provider account with its roles.
-    Account { id: AccountId, roles: Vec<Role> },
+    Account {
+        /// The account.
+        id: AccountId,
+        /// Its roles at logon.
+        roles: Vec<Role>,
+    },
     /// A cloud tenant.
-    Tenant { id: TenantId },
+    Tenant {
+        /// The tenant.
+        id: TenantId,
+    },
 }
 
 impl Principal {
@@ -54,12 +64,15 @@ impl Principal {
 /// A logon session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogonSession {
+    /// Id of the session (the `SessionId` of the representation).
     pub id: LogonSessionId,
     /// `UserName` of the LogonSession representation.
     pub user_name: String,
+    /// Who the session acts for; decides roles and tenant scope.
     pub principal: Principal,
     /// API version chosen at logon (`v1_7`, ...).
     pub api_version: String,
+    /// When the logon happened.
     pub created: Timestamp,
     /// Last authenticated request; the idle timeout counts from here.
     pub last_seen: Timestamp,

@@ -21,8 +21,15 @@ pub enum ClockMode {
 /// Why a clock change was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClockError {
+    /// The asked time is before the clock's time.
     #[error("the clock cannot go back from {now} to {asked}")]
-    Backwards { now: Timestamp, asked: Timestamp },
+    Backwards {
+        /// The clock's time.
+        now: Timestamp,
+        /// The time asked for.
+        asked: Timestamp,
+    },
+    /// The change applies only to a manual clock.
     #[error("the clock is not manual")]
     NotManual,
 }
@@ -72,6 +79,7 @@ impl Clock {
         }
     }
 
+    /// Whether the clock is manual or follows the system time.
     pub fn mode(&self) -> ClockMode {
         if self.manual.load(Ordering::Acquire) {
             ClockMode::Manual

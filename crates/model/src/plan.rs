@@ -25,22 +25,32 @@ crate::wire_enum! {
 /// Pre- and post-failover scripts of a plan.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlanOptions {
+    /// Whether the post-failover script runs.
     pub post_command_enabled: bool,
+    /// Path of the post-failover script.
     pub post_command: String,
+    /// Whether the pre-failover script runs.
     pub pre_command_enabled: bool,
+    /// Path of the pre-failover script.
     pub pre_command: String,
 }
 
 /// A cloud failover plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
+    /// Stable id of the plan (the `UID` GUID).
     pub id: PlanId,
+    /// Backup server the plan lives on.
     pub backup_server_id: BackupServerId,
     /// Tenant that owns the plan.
     pub tenant_id: TenantId,
+    /// Plan name, unique per backup server.
     pub name: String,
+    /// Free-text description; `None` leaves the element out.
     pub description: Option<String>,
+    /// Pre- and post-failover scripts.
     pub options: PlanOptions,
+    /// Ready or in failover.
     pub state: PlanState,
     /// The VMs in processing order.
     pub vms: Vec<PlanVm>,
@@ -49,6 +59,7 @@ pub struct Plan {
 /// One VM of a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanVm {
+    /// Stable id of the plan VM.
     pub id: PlanVmId,
     /// VM name.
     pub name: String,

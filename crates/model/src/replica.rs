@@ -38,26 +38,34 @@ crate::wire_enum! {
 /// A tenant's replica on the provider side.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Replica {
+    /// Stable id of the replica.
     pub id: ReplicaId,
+    /// Backup server the replica lives on.
     pub backup_server_id: BackupServerId,
     /// Tenant that created the replica.
     pub tenant_id: TenantId,
     /// Replication job name.
     pub name: String,
+    /// Virtualization platform of the replicated VMs.
     pub platform: ReplicaPlatform,
 }
 
 /// A restore point of one VM of a replica.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VmReplicaPoint {
+    /// Stable id of the point.
     pub id: PointId,
+    /// Replica the point belongs to.
     pub replica_id: ReplicaId,
     /// VM name (queryable as `VmName`).
     pub vm_name: String,
     /// VM display name (`VmDisplayName` attribute).
     pub vm_display_name: String,
+    /// When the point was created.
     pub creation_time: Timestamp,
+    /// Kind of point (full, increment, snapshot, CDP).
     pub point_type: PointType,
+    /// Whether the point is ready or in failover or failback.
     pub state: PointState,
 }
 

@@ -39,6 +39,7 @@ crate::wire_enum! {
 /// A cloud failover session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailoverSession {
+    /// Stable id of the session.
     pub id: SessionId,
     /// The plan that ran. The plan may have been deleted since.
     pub plan_id: PlanId,
@@ -46,15 +47,21 @@ pub struct FailoverSession {
     pub plan_name: String,
     /// Owner of the plan, for tenant scoping.
     pub tenant_id: TenantId,
+    /// Backup server the session ran on.
     pub backup_server_id: BackupServerId,
+    /// Whether this is a failover (start) or a test.
     pub kind: SessionKind,
+    /// When the session started.
     pub creation_time: Timestamp,
     /// Set once the session is `Stopped`.
     pub end_time: Option<Timestamp>,
+    /// Where the session is in its course.
     pub state: SessionState,
+    /// The session's result; `None` while it runs.
     pub result: SessionResult,
     /// 0–100.
     pub progress: i32,
+    /// Why the session warned or failed; `None` on success.
     pub failure_message: Option<String>,
     /// One task per plan VM, in plan order.
     pub tasks: Vec<SessionTask>,
@@ -63,14 +70,21 @@ pub struct FailoverSession {
 /// The failover of one VM within a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionTask {
+    /// Name of the VM this task fails over.
     pub vm_name: String,
     /// The replica point used; `None` when no suitable point existed.
     pub point: Option<PointRef>,
+    /// When the VM's failover started.
     pub creation_time: Timestamp,
+    /// Set once the task is `Stopped`.
     pub end_time: Option<Timestamp>,
+    /// Where the task is in its course.
     pub state: SessionState,
+    /// The task's result; `None` while it runs.
     pub result: SessionResult,
+    /// 0–100.
     pub progress: i32,
+    /// Why the task warned or failed; `None` on success.
     pub failure_message: Option<String>,
     /// How this VM's failover goes (from the world data, fixed when the session
     /// starts); `None` for history loaded from a world file.
@@ -82,13 +96,16 @@ pub struct SessionTask {
 pub struct TaskPlan {
     /// Milliseconds of work, after time scaling.
     pub duration_ms: i64,
+    /// Result the VM's failover ends with.
     pub outcome: VmOutcome,
+    /// Message of a Warning or Failed outcome.
     pub message: Option<String>,
 }
 
 /// A replica point as a session task refers to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PointRef {
+    /// Id of the point.
     pub id: PointId,
     /// Point display name `<vm>@<time>`.
     pub name: String,

@@ -69,13 +69,21 @@ pub struct Throttling {
 /// Numbers written on the tenant entity.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantCounters {
+    /// Public IP addresses allotted to the tenant.
     pub public_ip_count: i32,
+    /// Backups the tenant holds on the provider.
     pub backup_count: i32,
+    /// Replicas the tenant holds on the provider.
     pub replica_count: i32,
+    /// Tasks the tenant may run at once.
     pub max_concurrent_tasks: i32,
+    /// Workstation backups the tenant may run.
     pub workstation_backup_count: i32,
+    /// Server backups the tenant may run.
     pub server_backup_count: i32,
+    /// Whether deleted backups are kept in the recycle bin.
     pub backup_protection_enabled: bool,
+    /// Days deleted backups are kept.
     pub backup_protection_period: i32,
 }
 
@@ -122,8 +130,11 @@ pub struct ComputeResource {
 /// Storage usage of a compute resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StorageStat {
+    /// Storage name.
     pub name: String,
+    /// Gigabytes in use.
     pub usage_gb: i64,
+    /// Gigabytes allotted.
     pub limit_gb: i64,
 }
 
@@ -159,13 +170,22 @@ impl TenantKind {
 /// An organization VDC of a vCloud tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VCloudComputeResource {
+    /// Stable id of the compute resource.
     pub id: Uuid,
+    /// VDC name.
     pub vdc_name: String,
+    /// `urn:vCloud:Vdc:...` reference.
     pub vdc_ref: String,
+    /// Whether the VDC can be used for failover.
     pub enabled: bool,
+    /// vCloud allocation model, e.g. `AllocationPool`.
     pub allocation_model: String,
+    /// Whether network failover resources are used.
     pub use_network_failover_resources: bool,
+    /// CPU in use, in MHz.
     pub cpu_usage_mhz: i64,
+    /// Memory in use, in MB.
     pub memory_usage_mb: i64,
+    /// Storage in use, in GB.
     pub storage_usage_gb: i64,
 }

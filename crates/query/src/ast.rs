@@ -5,11 +5,17 @@ use std::fmt;
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
+    /// `==`
     Eq,
+    /// `!=`
     Ne,
+    /// `<`
     Lt,
+    /// `<=`
     Le,
+    /// `>`
     Gt,
+    /// `>=`
     Ge,
 }
 
@@ -43,12 +49,17 @@ impl Op {
 /// One `field op value` comparison, with where its parts were in the filter text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Comparison {
+    /// The field name as written.
     pub field: String,
+    /// The comparison operator.
     pub op: Op,
     /// The value with quotes removed (and `""` undoubled, blanks of bare values dropped).
     pub value: String,
+    /// Whether the value was written in quotes.
     pub quoted: bool,
+    /// Character position of the field in the filter.
     pub field_pos: usize,
+    /// Character position of the value in the filter.
     pub value_pos: usize,
 }
 

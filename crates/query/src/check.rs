@@ -17,7 +17,9 @@ pub enum Value {
     Uid(String),
     /// Microseconds since the epoch.
     Time(i64),
+    /// A whole number.
     Int(i64),
+    /// A boolean.
     Bool(bool),
     /// Index in the field's enumeration.
     Enum(usize),
@@ -28,32 +30,44 @@ pub enum Value {
 /// A comparison bound to a field.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Condition {
+    /// The field compared.
     pub field: &'static Field,
+    /// The comparison operator.
     pub op: Op,
+    /// The value, parsed for the field's kind.
     pub value: Value,
 }
 
 /// A checked filter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Checked {
+    /// Any of the parts holds (`,`).
     Or(Vec<Checked>),
+    /// All of the parts hold (`;`).
     And(Vec<Checked>),
+    /// One comparison.
     Cond(Condition),
 }
 
 /// Sort direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
+    /// Ascending (`sortAsc`).
     Asc,
+    /// Descending (`sortDesc`).
     Desc,
 }
 
 /// A complete, checked query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckedQuery {
+    /// The type queried.
     pub query_type: QueryType,
+    /// The filter; `None` selects every row of the type.
     pub filter: Option<Checked>,
+    /// The field to sort by (the type's default when none was asked).
     pub sort: &'static Field,
+    /// The sort direction.
     pub direction: Direction,
 }
 

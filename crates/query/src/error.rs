@@ -6,38 +6,58 @@ use std::fmt;
 /// concerns the filter).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryError {
+    /// 0-based character position in the filter (0 when not about the filter).
     pub position: usize,
+    /// What was wrong.
     pub kind: QueryErrorKind,
 }
 
 /// What was wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueryErrorKind {
+    /// The filter is longer than the limit (the limit).
     TooLong(usize),
+    /// The filter nests groups deeper than the limit (the limit).
     TooDeep(usize),
+    /// A character that cannot start anything here.
     Unexpected(char),
+    /// A `)` without its `(`.
     UnbalancedClose,
+    /// A `(` that is never closed (its position).
     UnclosedGroup(usize),
+    /// A comparison was expected, e.g. after `,` or `;` or in an empty group.
     ExpectedComparison,
+    /// A field name was expected; the character found instead.
     ExpectedField(char),
+    /// An operator was expected after the field (the field).
     ExpectedOperator(String),
+    /// A value was expected after the operator.
     ExpectedValue,
+    /// A quoted value without its closing quote.
     UnclosedQuote,
+    /// A quote inside a value that did not start with one.
     QuoteInBareValue,
     /// A field the type does not have.
     UnknownField {
+        /// The field as written.
         field: String,
+        /// The query type.
         type_name: &'static str,
     },
     /// A value that does not fit the field.
     BadValue {
+        /// The field as written.
         field: String,
+        /// The value as written.
         value: String,
+        /// What the field accepts.
         expected: String,
     },
     /// An operator that does not apply to the field.
     BadOperator {
+        /// The field as written.
         field: String,
+        /// The operator as written.
         op: &'static str,
     },
 }

@@ -10,8 +10,11 @@ use std::cmp::Ordering;
 /// A field's value in a row, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stored {
+    /// A text, GUID or enumeration value.
     Text(String),
+    /// A number, time (microseconds) or boolean (0/1).
     Int(i64),
+    /// No value (the column is NULL).
     Null,
 }
 

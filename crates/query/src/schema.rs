@@ -27,6 +27,7 @@ pub struct Field {
     pub name: &'static str,
     /// Other accepted names.
     pub aliases: &'static [&'static str],
+    /// What kind of value the field holds; decides parsing and operators.
     pub kind: Kind,
     /// SQL expression over the type's FROM clause (a constant, never user text).
     pub column: &'static str,
@@ -58,12 +59,19 @@ const fn nullable(name: &'static str, kind: Kind, column: &'static str) -> Field
 /// A query type of this contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QueryType {
+    /// `type=BackupServer`
     BackupServer,
+    /// `type=CloudTenant`
     CloudTenant,
+    /// `type=CloudReplica`
     CloudReplica,
+    /// `type=CloudVmReplicaPoint`
     CloudVmReplicaPoint,
+    /// `type=CloudFailoverPlan`
     CloudFailoverPlan,
+    /// `type=CloudFailoverSession`
     CloudFailoverSession,
+    /// `type=Task`
     Task,
 }
 

@@ -11,14 +11,18 @@ use std::fmt::Write as _;
 /// A value bound to a placeholder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Bind {
+    /// A text value.
     Text(String),
+    /// A whole number.
     Int(i64),
 }
 
 /// SQL text with its bound values, in placeholder order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sql {
+    /// The statement, with placeholders.
     pub text: String,
+    /// The values of the placeholders, in order.
     pub binds: Vec<Bind>,
 }
 

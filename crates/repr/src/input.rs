@@ -16,7 +16,9 @@ pub const MAX_DEPTH: usize = 32;
 /// A body format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyFormat {
+    /// `application/xml`
     Xml,
+    /// `application/json`
     Json,
 }
 
@@ -38,7 +40,9 @@ pub enum BodyError {
     /// The root element is not the one the endpoint reads.
     #[error("Expected a [{expected}] body, got [{found}].")]
     WrongRoot {
+        /// The root element the endpoint reads.
         expected: &'static str,
+        /// The root element the body had.
         found: String,
     },
     /// A required element is missing.
@@ -47,8 +51,11 @@ pub enum BodyError {
     /// An element has a value of the wrong type.
     #[error("Element [{element}] has an invalid value [{value}]: {expected} expected.")]
     Invalid {
+        /// The element's name.
         element: &'static str,
+        /// The value as sent.
         value: String,
+        /// What the element accepts.
         expected: &'static str,
     },
     /// Something else is wrong with the body.

@@ -8,11 +8,19 @@ use entman_model::Timestamp;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginSpec {
     /// `TenantCredentials`: a standalone tenant.
-    Tenant { username: String, password: String },
+    Tenant {
+        /// The tenant's user name.
+        username: String,
+        /// The tenant's password.
+        password: String,
+    },
     /// `VCloudOrganizationCredentials`: a vCloud Director organization user.
     VCloud {
+        /// Organization name.
         organization: String,
+        /// User name within the organization.
         login: String,
+        /// The user's password.
         password: String,
     },
 }
@@ -70,12 +78,19 @@ pub fn read_start_spec(input: Option<&Input>) -> Result<StartPoint, BodyError> {
 /// create handler checks which ones it requires.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BackupServerSpec {
+    /// `Description`.
     pub description: Option<String>,
+    /// `DnsNameOrIpAddress`.
     pub dns_name_or_ip: Option<String>,
+    /// `Port`.
     pub port: Option<u16>,
+    /// `Username`.
     pub username: Option<String>,
+    /// `Password`.
     pub password: Option<String>,
+    /// `WcfPort`.
     pub wcf_port: Option<u16>,
+    /// `VbrCertificateThumbprint`.
     pub thumbprint: Option<String>,
 }
 
@@ -99,9 +114,13 @@ impl BackupServerSpec {
 /// The script options a plan PUT may change (failover-plans.md §5). `None` = keep.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlanOptionsUpdate {
+    /// `PostFailoverCommandEnabled`.
     pub post_command_enabled: Option<bool>,
+    /// `PostFailoverCommand`.
     pub post_command: Option<String>,
+    /// `PreFailoverCommandEnabled`.
     pub pre_command_enabled: Option<bool>,
+    /// `PreFailoverCommand`.
     pub pre_command: Option<String>,
 }
 

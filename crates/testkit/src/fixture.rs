@@ -17,15 +17,25 @@ use uuid::Uuid;
 
 /// Ids of the fixture, as the spec examples print them.
 pub mod ids {
+    /// The backup server.
     pub const SERVER: &str = "4ceb4e03-d23d-4c4e-be05-21580b260243";
+    /// The standalone tenant.
     pub const TENANT: &str = "e38a8692-6816-443e-9052-7fa71ee7fd65";
+    /// The vCloud tenant.
     pub const VCLOUD_TENANT: &str = "55d37e56-4f2f-40a9-894e-e094f57e6dd9";
+    /// The tenant's replica.
     pub const REPLICA: &str = "8e7b8830-e42a-4b3e-b4fe-b52f1fccc91a";
+    /// A point of the replica's VM.
     pub const POINT: &str = "8c027f2a-12a1-4c6f-a2af-d33e9a2c7b34";
+    /// The tenant's plan.
     pub const PLAN: &str = "3f56fa52-c902-4655-9774-2025fde214d2";
+    /// The plan's VM.
     pub const PLAN_VM: &str = "a4f16718-574c-40d1-8002-30e3b72581d6";
+    /// A session that ended with Success.
     pub const FINISHED_SESSION: &str = "5d8c1a7e-3b7f-4c2e-9a41-0d6f2b9e8c11";
+    /// A session still running.
     pub const RUNNING_SESSION: &str = "a986d473-0248-4884-9832-17ec982ee393";
+    /// A session that ended with Failed.
     pub const FAILED_SESSION: &str = "12295005-66e6-477d-a6d3-1401dd27476e";
 }
 

@@ -29,8 +29,13 @@ pub const SNAPSHOT_BASE: &str = "https://localhost:9398";
 pub enum TestDb {
     /// A SQLite file in a temporary directory.
     Sqlite(tempfile::TempDir),
-    /// A database created on a PostgreSQL server: (server URL, database name).
-    Postgres { server: String, name: String },
+    /// A database created on a PostgreSQL server.
+    Postgres {
+        /// URL of the server.
+        server: String,
+        /// Name of the database created for the test.
+        name: String,
+    },
 }
 
 impl TestDb {
@@ -184,7 +189,9 @@ impl Drop for TestApp {
 
 /// Options of [`spawn`].
 pub struct Options {
+    /// What the store holds before the server starts.
     pub seed: Seed,
+    /// The server's configuration.
     pub config: HttpConfig,
     /// Time scale of the engine; tests default to 0.01 (a 15 s VM takes 150 ms).
     pub time_scale: f64,
@@ -338,7 +345,9 @@ async fn listen(
 
 /// A self-signed certificate for `localhost` and `127.0.0.1`, in PEM.
 pub struct TestCertificate {
+    /// The certificate, PEM.
     pub cert_pem: String,
+    /// Its private key, PEM.
     pub key_pem: String,
 }
 
@@ -356,7 +365,9 @@ pub fn test_certificate() -> TestCertificate {
 /// A logged-on session.
 #[derive(Debug, Clone)]
 pub struct Logon {
+    /// The `X-RestSvcSessionId` token.
     pub token: String,
+    /// The logon session's id.
     pub session_id: String,
 }
 

@@ -32,17 +32,24 @@ pub struct World {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerDef {
+    /// Fixed id; derived from the name when absent.
     pub id: Option<uuid::Uuid>,
     /// DNS name or IP address.
     pub name: String,
+    /// Free-text description.
     #[serde(default)]
     pub description: String,
+    /// Port of the backup server's service (default 9392).
     #[serde(default = "default_port")]
     pub port: u16,
+    /// Backup & Replication version shown on the entity.
     #[serde(default = "default_version")]
     pub version: String,
+    /// WCF port of the backup server, if set.
     pub wcf_port: Option<u16>,
+    /// Certificate thumbprint of the backup server.
     pub thumbprint: Option<String>,
+    /// Account EM connects to the backup server with.
     #[serde(default = "default_username")]
     pub username: String,
 }
@@ -72,15 +79,19 @@ pub enum TenantKindDef {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantDef {
+    /// Fixed id; derived from the name when absent.
     pub id: Option<uuid::Uuid>,
     /// Tenant name; for vCloud tenants the organization name.
     pub name: String,
     /// Name of the backup server the tenant lives on.
     pub backup_server: String,
+    /// `standalone` (default) or `vcloud`.
     #[serde(default)]
     pub kind: TenantKindDef,
+    /// Free-text description.
     #[serde(default)]
     pub description: String,
+    /// Whether the tenant may log on (default true).
     #[serde(default = "yes")]
     pub enabled: bool,
     /// Standalone tenants: logon password (stored hashed).
@@ -100,28 +111,40 @@ pub struct TenantDef {
     pub last_active: Option<String>,
     /// ISO 8601; absent = no lease.
     pub lease_expiration: Option<String>,
+    /// Repository quotas.
     #[serde(default)]
     pub repositories: Vec<RepositoryDef>,
+    /// Hardware-plan compute resources (standalone tenants).
     #[serde(default)]
     pub compute_resources: Vec<ComputeDef>,
+    /// Whether traffic throttling is on.
     #[serde(default)]
     pub throttling_enabled: bool,
+    /// Throttling speed limit, in `throttling_speed_unit`.
     #[serde(default = "one")]
     pub throttling_speed_limit: i32,
+    /// `Mbps`, `KBps` or `MBps` (default).
     #[serde(default = "default_unit")]
     pub throttling_speed_unit: String,
+    /// Public IP addresses allotted.
     #[serde(default)]
     pub public_ip_count: i32,
+    /// Backups held on the provider.
     #[serde(default)]
     pub backup_count: i32,
+    /// Tasks the tenant may run at once (default 1).
     #[serde(default = "one")]
     pub max_concurrent_tasks: i32,
+    /// Workstation backups allowed.
     #[serde(default)]
     pub workstation_backup_count: i32,
+    /// Server backups allowed.
     #[serde(default)]
     pub server_backup_count: i32,
+    /// Whether deleted backups go to the recycle bin.
     #[serde(default)]
     pub backup_protection_enabled: bool,
+    /// Days deleted backups are kept (default 1).
     #[serde(default = "one")]
     pub backup_protection_period: i32,
 }
@@ -143,7 +166,9 @@ fn default_last_result() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VCloudUserDef {
+    /// Logon name within the organization.
     pub login: String,
+    /// Password (stored hashed).
     pub password: String,
 }
 
@@ -151,13 +176,18 @@ pub struct VCloudUserDef {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VdcDef {
+    /// VDC name.
     pub name: String,
+    /// vCloud allocation model (default `AllocationPool`).
     #[serde(default = "default_allocation")]
     pub allocation_model: String,
+    /// Storage in use, in GB.
     #[serde(default)]
     pub storage_usage_gb: i64,
+    /// Memory in use, in MB.
     #[serde(default)]
     pub memory_usage_mb: i64,
+    /// CPU in use, in MHz.
     #[serde(default)]
     pub cpu_usage_mhz: i64,
 }
@@ -170,8 +200,11 @@ fn default_allocation() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RepositoryDef {
+    /// Repository name shown to the tenant.
     pub display_name: String,
+    /// Quota, in MB.
     pub quota_mb: i64,
+    /// Quota in use, in MB.
     #[serde(default)]
     pub used_quota_mb: i64,
 }
@@ -183,18 +216,25 @@ pub struct ComputeDef {
     /// `VMware` or `HyperV`.
     #[serde(default = "default_platform")]
     pub platform: String,
+    /// Network appliance name, if any.
     #[serde(default)]
     pub network_appliance: Option<String>,
+    /// Production network name (default `VM Network`).
     #[serde(default = "default_network")]
     pub production_network: String,
+    /// Memory in use, in MB.
     #[serde(default)]
     pub memory_usage_mb: i64,
+    /// CPUs in use.
     #[serde(default)]
     pub cpu_count: i32,
+    /// Storage name (default `Cloud Replicas`).
     #[serde(default = "default_storage")]
     pub storage_name: String,
+    /// Storage in use, in GB.
     #[serde(default)]
     pub storage_usage_gb: i64,
+    /// Storage allotted, in GB.
     #[serde(default)]
     pub storage_limit_gb: i64,
 }
@@ -213,6 +253,7 @@ fn default_storage() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplicaDef {
+    /// Fixed id; derived from the name when absent.
     pub id: Option<uuid::Uuid>,
     /// Replication job name.
     pub name: String,
@@ -221,6 +262,7 @@ pub struct ReplicaDef {
     /// `VMware`, `HyperV` or `vCloud`.
     #[serde(default = "default_platform")]
     pub platform: String,
+    /// The replicated VMs.
     pub vms: Vec<ReplicaVmDef>,
 }
 
@@ -228,7 +270,9 @@ pub struct ReplicaDef {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplicaVmDef {
+    /// VM name, unique within the replica.
     pub name: String,
+    /// Display name; the VM name when absent.
     pub display_name: Option<String>,
     /// Explicit point times (ISO 8601).
     #[serde(default)]
@@ -237,8 +281,10 @@ pub struct ReplicaVmDef {
     /// `point_offset_minutes` before the world is loaded.
     #[serde(default)]
     pub recent_points: u32,
+    /// Hours between generated points (default 24).
     #[serde(default = "default_interval")]
     pub point_interval_hours: u32,
+    /// Minutes before load time of the newest generated point (default 90).
     #[serde(default = "default_offset")]
     pub point_offset_minutes: u32,
     /// Point type of generated points.
@@ -260,16 +306,24 @@ fn default_point_type() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanDef {
+    /// Fixed id; derived from the name when absent.
     pub id: Option<uuid::Uuid>,
+    /// Plan name.
     pub name: String,
+    /// Name of the tenant that owns the plan.
     pub tenant: String,
+    /// Free-text description.
     pub description: Option<String>,
+    /// Path of the pre-failover script.
     #[serde(default)]
     pub pre_command: String,
+    /// Whether the pre-failover script runs.
     #[serde(default)]
     pub pre_command_enabled: bool,
+    /// Path of the post-failover script.
     #[serde(default)]
     pub post_command: String,
+    /// Whether the post-failover script runs.
     #[serde(default)]
     pub post_command_enabled: bool,
     /// VMs in processing order.
@@ -280,6 +334,7 @@ pub struct PlanDef {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanVmDef {
+    /// VM name, as in the replica.
     pub name: String,
     /// Replica holding the VM; defaults to the tenant's replica that has a VM of this name.
     pub replica: Option<String>,

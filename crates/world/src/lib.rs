@@ -104,11 +104,17 @@ pub async fn recorded(
 /// What [`load`] wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadReport {
+    /// Backup servers written.
     pub servers: usize,
+    /// Tenants written.
     pub tenants: usize,
+    /// Replicas written.
     pub replicas: usize,
+    /// Replica points written.
     pub points: usize,
+    /// Plans written.
     pub plans: usize,
+    /// History sessions written.
     pub sessions: usize,
 }
 

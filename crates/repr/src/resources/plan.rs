@@ -8,8 +8,11 @@ use entman_model::tenant::Tenant;
 
 /// A plan with its backup server and tenant.
 pub struct PlanView<'a> {
+    /// The plan.
     pub plan: &'a Plan,
+    /// Its backup server.
     pub server: &'a BackupServer,
+    /// The tenant that owns it.
     pub tenant: &'a Tenant,
 }
 

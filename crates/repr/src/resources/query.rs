@@ -9,7 +9,9 @@ pub enum QueryItems {
     Refs(Vec<Node>),
     /// `Entities` holding one list element, e.g. `CloudFailoverSessions`.
     Entities {
+        /// Name of the list element.
         list: &'static str,
+        /// The entities.
         items: Vec<Node>,
     },
     /// `Resources` holding `Tasks`.
@@ -18,8 +20,11 @@ pub enum QueryItems {
 
 /// Paging information: numbers and the links of §7.
 pub struct Paging {
+    /// 1-based page number.
     pub page: u64,
+    /// Items per page.
     pub page_size: u64,
+    /// Number of pages (`PagesCount`).
     pub pages: u64,
     /// (rel, absolute href) in the order First, Previous, Next, Last.
     pub links: Vec<(&'static str, String)>,

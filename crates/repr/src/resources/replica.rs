@@ -7,7 +7,9 @@ use entman_model::server::BackupServer;
 
 /// A replica with its backup server.
 pub struct ReplicaView<'a> {
+    /// The replica.
     pub replica: &'a Replica,
+    /// Its backup server.
     pub server: &'a BackupServer,
 }
 
@@ -80,8 +82,11 @@ impl Represent for ReplicaView<'_> {
 
 /// A VM replica point with its replica and backup server.
 pub struct PointView<'a> {
+    /// The point.
     pub point: &'a VmReplicaPoint,
+    /// The replica it belongs to.
     pub replica: &'a Replica,
+    /// The replica's backup server.
     pub server: &'a BackupServer,
 }
 

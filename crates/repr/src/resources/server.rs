@@ -175,6 +175,7 @@ pub fn entity_node(ctx: &Ctx, s: &BackupServer) -> Node {
 
 /// A backup server as a key resource.
 pub struct ServerView<'a> {
+    /// The backup server.
     pub server: &'a BackupServer,
 }
 

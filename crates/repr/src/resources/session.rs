@@ -7,7 +7,9 @@ use entman_model::session::{FailoverSession, SessionTask};
 
 /// A session with its backup server.
 pub struct SessionView<'a> {
+    /// The session.
     pub session: &'a FailoverSession,
+    /// Its backup server.
     pub server: &'a BackupServer,
 }
 

@@ -9,7 +9,9 @@ use entman_model::tenant::{
 
 /// A tenant with the backup server it lives on.
 pub struct TenantView<'a> {
+    /// The tenant.
     pub tenant: &'a Tenant,
+    /// Its backup server.
     pub server: &'a BackupServer,
 }
 
