@@ -299,3 +299,42 @@ async fn accounts_and_tenant_passwords_are_managed_from_the_command_line() {
     entman(dir.path(), &["user", "remove", "TECH\\jdoe"]);
     assert!(!entman(dir.path(), &["user", "list"]).contains("jdoe"));
 }
+
+/// The failover sessions the server counts, through the query service.
+async fn session_count(client: &reqwest::Client, token: &str, base: &str) -> u64 {
+    let url = format!("{base}/api/query?type=CloudFailoverSession&format=References&pageSize=1");
+    get_json(client, token, &url).await["PagingInfo"]["PagesCount"]
+        .as_u64()
+        .expect("PagesCount")
+}
+
+#[tokio::test]
+async fn generate_adds_a_history_that_the_server_then_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--no-https", "--http", "127.0.0.1:0"];
+    let server = Server::start(dir.path(), &args); // loads the demo world
+    let base = format!("http://{}", server.http.as_deref().unwrap());
+    let client = reqwest::Client::new();
+    let token = logon(&client, &base).await;
+    let demo = session_count(&client, &token, &base).await;
+    drop(server);
+
+    // Larger than what is stored: the indexes are dropped and built at the end,
+    // on other pool connections than the ones that read the world before.
+    let out = entman(
+        dir.path(),
+        &["generate", "--sessions", "1000", "--days", "30"],
+    );
+    assert!(out.contains("1000 sessions written"), "{out}");
+    // Smaller than what is stored: inserted with the indexes in place.
+    let out = entman(
+        dir.path(),
+        &["generate", "--sessions", "200", "--seed", "2"],
+    );
+    assert!(out.contains("200 sessions written"), "{out}");
+
+    let server = Server::start(dir.path(), &args);
+    let base = format!("http://{}", server.http.as_deref().unwrap());
+    let token = logon(&client, &base).await;
+    assert_eq!(session_count(&client, &token, &base).await, demo + 1200);
+}

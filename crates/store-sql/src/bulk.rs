@@ -93,6 +93,14 @@ impl SqlStore {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let definitions: Vec<String> = serde_json::from_str(&json)
             .map_err(|_| StoreError::Corrupt("the deferred index definitions".into()))?;
+        // A pool connection idle since before the indexes were dropped (on
+        // another connection) still holds them in its cached schema, and SQLite
+        // answers "index already exists" from that cache. The first read of a
+        // transaction compares the schema version and reloads a stale cache.
+        sqlx::query("SELECT COUNT(*) FROM sqlite_master")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
         for sql in &definitions {
             sqlx::query(sql).execute(&mut *tx).await.map_err(db_err)?;
         }
