@@ -244,25 +244,29 @@ pub(crate) async fn generate(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let mut batch = Vec::with_capacity(50_000);
+    // The history is generated on its own thread, a batch ahead of the writer.
+    let (batches, mut ready) = tokio::sync::mpsc::channel(1);
+    let now = Timestamp::now();
+    let generator = std::thread::spawn(move || {
+        generate_batches(&def, &plans, &points, now, &batches);
+    });
     let mut written = 0u64;
-    for session in entman_world::history::sessions(&def, &plans, &points, Timestamp::now()) {
-        batch.push(session);
-        if batch.len() == batch.capacity() {
-            store.save_sessions(&batch).await?;
-            written += batch.len() as u64;
-            bar.set_position(written);
-            batch.clear();
-            if bar.is_hidden() && written.is_multiple_of(100_000) {
-                println!(
-                    "{written} sessions written ({:.0} s)",
-                    started.elapsed().as_secs_f64()
-                );
-            }
+    while let Some(batch) = ready.recv().await {
+        let n = batch.len() as u64;
+        store.save_owned_sessions(batch).await?;
+        let before = written;
+        written += n;
+        bar.set_position(written);
+        if bar.is_hidden() && written / 100_000 > before / 100_000 {
+            println!(
+                "{written} sessions written ({:.0} s)",
+                started.elapsed().as_secs_f64()
+            );
         }
     }
-    store.save_sessions(&batch).await?;
-    written += batch.len() as u64;
+    generator
+        .join()
+        .map_err(|_| anyhow::anyhow!("the history generator failed"))?;
     bar.finish_and_clear();
     if load == entman_store_sql::BulkLoad::Deferred {
         println!(
@@ -278,6 +282,33 @@ pub(crate) async fn generate(
     );
     store.close().await;
     Ok(())
+}
+
+/// Sessions a bulk load writes per transaction.
+const GENERATE_BATCH: usize = 50_000;
+
+/// Sends the history of `def` in batches of [`GENERATE_BATCH`] until it is
+/// generated or the receiver is gone.
+fn generate_batches(
+    def: &entman_world::format::HistoryDef,
+    plans: &[entman_model::plan::Plan],
+    points: &[entman_model::replica::VmReplicaPoint],
+    now: Timestamp,
+    batches: &tokio::sync::mpsc::Sender<Vec<entman_model::session::FailoverSession>>,
+) {
+    let mut batch = Vec::with_capacity(GENERATE_BATCH);
+    for session in entman_world::history::sessions(def, plans, points, now) {
+        batch.push(session);
+        if batch.len() == GENERATE_BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(GENERATE_BATCH));
+            if batches.blocking_send(full).is_err() {
+                return;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = batches.blocking_send(batch);
+    }
 }
 
 /// Runs the server until SIGINT or SIGTERM.

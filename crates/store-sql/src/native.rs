@@ -155,7 +155,7 @@ impl NativeWriter {
             // In key order, each insert lands next to the one before in the
             // primary-key B-trees instead of on a random page of them.
             let mut sessions = sessions;
-            sessions.sort_by_cached_key(|s| s.id.to_string());
+            sessions.sort_unstable_by_key(|s| s.id);
             for s in &sessions {
                 session_stmt.execute(session_values(s, revision))?;
                 for (idx, t) in s.tasks.iter().enumerate() {

@@ -169,6 +169,15 @@ impl SqlStore {
         Ok(())
     }
 
+    /// [`Store::save_sessions`] for a batch the caller gives away (`entman
+    /// generate`): the SQLite writer thread takes it as it is instead of a copy.
+    pub async fn save_owned_sessions(&self, sessions: Vec<FailoverSession>) -> StoreResult<()> {
+        match &self.native {
+            Some(native) if !sessions.is_empty() => native.save_sessions(sessions).await,
+            _ => self.save_sessions(&sessions).await,
+        }
+    }
+
     /// Prepares SQLite's writer for bulk inserts (a larger page cache). Only for
     /// `entman generate`.
     pub async fn bulk_mode(&self) -> StoreResult<()> {
