@@ -39,6 +39,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: include_str!("../migrations/postgres/0008_step_fillfactor.sql"),
     },
+    Migration {
+        version: 9,
+        // SQLite has row triggers only.
+        sqlite: "",
+        postgres: include_str!("../migrations/postgres/0009_statement_counts.sql"),
+    },
 ];
 
 /// Applies every migration not applied yet.
