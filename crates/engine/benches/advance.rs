@@ -214,6 +214,27 @@ async fn run_in_step(n: usize, postgres: Option<&str>) {
         ms(step),
         ms(step),
     );
+    // The same sessions through their second boundary and then all ending in
+    // one step: that step writes every session row as well as a task row each.
+    engine.step(boundary.plus_millis(vm_ms)).await.unwrap();
+    let end = boundary.plus_millis(2 * vm_ms);
+    let mut copies = sessions.clone();
+    let started = Instant::now();
+    for s in &mut copies {
+        s.advance(end, LEAD_MS);
+    }
+    let baseline = started.elapsed();
+    assert!(copies.iter().all(FailoverSession::is_finished));
+    let started = Instant::now();
+    engine.step(end).await.unwrap();
+    let step = started.elapsed();
+    println!(
+        "| {} | ending in step | {n} | {:.1} ms | — | {:.0} ms | {:.0} ms | {n} |",
+        label(&db),
+        ms(baseline),
+        ms(step),
+        ms(step),
+    );
     store.close().await;
 }
 

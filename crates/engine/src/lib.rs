@@ -14,8 +14,8 @@ use entman_model::ids::{PlanId, SessionId};
 use entman_model::plan::{FailoverTarget, Plan, PlanOptions, PlanState, VmBehaviour};
 use entman_model::replica::{PointState, VmReplicaPoint};
 use entman_model::session::{
-    Change, FailoverSession, PointRef, SessionKind, SessionResult, SessionState, SessionTask,
-    TaskPlan,
+    task_change_is_stored, Change, FailoverSession, PointRef, SessionKind, SessionResult,
+    SessionState, SessionTask, TaskPlan,
 };
 use entman_model::Timestamp;
 use entman_store::{Scope, SessionUpdate, Store, StoreError};
@@ -807,13 +807,19 @@ impl Engine {
             let row_before = RowColumns::of(session);
             let lead = self.lead_of(session);
             match session.advance(now, lead) {
-                // Only transitions are stored: readers derive progress in between
+                // Only transitions are stored, and of the VMs only those that
+                // end: readers derive a VM's start and the progress in between
                 // from the stored course (`FailoverSession::show_progress_at`).
                 Change::Transition => {
                     let tasks: Vec<usize> = (0..session.tasks.len())
-                        .filter(|i| session.tasks[*i].state != before[*i])
+                        .filter(|i| task_change_is_stored(before[*i], session.tasks[*i].state))
                         .collect();
-                    changed.push((session.id, tasks, RowColumns::of(session) != row_before));
+                    let row = RowColumns::of(session) != row_before;
+                    if tasks.is_empty() && !row {
+                        progressed = true;
+                    } else {
+                        changed.push((session.id, tasks, row));
+                    }
                 }
                 Change::Progress => progressed = true,
                 Change::Nothing => {}

@@ -247,11 +247,12 @@ impl FailoverSession {
 
     /// Shows the progress of a running session as of `now`, changing nothing else.
     ///
-    /// The engine stores a running session only when a state changes (a VM
-    /// starts or ends, the session ends): the progress in between follows from
-    /// the stored course and the clock, and readers derive it here. A VM that the
-    /// store still shows `Working` stays below 100 % until the engine ends it,
-    /// so what a reader sees agrees with the stored states (and with queries on
+    /// The engine stores a running session only when a VM ends or the session's
+    /// own state changes ([`task_change_is_stored`]): that a VM started, and the
+    /// progress in between, follow from the stored course and the clock, and
+    /// readers derive them here. A VM stored `Starting` whose window has begun is
+    /// shown `Working`. A VM stays below 100 % until the engine stores it ended,
+    /// so what a reader sees agrees with the stored results (and with queries on
     /// them), and progress never decreases.
     pub fn show_progress_at(&mut self, now: Timestamp) {
         if self.is_finished() {
@@ -262,9 +263,20 @@ impl FailoverSession {
         };
         let windows = self.windows(lead);
         for (task, window) in self.tasks.iter_mut().zip(windows) {
-            if let (SessionState::Working, Some((start, end))) = (task.state, window) {
+            let Some((start, end)) = window else {
+                continue;
+            };
+            if task.state == SessionState::Starting && now >= start {
+                task.state = SessionState::Working;
+            }
+            if task.state == SessionState::Working {
                 task.progress = task.progress.max(window_progress(start, end, now));
             }
+        }
+        if self.state == SessionState::Starting
+            && self.tasks.iter().any(|t| t.state != SessionState::Starting)
+        {
+            self.state = SessionState::Working;
         }
         self.progress = self
             .progress
@@ -325,6 +337,14 @@ impl FailoverSession {
             .progress
             .max(Self::aggregate_progress(&self.tasks).min(99));
     }
+}
+
+/// Whether a VM task's change of state from `before` to `after` in a step is
+/// written to the store. A VM that starts working is not: readers derive it
+/// from the stored course ([`FailoverSession::show_progress_at`]), so the
+/// boundary between two VMs writes one task row, not two.
+pub fn task_change_is_stored(before: SessionState, after: SessionState) -> bool {
+    before != after && !(before == SessionState::Starting && after == SessionState::Working)
 }
 
 fn advance_task(
@@ -571,9 +591,9 @@ mod machine_tests {
         }
 
         /// A store that receives a session only at its transitions (the tasks
-        /// always, the session's own columns only when its state, result, end
-        /// time or message changed), read through `show_progress_at`, shows what
-        /// the engine holds at every step.
+        /// whose change [`task_change_is_stored`], the session's own columns only
+        /// when its state, result, end time or message changed), read through
+        /// `show_progress_at`, shows what the engine holds at every step.
         #[test]
         fn stored_transitions_with_derived_progress_show_what_the_engine_holds(
             plans in proptest::collection::vec((0i64..5_000, outcome()), 0..6),
@@ -593,11 +613,20 @@ mod machine_tests {
                 let row = |s: &FailoverSession| {
                     (s.state, s.result, s.end_time, s.failure_message.clone())
                 };
+                let before: Vec<SessionState> = live.tasks.iter().map(|t| t.state).collect();
                 match live.advance(now, lead) {
-                    Change::Transition if row(&live) == row(&stored) => {
-                        stored.tasks.clone_from(&live.tasks);
+                    Change::Transition => {
+                        if row(&live) != row(&stored) {
+                            let tasks = std::mem::take(&mut stored.tasks);
+                            stored = live.clone();
+                            stored.tasks = tasks;
+                        }
+                        for ((kept, task), was) in stored.tasks.iter_mut().zip(&live.tasks).zip(before) {
+                            if task_change_is_stored(was, task.state) {
+                                kept.clone_from(task);
+                            }
+                        }
                     }
-                    Change::Transition => stored = live.clone(),
                     Change::Progress => prop_assert_ne!(&stored, &live),
                     Change::Nothing => {}
                 }
@@ -608,6 +637,39 @@ mod machine_tests {
                 shown_before = shown.progress;
             }
         }
+    }
+
+    #[test]
+    fn a_vm_boundary_stores_the_ended_vm_only_and_readers_show_the_next_one_working() {
+        let mut live = session(&[(1000, VmOutcome::Success), (1000, VmOutcome::Warning)]);
+        let t0 = live.creation_time;
+        assert_eq!(live.advance(t0.plus_millis(100), 0), Change::Transition);
+        let mut stored = live.clone();
+        // The first VM ends and the second starts in the same step.
+        let before: Vec<SessionState> = live.tasks.iter().map(|t| t.state).collect();
+        assert_eq!(live.advance(t0.plus_millis(1_500), 0), Change::Transition);
+        let written: Vec<usize> = (0..2)
+            .filter(|i| task_change_is_stored(before[*i], live.tasks[*i].state))
+            .collect();
+        assert_eq!(written, [0]);
+        stored.tasks[0].clone_from(&live.tasks[0]);
+        assert_eq!(stored.tasks[1].state, SessionState::Starting);
+        let mut shown = stored.clone();
+        shown.show_progress_at(t0.plus_millis(1_500));
+        assert_eq!(shown, live);
+        assert_eq!(shown.tasks[1].state, SessionState::Working);
+        assert!(!task_change_is_stored(
+            SessionState::Starting,
+            SessionState::Working
+        ));
+        assert!(task_change_is_stored(
+            SessionState::Working,
+            SessionState::Stopped
+        ));
+        assert!(task_change_is_stored(
+            SessionState::Starting,
+            SessionState::Stopped
+        ));
     }
 
     #[test]
