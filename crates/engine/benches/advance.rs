@@ -13,6 +13,10 @@
 //!   durations, and the step falls on the second in which each of them ends one
 //!   VM and starts the next: the worst case, where every session is written.
 //!
+//! Sessions belong to [`TENANTS`] tenants (ten running plans each at 100,000
+//! sessions): a plan runs one session at a time, and the per-day counts the
+//! store keeps per tenant grow with the number of tenants, not of sessions.
+//!
 //! The baseline, measured in the same run, is the in-memory part alone
 //! (`FailoverSession::advance` on the same sessions).
 //!
@@ -36,8 +40,21 @@ use std::time::{Duration, Instant};
 /// From a session's creation to its first VM (the engine's lead at scale 1).
 const LEAD_MS: i64 = 5_000;
 
+/// Tenants the sessions belong to, round robin.
+const TENANTS: usize = 10_000;
+
+/// The tenants of a run.
+fn tenants() -> Vec<TenantId> {
+    (0..TENANTS).map(|_| TenantId::new_random()).collect()
+}
+
 /// A running session created at `created` whose VMs take `vm_ms` each.
-fn session(server: BackupServerId, created: Timestamp, vm_ms: [i64; 3]) -> FailoverSession {
+fn session(
+    server: BackupServerId,
+    tenant: TenantId,
+    created: Timestamp,
+    vm_ms: [i64; 3],
+) -> FailoverSession {
     let tasks = vm_ms
         .iter()
         .enumerate()
@@ -64,7 +81,7 @@ fn session(server: BackupServerId, created: Timestamp, vm_ms: [i64; 3]) -> Failo
         id: SessionId::new_random(),
         plan_id: PlanId::new_random(),
         plan_name: "bench plan".into(),
-        tenant_id: TenantId::new_random(),
+        tenant_id: tenant,
         backup_server_id: server,
         kind: SessionKind::Test,
         creation_time: created,
@@ -80,11 +97,12 @@ fn session(server: BackupServerId, created: Timestamp, vm_ms: [i64; 3]) -> Failo
 /// Sessions started over the 25 minutes before `now`, VMs of 10–20 minutes.
 fn staggered(server: BackupServerId, n: usize, now: Timestamp) -> Vec<FailoverSession> {
     let span_ms = 25 * 60_000;
+    let tenants = tenants();
     (0..n)
         .map(|i| {
             let created = now.plus_millis(-span_ms + (i as i64 * span_ms) / n as i64);
             let vm = |k: i64| 600_000 + (i as i64 * 7_919 + k * 104_729) % 600_000;
-            let mut s = session(server, created, [vm(0), vm(1), vm(2)]);
+            let mut s = session(server, tenants[i % TENANTS], created, [vm(0), vm(1), vm(2)]);
             // As the engine has stored it: brought to `now` at its transitions.
             s.advance(now, LEAD_MS);
             s
@@ -184,9 +202,10 @@ async fn run_in_step(n: usize, postgres: Option<&str>) {
     let created = Timestamp::now().plus_millis(-(LEAD_MS + vm_ms - 500));
     let server = BackupServerId::new_random();
     let before = created.plus_millis(LEAD_MS + vm_ms - 500);
+    let tenants = tenants();
     let sessions: Vec<_> = (0..n)
-        .map(|_| {
-            let mut s = session(server, created, [vm_ms; 3]);
+        .map(|i| {
+            let mut s = session(server, tenants[i % TENANTS], created, [vm_ms; 3]);
             s.advance(before, LEAD_MS);
             s
         })
