@@ -156,6 +156,54 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// A row of the table: sorted `steps` give the median and the max; `first` is
+/// the step that loaded the sessions, when the row has one.
+struct Row<'a> {
+    db: &'a TestDb,
+    shape: &'a str,
+    n: usize,
+    baseline: Duration,
+    first: Option<Duration>,
+    steps: &'a [Duration],
+    stored: usize,
+}
+
+impl Row<'_> {
+    fn print(&self) {
+        let first = self
+            .first
+            .map_or("—".to_string(), |f| format!("{:.0} ms", ms(f)));
+        println!(
+            "| {} | {} | {} | {:.1} ms | {first} | {:.0} ms | {:.0} ms | {} |",
+            label(self.db),
+            self.shape,
+            self.n,
+            ms(self.baseline),
+            ms(self.steps[self.steps.len() / 2]),
+            ms(*self.steps.last().expect("a step")),
+            self.stored,
+        );
+    }
+}
+
+/// The in-memory part alone: copies of `sessions` advanced to `to`. Returns the
+/// time it took and the copies.
+fn in_memory(sessions: &[FailoverSession], to: Timestamp) -> (Duration, Vec<FailoverSession>) {
+    let mut copies = sessions.to_vec();
+    let started = Instant::now();
+    for s in &mut copies {
+        s.advance(to, LEAD_MS);
+    }
+    (started.elapsed(), copies)
+}
+
+/// How long one engine step to `to` takes.
+async fn timed_step(engine: &Engine, to: Timestamp) -> Duration {
+    let started = Instant::now();
+    engine.step(to).await.unwrap();
+    started.elapsed()
+}
+
 /// One row of the staggered shape.
 async fn run_staggered(n: usize, postgres: Option<&str>) {
     let (db, store) = open(postgres).await;
@@ -174,24 +222,22 @@ async fn run_staggered(n: usize, postgres: Option<&str>) {
     }
     let baseline = started.elapsed();
     let engine = Engine::new(Arc::new(store.clone()), EngineConfig { time_scale: 1.0 });
-    let started = Instant::now();
-    engine.step(now).await.unwrap();
-    let first = started.elapsed();
+    let first = timed_step(&engine, now).await;
     let mut steps = Vec::new();
     for k in 1..=10 {
-        let started = Instant::now();
-        engine.step(now.plus_millis(k * 1_000)).await.unwrap();
-        steps.push(started.elapsed());
+        steps.push(timed_step(&engine, now.plus_millis(k * 1_000)).await);
     }
     steps.sort();
-    println!(
-        "| {} | staggered | {n} | {:.1} ms | {:.0} ms | {:.0} ms | {:.0} ms | {transitions} |",
-        label(&db),
-        ms(baseline),
-        ms(first),
-        ms(steps[steps.len() / 2]),
-        ms(*steps.last().unwrap()),
-    );
+    Row {
+        db: &db,
+        shape: "staggered",
+        n,
+        baseline,
+        first: Some(first),
+        steps: &steps,
+        stored: transitions,
+    }
+    .print();
     store.close().await;
 }
 
@@ -212,48 +258,37 @@ async fn run_in_step(n: usize, postgres: Option<&str>) {
         .collect();
     seed(&store, &sessions, server).await;
     let boundary = before.plus_millis(1_000);
-    let mut copies = sessions.clone();
-    let started = Instant::now();
-    for s in &mut copies {
-        s.advance(boundary, LEAD_MS);
-    }
-    let baseline = started.elapsed();
+    let (baseline, _) = in_memory(&sessions, boundary);
     let engine = Engine::new(Arc::new(store.clone()), EngineConfig { time_scale: 1.0 });
-    let started = Instant::now();
-    engine.step(before).await.unwrap();
-    let first = started.elapsed();
-    let started = Instant::now();
-    engine.step(boundary).await.unwrap();
-    let step = started.elapsed();
-    println!(
-        "| {} | in step | {n} | {:.1} ms | {:.0} ms | {:.0} ms | {:.0} ms | {n} |",
-        label(&db),
-        ms(baseline),
-        ms(first),
-        ms(step),
-        ms(step),
-    );
+    let first = timed_step(&engine, before).await;
+    let step = timed_step(&engine, boundary).await;
+    Row {
+        db: &db,
+        shape: "in step",
+        n,
+        baseline,
+        first: Some(first),
+        steps: &[step],
+        stored: n,
+    }
+    .print();
     // The same sessions through their second boundary and then all ending in
     // one step: that step writes every session row as well as a task row each.
     engine.step(boundary.plus_millis(vm_ms)).await.unwrap();
     let end = boundary.plus_millis(2 * vm_ms);
-    let mut copies = sessions.clone();
-    let started = Instant::now();
-    for s in &mut copies {
-        s.advance(end, LEAD_MS);
-    }
-    let baseline = started.elapsed();
+    let (baseline, copies) = in_memory(&sessions, end);
     assert!(copies.iter().all(FailoverSession::is_finished));
-    let started = Instant::now();
-    engine.step(end).await.unwrap();
-    let step = started.elapsed();
-    println!(
-        "| {} | ending in step | {n} | {:.1} ms | — | {:.0} ms | {:.0} ms | {n} |",
-        label(&db),
-        ms(baseline),
-        ms(step),
-        ms(step),
-    );
+    let step = timed_step(&engine, end).await;
+    Row {
+        db: &db,
+        shape: "ending in step",
+        n,
+        baseline,
+        first: None,
+        steps: &[step],
+        stored: n,
+    }
+    .print();
     store.close().await;
 }
 
