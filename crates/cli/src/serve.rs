@@ -7,6 +7,7 @@ use entman_http::application::{App, AppConfig, IndexLoad};
 use entman_http::{server, HttpConfig, Scheme};
 use entman_model::Timestamp;
 use entman_repr::JsonStyle;
+use entman_store::prelude::*;
 use entman_store::Store;
 use entman_store_sql::{sqlite_url, SqlStore};
 use std::net::SocketAddr;

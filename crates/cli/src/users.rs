@@ -7,6 +7,7 @@ use clap::Subcommand;
 use entman_http::password;
 use entman_model::auth::{Account, Role};
 use entman_model::ids::AccountId;
+use entman_store::prelude::*;
 use entman_store::Store;
 use entman_store_sql::{sqlite_url, SqlStore};
 use rand::distributions::Alphanumeric;

@@ -31,7 +31,7 @@ use entman_model::ids::*;
 use entman_model::plan::VmOutcome;
 use entman_model::session::*;
 use entman_model::Timestamp;
-use entman_store::Store;
+use entman_store::prelude::*;
 use entman_store_sql::SqlStore;
 use entman_testkit::TestDb;
 use std::sync::Arc;

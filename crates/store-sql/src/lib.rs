@@ -1,4 +1,4 @@
-//! SQLite and PostgreSQL implementations of the entman [`Store`].
+//! SQLite and PostgreSQL implementations of the entman [`Store`](entman_store::Store).
 //!
 //! Both backends run through sqlx's `Any` driver with one set of SQL statements:
 //! the schema only uses types both databases share (TEXT, BIGINT; instants as

@@ -147,7 +147,7 @@ impl SessionUpdate<'_> {
     }
 }
 
-/// Where a [`Store::scan_sessions`] stood.
+/// Where a [`SessionStore::scan_sessions`] stood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionScan {
     /// The deletion epoch: when it moves, sessions were deleted and a reader
@@ -179,9 +179,38 @@ pub struct TenantCredential {
     pub password_hash: String,
 }
 
-/// The storage interface. Every method is one consistent unit of work.
+/// The storage interface: every part of it, as handlers and the engine hold it
+/// (`Arc<dyn Store>`). Each part is a trait of its own, by resource, so that a
+/// backend implements one resource in one place. Every method is one consistent
+/// unit of work.
+pub trait Store:
+    AdminStore
+    + ServerStore
+    + TenantStore
+    + ReplicaStore
+    + PlanStore
+    + SessionStore
+    + AccountStore
+    + TaskStore
+{
+}
+
+impl<
+        T: AdminStore
+            + ServerStore
+            + TenantStore
+            + ReplicaStore
+            + PlanStore
+            + SessionStore
+            + AccountStore
+            + TaskStore,
+    > Store for T
+{
+}
+
+/// The state as a whole: backend facts, change tracking, metadata, clearing, snapshots.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait AdminStore: Send + Sync + 'static {
     /// A short name of the backend, for logs (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 
@@ -192,7 +221,7 @@ pub trait Store: Send + Sync + 'static {
         None
     }
 
-    /// Moves [`Store::state_version`] without a write: what readers derive from
+    /// Moves [`AdminStore::state_version`] without a write: what readers derive from
     /// the stored state and the clock (the progress of running sessions) moved.
     fn mark_changed(&self) {}
 
@@ -204,13 +233,6 @@ pub trait Store: Send + Sync + 'static {
         Ok(None)
     }
 
-    /// How many sessions are in each (state, result) pair, for metrics. Pairs
-    /// without sessions may be left out.
-    async fn session_tally(&self) -> StoreResult<Vec<(SessionState, SessionResult, u64)>>;
-
-    /// How many logon sessions are stored (idle ones not yet purged included).
-    async fn logon_count(&self) -> StoreResult<u64>;
-
     /// Connections of the store's pools by state (`idle`, `in_use`), for metrics.
     fn pool_connections(&self) -> Vec<(&'static str, u64)> {
         Vec::new()
@@ -218,28 +240,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Reads a metadata value.
     async fn meta(&self, key: &str) -> StoreResult<Option<String>>;
+
     /// Writes a metadata value.
     async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
-
-    // --- backup servers -------------------------------------------------------
-    /// All backup servers, by name.
-    async fn list_servers(&self) -> StoreResult<Vec<BackupServer>>;
-    /// One backup server.
-    async fn get_server(&self, id: BackupServerId) -> StoreResult<BackupServer>;
-    /// Adds a server; `Conflict` when its name is taken. `password_hash` is kept, never shown.
-    async fn insert_server(
-        &self,
-        server: &BackupServer,
-        password_hash: Option<&str>,
-    ) -> StoreResult<()>;
-    /// Replaces a server's fields; `Conflict` when the new name is taken.
-    async fn update_server(
-        &self,
-        server: &BackupServer,
-        password_hash: Option<&str>,
-    ) -> StoreResult<()>;
-    /// Removes a server and every cloud object below it.
-    async fn delete_server(&self, id: BackupServerId) -> StoreResult<()>;
 
     /// Removes every world object (servers, tenants and their logins, replicas,
     /// points, plans), every failover session and every task of a logon
@@ -253,60 +256,112 @@ pub trait Store: Send + Sync + 'static {
     /// order; `Conflict` when there are more than `max_sessions` sessions.
     async fn dump(&self, max_sessions: u64) -> StoreResult<Vec<TableRows>>;
 
-    /// Replaces the state with a [`Store::dump`], in one transaction. Tables and
+    /// Replaces the state with a [`AdminStore::dump`], in one transaction. Tables and
     /// columns must be the store's own; `Conflict` names what does not fit.
     async fn restore(&self, tables: &[TableRows]) -> StoreResult<()>;
+}
 
-    // --- tenants --------------------------------------------------------------
+/// Backup servers.
+#[async_trait]
+pub trait ServerStore: Send + Sync + 'static {
+    /// All backup servers, by name.
+    async fn list_servers(&self) -> StoreResult<Vec<BackupServer>>;
+
+    /// One backup server.
+    async fn get_server(&self, id: BackupServerId) -> StoreResult<BackupServer>;
+
+    /// Adds a server; `Conflict` when its name is taken. `password_hash` is kept, never shown.
+    async fn insert_server(
+        &self,
+        server: &BackupServer,
+        password_hash: Option<&str>,
+    ) -> StoreResult<()>;
+
+    /// Replaces a server's fields; `Conflict` when the new name is taken.
+    async fn update_server(
+        &self,
+        server: &BackupServer,
+        password_hash: Option<&str>,
+    ) -> StoreResult<()>;
+
+    /// Removes a server and every cloud object below it.
+    async fn delete_server(&self, id: BackupServerId) -> StoreResult<()>;
+}
+
+/// Cloud tenants and their logins.
+#[async_trait]
+pub trait TenantStore: Send + Sync + 'static {
     /// All tenants, by name.
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
+
     /// One tenant.
     async fn get_tenant(&self, id: TenantId) -> StoreResult<Tenant>;
+
     /// Adds a tenant with the hash of its logon password.
     async fn insert_tenant(&self, tenant: &Tenant, password_hash: Option<&str>) -> StoreResult<()>;
+
     /// Finds tenant credentials by logon key (standalone user name, or
     /// `organization\login` for vCloud users), case-insensitively.
     async fn tenant_credential(&self, login_key: &str) -> StoreResult<Option<TenantCredential>>;
+
     /// Replaces the password hash of a tenant logon key; `NotFound` when unknown.
     async fn set_tenant_password(&self, login_key: &str, password_hash: &str) -> StoreResult<()>;
+
     /// Registers an additional logon key for a tenant (vCloud organization users).
     async fn insert_tenant_login(
         &self,
         login_key: &str,
         cred: &TenantCredential,
     ) -> StoreResult<()>;
+}
 
-    // --- replicas and points --------------------------------------------------
+/// Cloud replicas and their VM replica points.
+#[async_trait]
+pub trait ReplicaStore: Send + Sync + 'static {
     /// Replicas visible in the scope, by name.
     async fn list_replicas(&self, scope: Scope) -> StoreResult<Vec<Replica>>;
+
     /// One replica, if visible.
     async fn get_replica(&self, scope: Scope, id: ReplicaId) -> StoreResult<Replica>;
+
     /// Adds a replica.
     async fn insert_replica(&self, replica: &Replica) -> StoreResult<()>;
+
     /// Points visible in the scope (optionally of one replica), by creation time.
     async fn list_points(
         &self,
         scope: Scope,
         replica: Option<ReplicaId>,
     ) -> StoreResult<Vec<VmReplicaPoint>>;
+
     /// One point, if visible.
     async fn get_point(&self, scope: Scope, id: PointId) -> StoreResult<VmReplicaPoint>;
+
     /// Adds a point.
     async fn insert_point(&self, point: &VmReplicaPoint) -> StoreResult<()>;
+
     /// Changes a point's state.
     async fn set_point_state(&self, id: PointId, state: PointState) -> StoreResult<()>;
+}
 
-    // --- plans ----------------------------------------------------------------
+/// Cloud failover plans.
+#[async_trait]
+pub trait PlanStore: Send + Sync + 'static {
     /// Plans visible in the scope, by name, with their VMs.
     async fn list_plans(&self, scope: Scope) -> StoreResult<Vec<Plan>>;
+
     /// One plan, if visible.
     async fn get_plan(&self, scope: Scope, id: PlanId) -> StoreResult<Plan>;
+
     /// Adds a plan with its VMs.
     async fn insert_plan(&self, plan: &Plan) -> StoreResult<()>;
+
     /// Replaces a plan's script options.
     async fn update_plan_options(&self, id: PlanId, options: &PlanOptions) -> StoreResult<()>;
+
     /// Changes the internal plan state.
     async fn set_plan_state(&self, id: PlanId, state: PlanState) -> StoreResult<()>;
+
     /// Changes the plan state only if it is `from`; returns whether it changed. This
     /// is the atomic check that two concurrent starts cannot both pass.
     async fn try_set_plan_state(
@@ -315,17 +370,26 @@ pub trait Store: Send + Sync + 'static {
         from: PlanState,
         to: PlanState,
     ) -> StoreResult<bool>;
+
     /// Removes a plan and its VMs (its sessions stay).
     async fn delete_plan(&self, id: PlanId) -> StoreResult<()>;
+}
 
-    // --- failover sessions ----------------------------------------------------
+/// Failover sessions, their VM tasks, and the query service over them.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// How many sessions are in each (state, result) pair, for metrics. Pairs
+    /// without sessions may be left out.
+    async fn session_tally(&self) -> StoreResult<Vec<(SessionState, SessionResult, u64)>>;
+
     /// Sessions visible in the scope created at or after `since`, oldest first.
     async fn list_sessions(
         &self,
         scope: Scope,
         since: Option<Timestamp>,
     ) -> StoreResult<Vec<FailoverSession>>;
-    /// One page of [`Store::list_sessions`]: at most `limit` sessions after the
+
+    /// One page of [`SessionStore::list_sessions`]: at most `limit` sessions after the
     /// key `after` (creation time, id) in `(creation_time, id)` order, for lists
     /// too long to hold in memory. `with_tasks: false` leaves their task lists empty
     /// (reference lists do not show them).
@@ -337,20 +401,27 @@ pub trait Store: Send + Sync + 'static {
         limit: u64,
         with_tasks: bool,
     ) -> StoreResult<Vec<FailoverSession>>;
+
     /// One session, if visible.
     async fn get_session(&self, scope: Scope, id: SessionId) -> StoreResult<FailoverSession>;
+
     /// Writes a session and its tasks (insert or full replace).
     async fn save_session(&self, session: &FailoverSession) -> StoreResult<()>;
+
     /// Writes several sessions in one transaction (the engine's batch per step).
     async fn save_sessions(&self, sessions: &[FailoverSession]) -> StoreResult<()>;
+
     /// Writes what changed in stored sessions as they run: the session's own
     /// columns where [`SessionUpdate::row`] says they changed, and those of the
     /// listed tasks. Everything in one transaction.
     async fn update_sessions(&self, updates: &[SessionUpdate<'_>]) -> StoreResult<()>;
+
     /// Every session that has not reached `Stopped`, oldest first.
     async fn list_active_sessions(&self) -> StoreResult<Vec<FailoverSession>>;
+
     /// The id and state of every session that has not reached `Stopped`.
     async fn active_session_states(&self) -> StoreResult<Vec<(SessionId, SessionState)>>;
+
     /// The unfinished session of a plan, if any.
     async fn active_session_of_plan(&self, plan: PlanId) -> StoreResult<Option<SessionId>>;
 
@@ -365,7 +436,7 @@ pub trait Store: Send + Sync + 'static {
     /// Every session row, in no particular order (a sequential read), handed to
     /// `sink` one by one. Returns the deletion epoch and the revision of the last
     /// committed write, read before the rows: every later change has a higher
-    /// revision, so [`Store::session_changes`] after `(revision, max id)` finds it.
+    /// revision, so [`SessionStore::session_changes`] after `(revision, max id)` finds it.
     async fn scan_sessions(
         &self,
         sink: &mut (dyn FnMut(SessionKeys) + Send),
@@ -380,7 +451,6 @@ pub trait Store: Send + Sync + 'static {
         limit: u64,
     ) -> StoreResult<SessionChanges>;
 
-    // --- query service ----------------------------------------------------------
     /// Runs a checked query in the database: counts the matching rows and returns
     /// the keys of rows `offset .. offset + limit` in the query's order.
     async fn query_page(
@@ -390,39 +460,69 @@ pub trait Store: Send + Sync + 'static {
         offset: u64,
         limit: u64,
     ) -> StoreResult<QueryPage>;
+}
 
-    // --- accounts and logon sessions ------------------------------------------
+/// Accounts and logon sessions.
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
+    /// How many logon sessions are stored (idle ones not yet purged included).
+    async fn logon_count(&self) -> StoreResult<u64>;
+
     /// Finds an account by name, case-insensitively.
     async fn account_by_name(&self, name: &str) -> StoreResult<Option<Account>>;
+
     /// Adds or replaces an account (matched by name).
     async fn upsert_account(&self, account: &Account) -> StoreResult<()>;
+
     /// All accounts, by name.
     async fn list_accounts(&self) -> StoreResult<Vec<Account>>;
+
     /// Removes an account by name.
     async fn delete_account(&self, name: &str) -> StoreResult<()>;
+
     /// Adds a logon session reachable by the hash of its token.
     async fn insert_logon(&self, session: &LogonSession, token_hash: &str) -> StoreResult<()>;
+
     /// Finds the logon session of a token hash; returns it with the stored hash.
     async fn logon_by_token(&self, token_hash: &str)
         -> StoreResult<Option<(LogonSession, String)>>;
     /// One logon session.
     async fn get_logon(&self, id: LogonSessionId) -> StoreResult<LogonSession>;
+
     /// Records activity on a logon session.
     async fn touch_logon(&self, id: LogonSessionId, at: Timestamp) -> StoreResult<()>;
+
     /// Ends a logon session; its tasks go with it.
     async fn delete_logon(&self, id: LogonSessionId) -> StoreResult<()>;
+
     /// Ends every logon session idle since before `idle_before`; returns how many.
     async fn purge_idle_logons(&self, idle_before: Timestamp) -> StoreResult<u64>;
+}
 
-    // --- tasks ----------------------------------------------------------------
+/// Tasks of logon sessions.
+#[async_trait]
+pub trait TaskStore: Send + Sync + 'static {
     /// Adds a task, allocating the next `task-<n>` number of its logon session.
     async fn insert_task(&self, task: &Task) -> StoreResult<Task>;
+
     /// One task of a logon session.
     async fn get_task(&self, logon: LogonSessionId, number: TaskNumber) -> StoreResult<Task>;
+
     /// Tasks of a logon session, by number.
     async fn list_tasks(&self, logon: LogonSessionId) -> StoreResult<Vec<Task>>;
+
     /// Replaces a task's state, outcome and related session.
     async fn update_task(&self, task: &Task) -> StoreResult<()>;
+
     /// Forgets a task.
     async fn delete_task(&self, logon: LogonSessionId, number: TaskNumber) -> StoreResult<()>;
+}
+
+/// The store traits, for calling them on a concrete store (`use
+/// entman_store::prelude::*`); a `dyn Store` needs no import.
+pub mod prelude {
+    pub use crate::{
+        AccountStore, AdminStore, PlanStore, ReplicaStore, ServerStore, SessionStore, Store,
+        TaskStore, TenantStore,
+    };
 }

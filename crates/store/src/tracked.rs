@@ -1,6 +1,6 @@
 //! Change tracking: a [`Store`] wrapper that counts the writes that change what
 //! the API shows, so that read caches can tell whether an answer they keep is
-//! still current ([`Store::state_version`]).
+//! still current ([`AdminStore::state_version`]).
 //!
 //! The version moves *after* each write returns (its transaction committed): a
 //! reader that notes the version, reads, and keeps what it read under the noted
@@ -34,7 +34,7 @@ impl Tracked {
         self.version.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Follows the store's [`Store::change_marker`] every `every` and moves the
+    /// Follows the store's [`AdminStore::change_marker`] every `every` and moves the
     /// version when it changes: writes by other processes on the same database
     /// (`entman generate` beside a running server) then reach the read cache
     /// within that interval. The first marker is read before this returns, so a
@@ -69,7 +69,7 @@ impl Tracked {
 }
 
 #[async_trait]
-impl Store for Tracked {
+impl AdminStore for Tracked {
     fn state_version(&self) -> Option<u64> {
         Some(self.version.load(Ordering::Acquire))
     }
@@ -102,14 +102,6 @@ impl Store for Tracked {
         result
     }
 
-    async fn session_tally(&self) -> StoreResult<Vec<(SessionState, SessionResult, u64)>> {
-        self.inner.session_tally().await
-    }
-
-    async fn logon_count(&self) -> StoreResult<u64> {
-        self.inner.logon_count().await
-    }
-
     fn pool_connections(&self) -> Vec<(&'static str, u64)> {
         self.inner.pool_connections()
     }
@@ -123,7 +115,10 @@ impl Store for Tracked {
         self.changed();
         result
     }
+}
 
+#[async_trait]
+impl ServerStore for Tracked {
     async fn list_servers(&self) -> StoreResult<Vec<BackupServer>> {
         self.inner.list_servers().await
     }
@@ -157,7 +152,10 @@ impl Store for Tracked {
         self.changed();
         result
     }
+}
 
+#[async_trait]
+impl TenantStore for Tracked {
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
         self.inner.list_tenants().await
     }
@@ -194,7 +192,10 @@ impl Store for Tracked {
         self.changed();
         result
     }
+}
 
+#[async_trait]
+impl ReplicaStore for Tracked {
     async fn list_replicas(&self, scope: Scope) -> StoreResult<Vec<Replica>> {
         self.inner.list_replicas(scope).await
     }
@@ -232,7 +233,10 @@ impl Store for Tracked {
         self.changed();
         result
     }
+}
 
+#[async_trait]
+impl PlanStore for Tracked {
     async fn list_plans(&self, scope: Scope) -> StoreResult<Vec<Plan>> {
         self.inner.list_plans(scope).await
     }
@@ -274,6 +278,13 @@ impl Store for Tracked {
         let result = self.inner.delete_plan(id).await;
         self.changed();
         result
+    }
+}
+
+#[async_trait]
+impl SessionStore for Tracked {
+    async fn session_tally(&self) -> StoreResult<Vec<(SessionState, SessionResult, u64)>> {
+        self.inner.session_tally().await
     }
 
     async fn list_sessions(
@@ -365,6 +376,13 @@ impl Store for Tracked {
             .query_page(query, restriction, offset, limit)
             .await
     }
+}
+
+#[async_trait]
+impl AccountStore for Tracked {
+    async fn logon_count(&self) -> StoreResult<u64> {
+        self.inner.logon_count().await
+    }
 
     async fn account_by_name(&self, name: &str) -> StoreResult<Option<Account>> {
         self.inner.account_by_name(name).await
@@ -412,7 +430,10 @@ impl Store for Tracked {
     async fn purge_idle_logons(&self, idle_before: Timestamp) -> StoreResult<u64> {
         self.inner.purge_idle_logons(idle_before).await
     }
+}
 
+#[async_trait]
+impl TaskStore for Tracked {
     async fn insert_task(&self, task: &Task) -> StoreResult<Task> {
         self.inner.insert_task(task).await
     }

@@ -2,7 +2,8 @@
 //! indexes are dropped for the load and built at its end, and a load killed
 //! half-way is finished by the next connect.
 
-use entman_store::{Scope, Store};
+use entman_store::prelude::*;
+use entman_store::Scope;
 use entman_store_sql::{BulkLoad, SqlStore};
 use entman_testkit::{fixture, TestDb};
 use sqlx::Connection;

@@ -3,6 +3,7 @@
 //! every cached path answers what the same server without a cache answers, in XML
 //! and JSON; and tenants only ever get their own answers.
 
+use entman_store::prelude::*;
 use entman_testkit::reqwest::Method;
 use entman_testkit::{spawn_app, Logon, TestApp};
 use serde_json::Value;
@@ -489,7 +490,6 @@ async fn writes_by_another_process_reach_the_cache_within_moments() {
         .await
         .unwrap();
     let id: entman_model::ids::PointId = points[0].rsplit('/').next().unwrap().parse().unwrap();
-    use entman_store::Store;
     other
         .set_point_state(id, entman_model::replica::PointState::Failback)
         .await
