@@ -452,6 +452,9 @@ pub enum Right {
     ReadSessions,
     /// The caller's own tasks.
     OwnTasks,
+    /// Jobs and their includes, `query?type=Job` (Portal Administrator only,
+    /// resources/jobs.md §1).
+    Jobs,
 }
 
 /// Whether a principal holds a right (the union over its roles).

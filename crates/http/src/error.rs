@@ -174,6 +174,13 @@ impl ApiError {
         ApiError::BadRequest("Use ?action=collect on a backup server.".into())
     }
 
+    /// A job `?action=` that is missing or unknown (jobs.md §5).
+    pub fn job_action_unknown() -> ApiError {
+        ApiError::BadRequest(
+            "Use ?action=start, stop, retry, sync or toggleScheduleEnabled on a job.".into(),
+        )
+    }
+
     /// A backup server whose name another server has.
     pub fn server_exists(name: &str) -> ApiError {
         ApiError::BadRequest(format!("Backup server [{name}] is already added."))

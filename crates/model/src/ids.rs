@@ -83,6 +83,10 @@ id_type!(/// A logon session (`SessionId` of a `LogonSession`).
     LogonSessionId, "LogonSession");
 id_type!(/// A provider (Enterprise Manager) account.
     AccountId, "Account");
+id_type!(/// A backup, replication or backup copy job (slice 2).
+    JobId, "Job");
+id_type!(/// One VM a job processes (`ObjectInJobId`).
+    ObjectInJobId, "ObjectInJob");
 
 /// Error for text that is not a hyphenated GUID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod clock;
 pub mod ids;
+pub mod job;
 pub mod plan;
 pub mod replica;
 pub mod server;

@@ -20,6 +20,11 @@ crate::wire_enum! {
         UpdateFailoverPlan = "UpdateFailoverPlan",
         DeleteCloudFailoverPlan = "DeleteCloudFailoverPlan",
         CollectingBackupServer = "CollectingBackupServer",
+        StartJob = "StartJob",
+        StopJob = "StopJob",
+        RetryJob = "RetryJob",
+        StartJobSync = "StartJobSync",
+        UpdateJob = "UpdateJob",
     }
 }
 

@@ -73,6 +73,9 @@ pub enum QueryType {
     CloudFailoverSession,
     /// `type=Task`
     Task,
+    /// `type=Job` (slice 2, resources/jobs.md §6): answered in memory
+    /// ([`QueryType::in_memory`]), its `NextRun` being derived from the clock.
+    Job,
 }
 
 /// Why a `type` value is not served.
@@ -89,7 +92,6 @@ const OTHER_EM_TYPES: &[&str] = &[
     "VmRestorePoint",
     "VAppRestorePoint",
     "VmReplicaPoint",
-    "Job",
     "RestorePoint",
     "BackupTaskSession",
     "ReplicaTaskSession",
@@ -281,6 +283,43 @@ const TASK_FIELDS: &[Field] = &[
     f("Operation", Kind::Text, "k.operation"),
 ];
 
+/// `JobType` members in index order (jobs.md §6).
+const JOB_TYPES: &[(&str, &str)] = &[
+    ("Backup", "Backup"),
+    ("BackupCopy", "BackupCopy"),
+    ("ImmediateBackupCopy", "ImmediateBackupCopy"),
+    ("Replica", "Replica"),
+];
+const JOB_PLATFORMS: &[(&str, &str)] = &[
+    ("VMware", "VMware"),
+    ("HyperV", "HyperV"),
+    ("vCloud", "vCloud"),
+    ("CustomPlatform", "CustomPlatform"),
+];
+
+/// Job fields. Jobs are answered in memory: the columns name what each field
+/// reads (`NextRun` has none, it is derived from the schedule and the clock).
+const JOB_FIELDS: &[Field] = &[
+    f("UID", Kind::Uid("Job"), "j.id"),
+    f("Name", Kind::Text, "j.name"),
+    f("Description", Kind::Text, "NULL"),
+    nullable("NextRun", Kind::Time, "NULL"),
+    f("JobType", Kind::Enum(JOB_TYPES), "j.job_type"),
+    f("Platform", Kind::Enum(JOB_PLATFORMS), "NULL"),
+    f("ScheduleConfigured", Kind::Bool, "NULL"),
+    f("ScheduleEnabled", Kind::Bool, "j.schedule_enabled"),
+    f(
+        "BackupServerUid",
+        Kind::Uid("BackupServer"),
+        "j.backup_server_id",
+    ),
+    f(
+        "BackupServerName",
+        Kind::Text,
+        "(SELECT bs.name FROM backup_servers bs WHERE bs.id = j.backup_server_id)",
+    ),
+];
+
 impl QueryType {
     /// Every type of this contract.
     pub const ALL: &'static [QueryType] = &[
@@ -291,7 +330,14 @@ impl QueryType {
         QueryType::CloudFailoverPlan,
         QueryType::CloudFailoverSession,
         QueryType::Task,
+        QueryType::Job,
     ];
+
+    /// Whether the type is answered in memory ([`crate::eval::select`]) rather
+    /// than in SQL: values derived at request time, and few rows.
+    pub fn in_memory(self) -> bool {
+        self == QueryType::Job
+    }
 
     /// The type's name.
     pub fn name(self) -> &'static str {
@@ -303,6 +349,7 @@ impl QueryType {
             QueryType::CloudFailoverPlan => "CloudFailoverPlan",
             QueryType::CloudFailoverSession => "CloudFailoverSession",
             QueryType::Task => "Task",
+            QueryType::Job => "Job",
         }
     }
 
@@ -317,6 +364,7 @@ impl QueryType {
             QueryType::CloudFailoverPlan => "CloudFailoverPlans",
             QueryType::CloudFailoverSession => "CloudFailoverSessions",
             QueryType::Task => "Tasks",
+            QueryType::Job => "Jobs",
         }
     }
 
@@ -348,6 +396,7 @@ impl QueryType {
             QueryType::CloudFailoverPlan => PLAN_FIELDS,
             QueryType::CloudFailoverSession => SESSION_FIELDS,
             QueryType::Task => TASK_FIELDS,
+            QueryType::Job => JOB_FIELDS,
         }
     }
 
@@ -381,6 +430,7 @@ impl QueryType {
             QueryType::CloudFailoverPlan => "plans p",
             QueryType::CloudFailoverSession => "failover_sessions s",
             QueryType::Task => "tasks k",
+            QueryType::Job => "jobs j",
         }
     }
 
@@ -394,6 +444,7 @@ impl QueryType {
             QueryType::CloudFailoverPlan => "p.id",
             QueryType::CloudFailoverSession => "s.id",
             QueryType::Task => "k.number",
+            QueryType::Job => "j.id",
         }
     }
 

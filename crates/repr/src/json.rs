@@ -41,7 +41,7 @@ fn write_object(out: &mut String, node: &Node, style: JsonStyle) {
     out.push('{');
     let mut first = true;
     for m in ordered(node) {
-        if matches!(m.value, Value::Omit) {
+        if matches!(m.value, Value::Omit | Value::XmlOnly(_)) {
             continue;
         }
         if !first {
@@ -71,6 +71,17 @@ fn write_value(out: &mut String, value: &Value, style: JsonStyle) {
         }
         Value::Items(items) => write_array_or_null(out, items, style),
         Value::Links(items) => write_array(out, items, style),
+        Value::Texts(items) | Value::Strings { items, .. } => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(out, item);
+            }
+            out.push(']');
+        }
+        Value::JsonOnly(inner) | Value::XmlOnly(inner) => write_value(out, inner, style),
         Value::Null | Value::Omit => out.push_str("null"),
     }
 }
@@ -177,6 +188,15 @@ mod tests {
         assert_eq!(
             to_json(&n, JsonStyle::Em12),
             r#"{"Own":"o","Name":"n","Links":null,"Href":"h"}"#
+        );
+    }
+
+    #[test]
+    fn repeated_texts_folders_day_texts_and_one_sided_members() {
+        let n = crate::node::one_of_each_kind();
+        assert_eq!(
+            to_json(&n, JsonStyle::Em12),
+            r#"{"Days":["Sunday","Monday"],"Folders":["%windir%"],"Empty":[],"Day":{"Name":"Sunday","Value":"1,1"},"RetrySpecified1":true}"#
         );
     }
 

@@ -22,6 +22,9 @@ pub enum Kind {
     Elem,
     /// An attribute.
     Attr,
+    /// The element's text content (`<Day Name="Sunday">1,1,…</Day>`); JSON writes
+    /// it under the member's name.
+    Text,
 }
 
 /// The value of a member.
@@ -50,6 +53,21 @@ pub enum Value {
     Items(Vec<Node>),
     /// A `<Links>` element: XML wrapper of `Link` elements, JSON flat array (J4).
     Links(Vec<Node>),
+    /// Repeated simple elements (`<Days>Sunday</Days><Days>Monday</Days>`); JSON
+    /// an array of strings.
+    Texts(Vec<String>),
+    /// A wrapper of simple elements named `item` (`<Folders><Path>a</Path></Folders>`);
+    /// JSON a bare array of strings, `[]` when empty.
+    Strings {
+        /// Element name of each item.
+        item: &'static str,
+        /// The items.
+        items: Vec<String>,
+    },
+    /// Written in XML only (a member JSON names otherwise or leaves out).
+    XmlOnly(Box<Value>),
+    /// Written in JSON only (serializer artefacts XML does not have).
+    JsonOnly(Box<Value>),
     /// Absent: omitted in XML, `null` in JSON.
     Null,
     /// Absent: omitted in XML and in JSON.
@@ -121,6 +139,17 @@ impl Node {
         self
     }
 
+    /// Sets the element's text content (see [`Kind::Text`]).
+    pub fn text(mut self, level: u8, name: &'static str, value: impl Into<Value>) -> Self {
+        self.members.push(Member {
+            name,
+            kind: Kind::Text,
+            level,
+            value: value.into(),
+        });
+        self
+    }
+
     /// Looks up a member by name (for tests and assertions).
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.members
@@ -184,4 +213,50 @@ pub fn opt_text(v: Option<impl Into<String>>) -> Value {
 /// An optional value-type element: `Omit` when absent (json.md J7).
 pub fn opt_value<T: Into<Value>>(v: Option<T>) -> Value {
     v.map_or(Value::Omit, Into::into)
+}
+
+/// A node with one member of each kind the job entity needs (repeated texts, a
+/// bare string list, text beside an attribute, one-sided members), rendered by
+/// the tests of both formats.
+#[cfg(test)]
+pub(crate) fn one_of_each_kind() -> Node {
+    Node::new("S")
+        .elem(
+            0,
+            "Days",
+            Value::Texts(vec!["Sunday".into(), "Monday".into()]),
+        )
+        .elem(
+            0,
+            "Folders",
+            Value::Strings {
+                item: "Path",
+                items: vec!["%windir%".into()],
+            },
+        )
+        .elem(
+            0,
+            "Empty",
+            Value::Strings {
+                item: "Path",
+                items: vec![],
+            },
+        )
+        .elem(
+            0,
+            "Day",
+            Node::new("Day")
+                .attr(1, "Name", "Sunday")
+                .text(0, "Value", "1,1"),
+        )
+        .elem(
+            0,
+            "RetrySpecified",
+            Value::XmlOnly(Box::new(Value::Bool(true))),
+        )
+        .elem(
+            0,
+            "RetrySpecified1",
+            Value::JsonOnly(Box::new(Value::Bool(true))),
+        )
 }

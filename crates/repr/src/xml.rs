@@ -50,6 +50,19 @@ fn write_node(out: &mut String, node: &Node, depth: usize, root: bool) {
         out.push_str(NAMESPACE);
         out.push('"');
     }
+    if let Some(text) = node
+        .members
+        .iter()
+        .find(|m| m.kind == Kind::Text)
+        .and_then(|m| scalar_text(&m.value))
+    {
+        out.push('>');
+        escape(out, &text, false);
+        out.push_str("</");
+        out.push_str(node.name);
+        out.push('>');
+        return;
+    }
     let children: Vec<&Member> = sorted(node, Kind::Elem)
         .filter(|m| is_written(&m.value))
         .collect();
@@ -70,9 +83,29 @@ fn write_node(out: &mut String, node: &Node, depth: usize, root: bool) {
 }
 
 fn write_member(out: &mut String, m: &Member, depth: usize) {
-    match &m.value {
+    write_value(out, m.name, &m.value, depth);
+}
+
+fn write_value(out: &mut String, name: &'static str, value: &Value, depth: usize) {
+    match value {
+        Value::XmlOnly(inner) => write_value(out, name, inner, depth),
+        Value::Texts(texts) => {
+            for (i, text) in texts.iter().enumerate() {
+                if i > 0 {
+                    out.push('\n');
+                }
+                write_simple(out, name, text, depth);
+            }
+        }
+        Value::Strings { item, items } => {
+            let nodes: Vec<Node> = items
+                .iter()
+                .map(|text| Node::new(item).text(0, "Value", text))
+                .collect();
+            write_wrapper(out, name, &nodes, depth);
+        }
         Value::Node(n) => write_node(out, n, depth, false),
-        Value::List { items, .. } | Value::Links(items) => write_wrapper(out, m.name, items, depth),
+        Value::List { items, .. } | Value::Links(items) => write_wrapper(out, name, items, depth),
         Value::Items(items) => {
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
@@ -81,21 +114,23 @@ fn write_member(out: &mut String, m: &Member, depth: usize) {
                 write_node(out, item, depth, false);
             }
         }
-        value => {
-            let text = scalar_text(value).unwrap_or_default();
-            indent(out, depth);
-            out.push('<');
-            out.push_str(m.name);
-            if text.is_empty() {
-                out.push_str(" />");
-            } else {
-                out.push('>');
-                escape(out, &text, false);
-                out.push_str("</");
-                out.push_str(m.name);
-                out.push('>');
-            }
-        }
+        value => write_simple(out, name, &scalar_text(value).unwrap_or_default(), depth),
+    }
+}
+
+/// `<name>text</name>`, or `<name />` for an empty text.
+fn write_simple(out: &mut String, name: &str, text: &str, depth: usize) {
+    indent(out, depth);
+    out.push('<');
+    out.push_str(name);
+    if text.is_empty() {
+        out.push_str(" />");
+    } else {
+        out.push('>');
+        escape(out, text, false);
+        out.push_str("</");
+        out.push_str(name);
+        out.push('>');
     }
 }
 
@@ -128,9 +163,11 @@ fn sorted(node: &Node, kind: Kind) -> impl Iterator<Item = &Member> {
 
 fn is_written(v: &Value) -> bool {
     match v {
-        Value::Null | Value::Omit => false,
-        // Root-level item lists with no items write nothing.
+        Value::Null | Value::Omit | Value::JsonOnly(_) => false,
+        Value::XmlOnly(inner) => is_written(inner),
+        // Root-level item lists and repeated elements with no items write nothing.
         Value::Items(items) => !items.is_empty(),
+        Value::Texts(texts) => !texts.is_empty(),
         _ => true,
     }
 }
@@ -199,6 +236,18 @@ mod tests {
         let xml = to_xml(&n);
         assert!(xml.contains("A=\"a&quot;&lt;&amp;&gt;&#xA;b\""), "{xml}");
         assert!(xml.contains("<T>x&lt;&amp;&gt;\"'y</T>"), "{xml}");
+    }
+
+    #[test]
+    fn repeated_texts_folders_day_texts_and_one_sided_members() {
+        let n = crate::node::one_of_each_kind();
+        let xml = to_xml(&n);
+        assert!(
+            xml.ends_with(
+                "  <Days>Sunday</Days>\n  <Days>Monday</Days>\n  <Folders>\n    <Path>%windir%</Path>\n  </Folders>\n  <Empty />\n  <Day Name=\"Sunday\">1,1</Day>\n  <RetrySpecified>true</RetrySpecified>\n</S>"
+            ),
+            "{xml}"
+        );
     }
 
     #[test]

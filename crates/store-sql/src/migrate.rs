@@ -45,6 +45,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: include_str!("../migrations/postgres/0009_statement_counts.sql"),
     },
+    shared(10, include_str!("../migrations/0010_jobs.sql")),
 ];
 
 /// Applies every migration not applied yet.

@@ -11,6 +11,7 @@
 use async_trait::async_trait;
 use entman_model::auth::{Account, LogonSession};
 use entman_model::ids::*;
+use entman_model::job::Job;
 use entman_model::plan::{Plan, PlanOptions, PlanState};
 use entman_model::replica::{PointState, Replica, VmReplicaPoint};
 use entman_model::server::BackupServer;
@@ -192,6 +193,7 @@ pub trait Store:
     + SessionStore
     + AccountStore
     + TaskStore
+    + JobStore
 {
 }
 
@@ -203,7 +205,8 @@ impl<
             + PlanStore
             + SessionStore
             + AccountStore
-            + TaskStore,
+            + TaskStore
+            + JobStore,
     > Store for T
 {
 }
@@ -518,11 +521,27 @@ pub trait TaskStore: Send + Sync + 'static {
     async fn delete_task(&self, logon: LogonSessionId, number: TaskNumber) -> StoreResult<()>;
 }
 
+/// The jobs of the backup servers (slice 2, resources/jobs.md).
+#[async_trait]
+pub trait JobStore: Send + Sync + 'static {
+    /// All jobs, by name (case-insensitive), ties by id.
+    async fn list_jobs(&self) -> StoreResult<Vec<Job>>;
+
+    /// One job.
+    async fn get_job(&self, id: JobId) -> StoreResult<Job>;
+
+    /// Adds a job; `Conflict` when its name is taken on its backup server.
+    async fn insert_job(&self, job: &Job) -> StoreResult<()>;
+
+    /// Sets a job's `ScheduleEnabled`; `NotFound` for an unknown job.
+    async fn set_job_schedule_enabled(&self, id: JobId, enabled: bool) -> StoreResult<()>;
+}
+
 /// The store traits, for calling them on a concrete store (`use
 /// entman_store::prelude::*`); a `dyn Store` needs no import.
 pub mod prelude {
     pub use crate::{
-        AccountStore, AdminStore, PlanStore, ReplicaStore, ServerStore, SessionStore, Store,
-        TaskStore, TenantStore,
+        AccountStore, AdminStore, JobStore, PlanStore, ReplicaStore, ServerStore, SessionStore,
+        Store, TaskStore, TenantStore,
     };
 }

@@ -454,3 +454,26 @@ impl TaskStore for Tracked {
         self.inner.delete_task(logon, number).await
     }
 }
+
+#[async_trait]
+impl JobStore for Tracked {
+    async fn list_jobs(&self) -> StoreResult<Vec<entman_model::job::Job>> {
+        self.inner.list_jobs().await
+    }
+
+    async fn get_job(&self, id: JobId) -> StoreResult<entman_model::job::Job> {
+        self.inner.get_job(id).await
+    }
+
+    async fn insert_job(&self, job: &entman_model::job::Job) -> StoreResult<()> {
+        let result = self.inner.insert_job(job).await;
+        self.changed();
+        result
+    }
+
+    async fn set_job_schedule_enabled(&self, id: JobId, enabled: bool) -> StoreResult<()> {
+        let result = self.inner.set_job_schedule_enabled(id, enabled).await;
+        self.changed();
+        result
+    }
+}

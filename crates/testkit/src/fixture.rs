@@ -3,6 +3,7 @@
 //! read side by side with the example it corresponds to.
 
 use entman_model::ids::*;
+use entman_model::job::*;
 use entman_model::plan::VmOutcome;
 use entman_model::plan::{Plan, PlanOptions, PlanState, PlanVm, VmBehaviour};
 use entman_model::replica::{PointState, PointType, Replica, ReplicaPlatform, VmReplicaPoint};
@@ -37,6 +38,14 @@ pub mod ids {
     pub const RUNNING_SESSION: &str = "a986d473-0248-4884-9832-17ec982ee393";
     /// A session that ended with Failed.
     pub const FAILED_SESSION: &str = "12295005-66e6-477d-a6d3-1401dd27476e";
+    /// The backup job (resources/jobs.md §3.4).
+    pub const BACKUP_JOB: &str = "4856ab37-2235-45e8-affe-d515878b01a9";
+    /// Its first include.
+    pub const BACKUP_JOB_VM: &str = "0493ea16-2c1f-4d02-b74b-994bd438b89a";
+    /// The replication job, without a schedule.
+    pub const REPLICA_JOB: &str = "2c49a44e-1e59-4527-a6bc-6b2f9b579ee1";
+    /// The immediate backup copy job of the backup job.
+    pub const COPY_JOB: &str = "5adf6525-51d9-48b9-a72d-7f80701c714b";
 }
 
 fn id(s: &str) -> Uuid {
@@ -63,6 +72,9 @@ pub async fn load(store: &dyn Store) {
         username: "TECH\\Administrator".into(),
     };
     store.insert_server(&server, None).await.unwrap();
+    for job in jobs(server.id) {
+        store.insert_job(&job).await.unwrap();
+    }
     let tenant = standalone_tenant(server.id);
     let hash = entman_http::password::hash(TENANT_LOGON.1);
     store.insert_tenant(&tenant, Some(&hash)).await.unwrap();
@@ -363,4 +375,102 @@ fn sessions(plan: &Plan) -> Vec<FailoverSession> {
         ..base(ids::FAILED_SESSION, "2025-06-20T16:21:35.74Z")
     };
     vec![finished, running, failed]
+}
+
+/// The jobs of resources/jobs.md §3.4–3.5 and jobs-domain.md §8.9.
+fn jobs(server: BackupServerId) -> Vec<Job> {
+    let vm = |vid: &str, name: &str, moref: u32, gib: u64, seconds: u64, outcome| JobVm {
+        id: ObjectInJobId(id(vid)),
+        name: name.into(),
+        hierarchy_ref: format!("urn:VMware:Vm:3b8ebdcc-41de-4c42-a001-a344f2e75550.vm-{moref}"),
+        size_bytes: gib << 30,
+        duration_ms: seconds * 1000,
+        fail_ms: 55_000,
+        outcomes: vec![outcome],
+        reasons: Vec::new(),
+    };
+    let created = NaiveDate::from_ymd_opt(2026, 1, 12).expect("a date");
+    let base = Job {
+        id: JobId(id(ids::BACKUP_JOB)),
+        backup_server_id: server,
+        name: "Fileserver Backup".into(),
+        job_type: JobType::Backup,
+        platform: Some(Platform::VMware),
+        description: "Backup of file servers".into(),
+        created,
+        schedule_enabled: true,
+        schedule: Some(Schedule {
+            kind: ScheduleKind::Daily {
+                days: DailyKind::Everyday,
+                minute_of_day: 22 * 60,
+            },
+            utc_offset_hours: 0,
+        }),
+        retry: RetryOptions {
+            times: 3,
+            timeout_minutes: 10,
+        },
+        timing: RunTiming {
+            startup_ms: 45_000,
+            finalize_ms: 4_000,
+            stop_ms: 5_000,
+            max_concurrent_tasks: 1,
+        },
+        backup: BackupOptions {
+            retain_points: 7,
+            full_backup_days: vec![Weekday::Monday],
+            compression_percent: 50,
+            change_rate_percent: 5,
+        },
+        vms: vec![
+            vm(
+                ids::BACKUP_JOB_VM,
+                "srv04",
+                62230,
+                60,
+                1814,
+                JobOutcome::Success,
+            ),
+            vm(
+                "51e37e0e-800a-4639-a2c7-0379330ea1ee",
+                "srv05",
+                62228,
+                100,
+                2420,
+                JobOutcome::Warning,
+            ),
+        ],
+        source_jobs: Vec::new(),
+    };
+    let replica = Job {
+        id: JobId(id(ids::REPLICA_JOB)),
+        name: "Fileserver02 Replication".into(),
+        job_type: JobType::Replica,
+        description: "Created by SRV13\\Administrator at 1/12/2026 9:14 AM.".into(),
+        schedule: None,
+        vms: vec![vm(
+            "d8f628b7-6fe4-498b-bfca-01a167b2124c",
+            "srv06",
+            62231,
+            40,
+            300,
+            JobOutcome::Success,
+        )],
+        ..base.clone()
+    };
+    let copy = Job {
+        id: JobId(id(ids::COPY_JOB)),
+        name: "Fileserver Backup Copy".into(),
+        job_type: JobType::ImmediateBackupCopy,
+        platform: None,
+        description: "Copy of file server backups to the DR site".into(),
+        schedule: None,
+        vms: Vec::new(),
+        source_jobs: vec![LinkedJob {
+            id: ObjectInJobId(id("64d63522-92a0-491c-af3b-e428019fbfd4")),
+            job: base.id,
+        }],
+        ..base.clone()
+    };
+    vec![base, replica, copy]
 }

@@ -54,6 +54,7 @@ async fn servers_are_unique_by_name_and_deleting_one_removes_everything_below_it
             .await
             .unwrap()
             .is_empty());
+        assert!(store.list_jobs().await.unwrap().is_empty());
         assert!(matches!(
             store.get_server(server.id).await,
             Err(StoreError::NotFound)
@@ -199,5 +200,65 @@ async fn task_numbers_count_per_logon_session_and_go_with_it() {
         );
         assert!(store.list_tasks(a).await.unwrap().is_empty());
         assert!(store.logon_by_token("hash-a").await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn jobs_round_trip_sorted_by_name_unique_per_server_and_keep_their_schedule_switch() {
+    for db in backends().await {
+        let store = store_on(&db).await;
+        let jobs = store.list_jobs().await.unwrap();
+        let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Fileserver Backup",
+                "Fileserver Backup Copy",
+                "Fileserver02 Replication"
+            ],
+            "{}",
+            db.label()
+        );
+        let id: JobId = ids::BACKUP_JOB.parse().unwrap();
+        let job = store.get_job(id).await.unwrap();
+        assert_eq!(&job, jobs.iter().find(|j| j.id == id).unwrap());
+        assert_eq!(job.vms.len(), 2);
+        let mut twin = job.clone();
+        twin.id = JobId::new_random();
+        twin.name = job.name.to_uppercase();
+        assert!(
+            matches!(store.insert_job(&twin).await, Err(StoreError::Conflict(_))),
+            "{}",
+            db.label()
+        );
+        store.set_job_schedule_enabled(id, false).await.unwrap();
+        let off = store.get_job(id).await.unwrap();
+        assert!(!off.schedule_enabled);
+        assert_eq!(off.next_run(Timestamp::now()), None);
+        assert!(matches!(
+            store
+                .set_job_schedule_enabled(JobId::new_random(), true)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.get_job(JobId::new_random()).await,
+            Err(StoreError::NotFound)
+        ));
+        // A snapshot holds the jobs, and one taken before jobs existed restores
+        // without them.
+        let dump = store.dump(1000).await.unwrap();
+        assert!(dump.iter().any(|t| t.name == "jobs" && t.rows.len() == 3));
+        store.restore(&dump).await.unwrap();
+        assert_eq!(store.list_jobs().await.unwrap().len(), 3);
+        let older: Vec<_> = dump.into_iter().filter(|t| t.name != "jobs").collect();
+        store.restore(&older).await.unwrap();
+        assert!(
+            store.list_jobs().await.unwrap().is_empty(),
+            "{}",
+            db.label()
+        );
+        store.clear_world(None).await.unwrap();
+        assert!(store.list_jobs().await.unwrap().is_empty());
     }
 }

@@ -26,6 +26,9 @@ pub struct World {
     /// Generated history of past failover sessions.
     #[serde(default)]
     pub history: Option<HistoryDef>,
+    /// Backup, replication and backup copy jobs (slice 2, jobs-domain.md §8.2).
+    #[serde(default)]
+    pub jobs: Vec<JobDef>,
 }
 
 /// A backup server.
@@ -366,4 +369,111 @@ pub struct HistoryDef {
     /// Seed of the generator: the same seed gives the same history.
     #[serde(default)]
     pub seed: u64,
+}
+
+/// A job (jobs-domain.md §8.2).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobDef {
+    /// Fixed id; derived from the server's and the job's names when absent.
+    pub id: Option<uuid::Uuid>,
+    /// Job name, unique on its backup server.
+    pub name: String,
+    /// Name of the job's backup server.
+    pub backup_server: String,
+    /// `Backup`, `Replica`, `BackupCopy` or `ImmediateBackupCopy`.
+    #[serde(rename = "type")]
+    pub job_type: String,
+    /// `VMware` (default), `HyperV` or `vCloud`; copy jobs take none.
+    pub platform: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Creation date `yyyy-mm-dd`; default the clock's date at load.
+    pub created: Option<String>,
+    /// Whether the schedule is enabled at load (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The schedule; none: not scheduled.
+    pub schedule: Option<ScheduleDef>,
+    /// Automatic retries (default 3 every 10 minutes).
+    pub retry: Option<RetryDef>,
+    /// Tasks in progress at once (default 4).
+    pub max_concurrent_tasks: Option<i64>,
+    /// Seconds from creation to the tasks (default 45).
+    pub startup_seconds: Option<f64>,
+    /// Seconds from the last task to the end (default 4).
+    pub finalize_seconds: Option<f64>,
+    /// Seconds running tasks take to stop (default 5).
+    pub stop_seconds: Option<f64>,
+    /// Backup jobs: restore points kept per VM (default 7).
+    pub retain_points: Option<i64>,
+    /// Backup jobs: the repository of its files (checked once the world has
+    /// repositories; slice 2, backups.md).
+    pub repository: Option<String>,
+    /// Backup jobs: days whose first file is a full backup (default Monday).
+    pub full_backup_days: Option<Vec<String>>,
+    /// Backup jobs: backup size in percent of the data (default 50).
+    pub compression_percent: Option<i64>,
+    /// Backup jobs: increment size in percent of the VM (default 5).
+    pub change_rate_percent: Option<i64>,
+    /// Copy jobs: the jobs (on the same backup server) whose VMs they copy.
+    pub source_jobs: Option<Vec<String>>,
+    /// Backup and replication jobs: the VMs, in processing order.
+    #[serde(default)]
+    pub vms: Vec<JobVmDef>,
+}
+
+/// A job's schedule (jobs-domain.md §8.2, `schedule`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleDef {
+    /// `Everyday`, `WeekDays`, `SelectedDays` or `Periodically`.
+    pub kind: String,
+    /// Daily kinds: local start time `HH:MM`.
+    pub time: Option<String>,
+    /// `SelectedDays`: the day names.
+    pub days: Option<Vec<String>>,
+    /// `Periodically`: every so many hours.
+    pub every_hours: Option<i64>,
+    /// `Periodically`: every so many minutes.
+    pub every_minutes: Option<i64>,
+    /// The backup server's offset from UTC in hours (default 0).
+    #[serde(default)]
+    pub utc_offset_hours: i64,
+}
+
+/// A job's automatic retries.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryDef {
+    /// Retries per scheduled run; 0 turns retries off.
+    pub times: i64,
+    /// Minutes between a failed run and its retry.
+    pub timeout_minutes: i64,
+}
+
+/// A VM of a job (jobs-domain.md §8.3).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobVmDef {
+    /// VM name.
+    pub name: String,
+    /// Fixed `ObjectInJobId`; derived when absent.
+    pub id: Option<uuid::Uuid>,
+    /// `HierarchyObjRef`; derived when absent.
+    #[serde(rename = "ref")]
+    pub hierarchy_ref: Option<String>,
+    /// Disk size in GiB (default 40).
+    pub size_gib: Option<f64>,
+    /// Seconds a successful or warning attempt takes (default 300).
+    pub duration_seconds: Option<f64>,
+    /// Seconds a failed attempt takes (default 55).
+    pub fail_seconds: Option<f64>,
+    /// Outcome per attempt, the last repeating (default `["Success"]`).
+    pub outcomes: Option<Vec<String>>,
+    /// `Reason` of warning and failed attempts.
+    pub reason: Option<String>,
+    /// `Reason` per attempt, the last repeating; wins over `reason`.
+    pub reasons: Option<Vec<String>>,
 }

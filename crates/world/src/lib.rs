@@ -7,6 +7,7 @@
 
 pub mod format;
 pub mod history;
+mod jobs;
 
 use entman_model::ids::*;
 use entman_model::plan::{Plan, PlanOptions, PlanState, PlanVm, VmBehaviour};
@@ -116,6 +117,8 @@ pub struct LoadReport {
     pub plans: usize,
     /// History sessions written.
     pub sessions: usize,
+    /// Jobs written.
+    pub jobs: usize,
 }
 
 /// A stable id for a named world object (UUID v5 over kind and name).
@@ -146,6 +149,7 @@ struct Built {
     replicas: Vec<Replica>,
     points: Vec<VmReplicaPoint>,
     plans: Vec<Plan>,
+    jobs: Vec<entman_model::job::Job>,
 }
 
 /// Validates `world` and writes it into `store`. `hash` turns a password into the
@@ -190,6 +194,9 @@ pub async fn load(
     for s in &sessions {
         store.save_session(s).await?;
     }
+    for j in &built.jobs {
+        store.insert_job(j).await?;
+    }
     Ok(LoadReport {
         servers: built.servers.len(),
         tenants: built.tenants.len(),
@@ -197,6 +204,7 @@ pub async fn load(
         points: built.points.len(),
         plans: built.plans.len(),
         sessions: sessions.len(),
+        jobs: built.jobs.len(),
     })
 }
 
@@ -263,12 +271,14 @@ fn build(world: &World, now: Timestamp) -> Result<Built, WorldError> {
     for def in &world.plans {
         plans.push(build_plan(def, &tenant_by_name, world, &replicas)?);
     }
+    let jobs = jobs::build_jobs(&world.jobs, &servers, now)?;
     Ok(Built {
         servers,
         tenants,
         replicas,
         points,
         plans,
+        jobs,
     })
 }
 
@@ -599,6 +609,26 @@ mod tests {
             now,
         );
         assert!((45..=55).contains(&sessions.len()));
+        // Jobs on both backup servers, of every type, some VMs warning or failing.
+        use entman_model::job::{JobOutcome, JobType};
+        assert_eq!(built.jobs.len(), 6);
+        for t in JobType::ALL {
+            assert!(built.jobs.iter().any(|j| j.job_type == *t), "{t}");
+        }
+        for s in &built.servers {
+            assert!(
+                built.jobs.iter().any(|j| j.backup_server_id == s.id),
+                "{}",
+                s.name
+            );
+        }
+        let outcomes: Vec<JobOutcome> = built
+            .jobs
+            .iter()
+            .flat_map(|j| j.vms.iter().flat_map(|v| v.outcomes.clone()))
+            .collect();
+        assert!(outcomes.contains(&JobOutcome::Warning));
+        assert!(outcomes.contains(&JobOutcome::Failed));
     }
 
     #[test]

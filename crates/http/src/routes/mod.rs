@@ -3,6 +3,7 @@
 
 mod cloud;
 mod entry;
+mod jobs;
 mod out_of_scope;
 
 pub(crate) use entry::{account_logon, basic_credentials, basic_user, basic_user_of};
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .merge(plans::router())
         .merge(sessions::router())
         .merge(tasks::router())
+        .merge(jobs::router())
         .merge(query::router())
         .route(
             crate::server::lenient::MALFORMED_PATH,
@@ -118,4 +120,6 @@ pub(crate) mod kind {
     pub(crate) const SESSION: &str = "Cloud failover session";
     pub(crate) const LOGON: &str = "Logon session";
     pub(crate) const TASK: &str = "Task";
+    pub(crate) const JOB: &str = "Job";
+    pub(crate) const INCLUDE: &str = "Job include";
 }

@@ -8,7 +8,6 @@ use axum::http::Uri;
 /// Top-level EM collections and services outside the contract.
 const EM_TOP_LEVEL: &[&str] = &[
     "managedservers",
-    "jobs",
     "failoverplans",
     "hierarchyroots",
     "repositories",
@@ -68,6 +67,16 @@ const EM_SUB_RESOURCES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "jobs",
+        &[
+            "linkedjobs",
+            "linkedbackuprepositories",
+            // Job sessions (slice 2): in the contract, answered once job runs exist.
+            "backupsessions",
+            "replicasessions",
+        ],
+    ),
+    (
         "tenants",
         &[
             "resources",
@@ -87,6 +96,7 @@ pub fn is_em_resource(path: &str) -> bool {
         ["api", top, ..] if EM_TOP_LEVEL.contains(top) => true,
         ["api", "cloud", coll, ..] if EM_CLOUD.contains(coll) => true,
         ["api", "backupservers", _, sub, ..] => sub_resource("backupservers", sub),
+        ["api", "jobs", _, sub, ..] => sub_resource("jobs", sub),
         ["api", "cloud", "tenants", _, sub, ..] => sub_resource("tenants", sub),
         _ => false,
     }
@@ -126,8 +136,7 @@ mod tests {
     #[test]
     fn em_resources_outside_the_contract_are_recognised() {
         for p in [
-            "/api/jobs",
-            "/api/jobs/x/includes",
+            "/api/jobs/x/linkedjobs",
             "/api/cloud/gateways",
             "/api/backupservers/4ceb4e03-d23d-4c4e-be05-21580b260243/jobs",
             "/api/cloud/tenants/e38a8692-6816-443e-9052-7fa71ee7fd65/resources",
@@ -140,6 +149,8 @@ mod tests {
             "/other",
             "/api/cloud/nothing",
             "/api/backupservers/x/nothing",
+            "/api/jobs",
+            "/api/jobs/x/includes",
         ] {
             assert!(!is_em_resource(p), "{p}");
         }

@@ -11,6 +11,7 @@ use axum::Router;
 use entman_index::IndexError;
 use entman_model::ids::{PlanId, SessionId};
 use entman_query::{check_query, parse, CheckedQuery, Direction, QueryType, TypeLookup};
+use entman_repr::resources::job::JobView;
 use entman_repr::resources::query::{query_result, Paging, QueryItems};
 use entman_repr::resources::replica::{PointView, ReplicaView};
 use entman_repr::resources::server::ServerView;
@@ -41,6 +42,7 @@ fn right_of(t: QueryType) -> Right {
         QueryType::CloudFailoverPlan => Right::ReadPlans,
         QueryType::CloudFailoverSession => Right::ReadSessions,
         QueryType::Task => Right::OwnTasks,
+        QueryType::Job => Right::Jobs,
     }
 }
 
@@ -131,11 +133,11 @@ async fn query(
         (page_size, page, pages),
     );
     let reply = Reply::ok(query_result(items, paging));
-    // Tasks belong to the caller's logon session; everything else is stored state.
-    Ok(if q.query_type == QueryType::Task {
-        reply
-    } else {
-        reply.cacheable(None)
+    // Tasks belong to the caller's logon session, jobs' `NextRun` moves with the
+    // clock; everything else is stored state.
+    Ok(match q.query_type {
+        QueryType::Task | QueryType::Job => reply,
+        _ => reply.cacheable(None),
     })
 }
 
@@ -150,6 +152,9 @@ async fn run(
     limit: u64,
 ) -> Result<QueryPage, ApiError> {
     let budget = state.config.query_budget;
+    if q.query_type.in_memory() {
+        return job_page(state, q, offset, limit).await;
+    }
     if let Some(index) = &state.index {
         match index.query(q, restriction, offset, limit).await {
             Ok(Some(page)) => return Ok(page),
@@ -165,6 +170,42 @@ async fn run(
     .await
     .map_err(|_| ApiError::QueryTooLong(budget))?
     .map_err(ApiError::from)
+}
+
+/// A `type=Job` page, evaluated in memory (jobs are few, and `NextRun` is
+/// derived from each schedule and the clock).
+async fn job_page(
+    state: &AppState,
+    q: &CheckedQuery,
+    offset: u64,
+    limit: u64,
+) -> Result<QueryPage, ApiError> {
+    use entman_query::eval::Stored;
+    let servers = server_map(state).await?;
+    let now = state.now();
+    let text = |s: &str| Stored::Text(s.to_string());
+    let flag = |b: bool| Stored::Int(i64::from(b));
+    let mut rows = Vec::new();
+    for job in state.store.list_jobs().await? {
+        let server = related(&servers, &job.backup_server_id, "backup server")?;
+        // In the order of the type's fields (resources/jobs.md §6).
+        let values = vec![
+            text(&job.id.to_string()),
+            text(&job.name),
+            text(&job.description),
+            job.next_run(now)
+                .map_or(Stored::Null, |t| Stored::Int(t.micros())),
+            text(job.job_type.as_str()),
+            text(job.platform.map_or("CustomPlatform", |p| p.as_str())),
+            flag(job.schedule_configured()),
+            flag(job.schedule_enabled),
+            text(&server.id.to_string()),
+            text(&server.name),
+        ];
+        rows.push((job.id.to_string(), values));
+    }
+    let (total, keys) = entman_query::eval::select(q, &rows, offset, limit);
+    Ok(QueryPage { total, keys })
 }
 
 /// First, Previous (not on page 1), Next (not on the last page), Last (query.md §7).
@@ -415,6 +456,20 @@ async fn load(
                     nodes.len(),
                     view.represent(ctx, representation, Placement::Item),
                 ));
+            }
+        }
+        QueryType::Job => {
+            let servers = server_map(state).await?;
+            let now = state.now();
+            for job in state.store.list_jobs().await? {
+                if let Some(i) = pick(job.id.to_string()) {
+                    let view = JobView {
+                        job: &job,
+                        server: related(&servers, &job.backup_server_id, "backup server")?,
+                        now,
+                    };
+                    nodes.push((i, view.represent(ctx, representation, Placement::Item)));
+                }
             }
         }
         QueryType::Task => {

@@ -123,6 +123,18 @@ async fn every_endpoint_answers_each_role_and_tenant_as_the_matrix_says() {
         ),
         (
             Method::GET,
+            app.url("/jobs"),
+            None,
+            [200, 403, 403, 403, 403, 403],
+        ),
+        (
+            Method::GET,
+            app.url("/jobs?format=Entity"),
+            None,
+            [200, 403, 403, 403, 403, 403],
+        ),
+        (
+            Method::GET,
             o.server.clone(),
             None,
             [200, 200, 403, 403, 403, 403],

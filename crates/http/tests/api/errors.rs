@@ -73,7 +73,8 @@ async fn unknown_paths_answer_404_and_em_resources_outside_the_contract_501() {
     let me = app.logon().await;
     assert_eq!(app.get_text(&me, "/nothing/here", false).await.0, 404);
     for path in [
-        "/jobs",
+        "/repositories",
+        "/jobs/4856ab37-2235-45e8-affe-d515878b01a9/linkedJobs",
         "/cloud/gateways",
         "/backupSessions?format=Entity",
         "/reports/summary",

@@ -65,7 +65,9 @@ fn json_links(value: &serde_json::Value, out: &mut Vec<(String, String)>) {
                     .or_else(|| map.get(&key.to_ascii_lowercase()))
                     .and_then(|v| v.as_str())
             };
-            if let Some(href) = get("Href") {
+            // `"Href": ""` is a serializer artefact of EM's JSON (a job's
+            // `JobScheduleOptions`, jobs.md §3.2), not a link.
+            if let Some(href) = get("Href").filter(|h| !h.is_empty()) {
                 let rel = get("Rel").unwrap_or("Self");
                 out.push((href.to_string(), rel.to_string()));
             }

@@ -9,6 +9,7 @@ mod entry;
 mod errors;
 mod failover;
 mod isolation;
+mod jobs;
 mod links;
 mod query;
 mod read_cache;

@@ -6,6 +6,7 @@
 
 pub mod entry;
 pub mod error;
+pub mod job;
 pub mod plan;
 pub mod query;
 pub mod replica;

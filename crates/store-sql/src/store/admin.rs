@@ -43,6 +43,7 @@ impl AdminStore for SqlStore {
             "replicas",
             "tenant_logins",
             "tenants",
+            "jobs",
             "backup_servers",
         ] {
             // Table names are constants of this list, never client text.

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod jobs;
 mod plans;
 mod replicas;
 mod servers;
@@ -28,9 +29,9 @@ use entman_query::sql::{
     count_sql, page_sql, Bind, Dialect, Postgres as PostgresDialect, Sqlite as SqliteDialect,
 };
 use entman_store::{
-    AccountStore, AdminStore, PlanStore, QueryPage, ReplicaStore, Restriction, Scope, ServerStore,
-    SessionChanges, SessionKeys, SessionScan, SessionStore, SessionUpdate, StoreError, StoreResult,
-    TaskStore, TenantCredential, TenantStore,
+    AccountStore, AdminStore, JobStore, PlanStore, QueryPage, ReplicaStore, Restriction, Scope,
+    ServerStore, SessionChanges, SessionKeys, SessionScan, SessionStore, SessionUpdate, StoreError,
+    StoreResult, TaskStore, TenantCredential, TenantStore,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::Row;

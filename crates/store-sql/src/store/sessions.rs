@@ -528,6 +528,12 @@ impl SessionStore for SqlStore {
         offset: u64,
         limit: u64,
     ) -> StoreResult<QueryPage> {
+        if query.query_type.in_memory() {
+            return Err(StoreError::Conflict(format!(
+                "type {} is answered in memory, not in SQL",
+                query.query_type.name()
+            )));
+        }
         let dialect: &(dyn Dialect + Sync) = match self.backend {
             Backend::Sqlite => &SqliteDialect,
             Backend::Postgres => &PostgresDialect,
