@@ -10,6 +10,7 @@ pub mod auth;
 pub mod clock;
 pub mod ids;
 pub mod job;
+pub mod job_run;
 pub mod plan;
 pub mod replica;
 pub mod server;
