@@ -217,8 +217,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts an app over the snapshot fixture, with stable link bases.
 pub async fn spawn_fixture_app(db: TestDb) -> TestApp {
+    spawn_fixture_app_styled(db, entman_repr::JsonStyle::default()).await
+}
+
+/// [`spawn_fixture_app`] answering JSON in the given EM generation.
+pub async fn spawn_fixture_app_styled(db: TestDb, json_style: entman_repr::JsonStyle) -> TestApp {
     let config = HttpConfig {
         public_base: Some(SNAPSHOT_BASE.into()),
+        json_style,
         ..HttpConfig::default()
     };
     spawn(

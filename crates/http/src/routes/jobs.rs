@@ -38,8 +38,12 @@ pub(super) fn router() -> Router<AppState> {
 
 /// The answer of job representations: cacheable until the earliest `NextRun`
 /// among them moves (the only value that depends on the clock).
-fn reply(node: entman_repr::Node, jobs: &[&Job], now: Timestamp) -> Reply {
-    let until = jobs.iter().filter_map(|j| j.next_run(now)).min();
+fn reply<'a>(
+    node: entman_repr::Node,
+    jobs: impl IntoIterator<Item = &'a Job>,
+    now: Timestamp,
+) -> Reply {
+    let until = jobs.into_iter().filter_map(|j| j.next_run(now)).min();
     Reply::ok(node).cacheable(until)
 }
 
@@ -52,7 +56,7 @@ async fn list(
     let representation = params.representation()?;
     let jobs = state.store.list_jobs().await?;
     let servers = server_map(&state).await?;
-    let now = state.engine.clock().now();
+    let now = state.now();
     let views = jobs.iter().map(|job| {
         Ok(JobView {
             job,
@@ -61,7 +65,7 @@ async fn list(
         })
     });
     let node = represent_list(&caller.ctx, representation, "Jobs", views)?;
-    Ok(reply(node, &jobs.iter().collect::<Vec<_>>(), now))
+    Ok(reply(node, &jobs, now))
 }
 
 async fn load(state: &AppState, raw: &str) -> Result<Job, ApiError> {
@@ -83,14 +87,14 @@ async fn one(
         .get_server(job.backup_server_id)
         .await
         .or_404(kind::SERVER, job.backup_server_id)?;
-    let now = state.engine.clock().now();
+    let now = state.now();
     let view = JobView {
         job: &job,
         server: &server,
         now,
     };
     let node = view.represent(&caller.ctx, representation, Placement::Root);
-    Ok(reply(node, &[&job], now))
+    Ok(reply(node, [&job], now))
 }
 
 async fn includes(

@@ -3,14 +3,11 @@
 //! and errors of §1.
 
 use chrono::{Duration, Timelike, Utc};
-use entman_http::HttpConfig;
 use entman_model::auth::{Account, Role};
 use entman_model::ids::AccountId;
 use entman_repr::JsonStyle;
 use entman_testkit::fixture::ids;
-use entman_testkit::{
-    pretty_json, spawn, spawn_fixture_app, Options, Seed, TestApp, TestDb, SNAPSHOT_BASE,
-};
+use entman_testkit::{pretty_json, spawn_fixture_app, spawn_fixture_app_styled, TestApp, TestDb};
 use insta::assert_snapshot;
 use reqwest::Method;
 
@@ -87,20 +84,7 @@ async fn job_representations_match_jobs_md() {
 /// `RetrySpecified1` included, and leaves the values alone.
 #[tokio::test]
 async fn em13_job_entity_uses_camel_case_keys() {
-    let config = HttpConfig {
-        public_base: Some(SNAPSHOT_BASE.into()),
-        json_style: JsonStyle::Em13,
-        ..HttpConfig::default()
-    };
-    let app = spawn(
-        TestDb::sqlite(),
-        Options {
-            seed: Seed::Fixture,
-            config,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_fixture_app_styled(TestDb::sqlite(), JsonStyle::Em13).await;
     let logon = app.logon().await;
     let path = format!("/jobs/{}?format=Entity", ids::BACKUP_JOB);
     let (status, json) = app.get_text(&logon, &path, true).await;

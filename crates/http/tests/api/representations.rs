@@ -4,11 +4,10 @@
 //! reviewed against (element names and order, attributes, link Rel/Type, JSON key
 //! order, list wrappers and nulls).
 
-use entman_http::HttpConfig;
 use entman_repr::JsonStyle;
 use entman_testkit::fixture::ids;
 use entman_testkit::{
-    pretty_json, spawn, spawn_fixture_app, Logon, Options, Seed, TestApp, TestDb, SNAPSHOT_BASE,
+    pretty_json, spawn_fixture_app, spawn_fixture_app_styled, Logon, TestApp, TestDb,
 };
 use insta::assert_snapshot;
 
@@ -314,20 +313,7 @@ async fn tasks_match_tasks_md() {
 /// json.md J12: the EM 13 generation writes camelCase keys.
 #[tokio::test]
 async fn em13_json_uses_camel_case_keys() {
-    let config = HttpConfig {
-        public_base: Some(SNAPSHOT_BASE.into()),
-        json_style: JsonStyle::Em13,
-        ..HttpConfig::default()
-    };
-    let app = spawn(
-        TestDb::sqlite(),
-        Options {
-            seed: Seed::Fixture,
-            config,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_fixture_app_styled(TestDb::sqlite(), JsonStyle::Em13).await;
     let logon = app.logon().await;
     for (name, path) in [
         (
