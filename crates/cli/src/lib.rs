@@ -109,6 +109,10 @@ pub struct ServeArgs {
     /// Longest a query may run, in milliseconds, before it ends with a 503 Error.
     #[arg(long, env = "ENTMAN_QUERY_BUDGET_MS", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub query_budget_ms: u64,
+    /// Job schedules create no runs (nor automatic retries or immediate copies):
+    /// only the runs that are started through the API happen.
+    #[arg(long, env = "ENTMAN_NO_SCHEDULES")]
+    pub no_schedules: bool,
     /// Answer session queries in the database instead of the in-memory index.
     #[arg(long, env = "ENTMAN_NO_QUERY_INDEX")]
     pub no_query_index: bool,

@@ -5,6 +5,7 @@ use crate::{tls, users, ServeArgs};
 use anyhow::Context;
 use entman_http::application::{App, AppConfig, IndexLoad};
 use entman_http::{server, HttpConfig, Scheme};
+use entman_model::job_session::Generation;
 use entman_model::Timestamp;
 use entman_repr::JsonStyle;
 use entman_store::prelude::*;
@@ -42,6 +43,8 @@ pub struct ServeOptions {
     pub query_budget: Duration,
     /// Whether session queries use the in-memory index.
     pub query_index: bool,
+    /// Whether job schedules create runs.
+    pub schedules: bool,
     /// The control API's settings.
     pub control: entman_http::control::ControlConfig,
     /// The administrator account's name.
@@ -105,6 +108,7 @@ impl ServeOptions {
             time_scale: args.time_scale,
             query_budget: Duration::from_millis(args.query_budget_ms),
             query_index: !args.no_query_index,
+            schedules: !args.no_schedules,
             control: entman_http::control::ControlConfig {
                 enabled: !args.no_control_api,
                 metrics: !args.no_metrics,
@@ -178,12 +182,16 @@ pub(crate) async fn prepare_store(opts: &ServeOptions) -> anyhow::Result<Arc<dyn
         opts.admin_password.as_deref(),
     )
     .await?;
-    ensure_world(store.as_ref(), opts.world.as_deref()).await?;
+    ensure_world(store.as_ref(), opts.world.as_deref(), opts.json_style).await?;
     Ok(store)
 }
 
 /// Loads the world into a database that has none yet.
-async fn ensure_world(store: &dyn Store, file: Option<&std::path::Path>) -> anyhow::Result<()> {
+async fn ensure_world(
+    store: &dyn Store,
+    file: Option<&std::path::Path>,
+    style: JsonStyle,
+) -> anyhow::Result<()> {
     if store.meta("world").await?.is_some() {
         return Ok(());
     }
@@ -200,6 +208,10 @@ async fn ensure_world(store: &dyn Store, file: Option<&std::path::Path>) -> anyh
         &name,
         &text,
         Timestamp::now(),
+        match style {
+            JsonStyle::Em13 => Generation::Em13,
+            JsonStyle::Em12 => Generation::Em12,
+        },
         &entman_http::password::hash,
     )
     .await?;
@@ -224,7 +236,7 @@ pub(crate) async fn generate(
         .await
         .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
     store.bulk_mode().await?;
-    ensure_world(&store, None).await?;
+    ensure_world(&store, None, JsonStyle::Em12).await?;
     let plans = store.list_plans(entman_store::Scope::All).await?;
     let points = store.list_points(entman_store::Scope::All, None).await?;
     let def = entman_world::format::HistoryDef {
@@ -331,6 +343,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         } else {
             IndexLoad::Off
         },
+        schedules: opts.schedules,
         ..AppConfig::default()
     };
     let application = App::build(store, config).await?;

@@ -221,7 +221,7 @@ async fn run_staggered(n: usize, postgres: Option<&str>) {
         }
     }
     let baseline = started.elapsed();
-    let engine = Engine::new(Arc::new(store.clone()), EngineConfig { time_scale: 1.0 });
+    let engine = Engine::new(Arc::new(store.clone()), EngineConfig::default());
     let first = timed_step(&engine, now).await;
     let mut steps = Vec::new();
     for k in 1..=10 {
@@ -259,7 +259,7 @@ async fn run_in_step(n: usize, postgres: Option<&str>) {
     seed(&store, &sessions, server).await;
     let boundary = before.plus_millis(1_000);
     let (baseline, _) = in_memory(&sessions, boundary);
-    let engine = Engine::new(Arc::new(store.clone()), EngineConfig { time_scale: 1.0 });
+    let engine = Engine::new(Arc::new(store.clone()), EngineConfig::default());
     let first = timed_step(&engine, before).await;
     let step = timed_step(&engine, boundary).await;
     Row {

@@ -9,8 +9,13 @@
 //! are safe to repeat, and a restarted server continues every session from where
 //! the clock says it is.
 
+mod jobs;
+
+pub use jobs::RunAction;
+
 use entman_model::clock::{Clock, ClockMode};
 use entman_model::ids::{PlanId, SessionId};
+use entman_model::job_session::Generation;
 use entman_model::plan::{FailoverTarget, Plan, PlanOptions, PlanState, VmBehaviour};
 use entman_model::replica::{PointState, VmReplicaPoint};
 use entman_model::session::{
@@ -30,11 +35,20 @@ use tokio::sync::{Mutex, Notify};
 pub struct EngineConfig {
     /// Factor applied to every duration (0.01 makes a 60 s failover take 0.6 s).
     pub time_scale: f64,
+    /// The EM generation: precision of job-run times and the form of their names.
+    pub generation: Generation,
+    /// Whether job schedules (and automatic retries, immediate copies) create runs;
+    /// `--no-schedules` turns them off.
+    pub schedules: bool,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { time_scale: 1.0 }
+        EngineConfig {
+            time_scale: 1.0,
+            generation: Generation::Em12,
+            schedules: true,
+        }
     }
 }
 
@@ -146,6 +160,8 @@ pub struct Engine {
     /// The unfinished sessions, kept in memory so that a step reads nothing: it
     /// advances them, writes what changed, and forgets the ones that finished.
     running: Mutex<Running>,
+    /// Job schedules: the instant up to which due runs have been created.
+    schedule_cursor: Mutex<Option<Timestamp>>,
     /// What the loop has done, for health checks and metrics.
     activity: Activity,
 }
@@ -224,6 +240,7 @@ impl Engine {
         config: EngineConfig,
         clock: Arc<Clock>,
     ) -> Arc<Engine> {
+        let started = clock.now();
         Arc::new(Engine {
             store,
             time_scale: AtomicU64::new(config.time_scale.to_bits()),
@@ -234,6 +251,7 @@ impl Engine {
             wake: Notify::new(),
             operations: Mutex::new(()),
             running: Mutex::new(Running::default()),
+            schedule_cursor: Mutex::new(Some(started)),
             activity: Activity::default(),
         })
     }
@@ -287,6 +305,11 @@ impl Engine {
             0 => self.clock.now(),
             micros => Timestamp::from_micros(micros).min(self.clock.now()),
         }
+    }
+
+    /// The EM generation the engine writes job runs for.
+    pub fn generation(&self) -> Generation {
+        self.config.generation
     }
 
     /// The time scale given at start (what a reset returns to).
@@ -784,6 +807,7 @@ impl Engine {
     /// steps until no session has anything left before it.
     pub async fn advance_to(&self, now: Timestamp) -> Result<(), StoreError> {
         // Each step brings every session to `now`; a stop needs a second.
+        self.run_schedules(now).await?;
         for _ in 0..16 {
             if self.step(now).await?.is_none_or(|due| due > now) {
                 return Ok(());
@@ -966,7 +990,13 @@ impl Engine {
             self.activity
                 .stepping_since
                 .store(now.micros(), Ordering::Relaxed);
-            let stepped = self.step(now).await;
+            let stepped = match self.step(now).await {
+                Ok(due) => self
+                    .run_schedules(now)
+                    .await
+                    .map(|scheduled| earliest(due, scheduled)),
+                Err(e) => Err(e),
+            };
             self.activity.stepping_since.store(0, Ordering::Relaxed);
             self.activity
                 .last_step
@@ -996,5 +1026,13 @@ impl Engine {
                 () = tokio::time::sleep(wait) => {}
             }
         }
+    }
+}
+
+/// The earlier of two optional instants.
+fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }

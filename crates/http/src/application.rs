@@ -6,6 +6,7 @@
 
 use crate::{app, server, AppState, HttpConfig, Scheme};
 use entman_engine::{Engine, EngineConfig};
+use entman_model::job_session::Generation;
 use entman_store::{Store, StoreError, Tracked};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,11 @@ pub struct AppConfig {
     pub index: IndexLoad,
     /// How often other processes' writes to the same database are looked for.
     pub follow_writers_every: Duration,
+    /// Whether job schedules create runs (`--no-schedules` turns them off).
+    pub schedules: bool,
+    /// Start with a manual clock standing at this instant (tests that replay the
+    /// documentation's dates); `None`: the system clock.
+    pub manual_clock: Option<entman_model::Timestamp>,
 }
 
 impl Default for AppConfig {
@@ -43,6 +49,8 @@ impl Default for AppConfig {
             time_scale: 1.0,
             index: IndexLoad::Background,
             follow_writers_every: Duration::from_millis(100),
+            schedules: true,
+            manual_clock: None,
         }
     }
 }
@@ -68,11 +76,21 @@ impl App {
             .follow_other_writers(config.follow_writers_every)
             .await;
         let tracked: Arc<dyn Store> = tracked;
-        let engine = Engine::new(
+        let clock = match config.manual_clock {
+            Some(at) => entman_model::Clock::manual(at),
+            None => entman_model::Clock::system(),
+        };
+        let engine = Engine::with_clock(
             tracked.clone(),
             EngineConfig {
                 time_scale: config.time_scale,
+                generation: match config.http.json_style {
+                    entman_repr::JsonStyle::Em13 => Generation::Em13,
+                    entman_repr::JsonStyle::Em12 => Generation::Em12,
+                },
+                schedules: config.schedules,
             },
+            Arc::new(clock),
         );
         let (stop_engine, engine_stopped) = tokio::sync::oneshot::channel::<()>();
         let engine_task = tokio::spawn(engine.clone().run(async move {

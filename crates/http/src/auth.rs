@@ -455,6 +455,11 @@ pub enum Right {
     /// Jobs and their includes, `query?type=Job` (Portal Administrator only,
     /// resources/jobs.md §1).
     Jobs,
+    /// Job sessions and task sessions, their query types (Portal Administrator
+    /// and Portal User, resources/job-sessions.md §1).
+    ReadJobSessions,
+    /// Stop a job session (Portal Administrator only).
+    StopJobSessions,
 }
 
 /// Whether a principal holds a right (the union over its roles).
@@ -490,6 +495,7 @@ fn role_allows(role: Role, right: Right) -> bool {
                 | ReadTenants
                 | ReadReplicas
                 | ReadSessions
+                | ReadJobSessions
                 | OwnTasks
         ),
         Role::VmRestoreOperator | Role::FileRestoreOperator => {

@@ -181,6 +181,11 @@ impl ApiError {
         )
     }
 
+    /// A backup session `?action=` that is missing or unknown (job-sessions.md §7).
+    pub fn job_session_action_unknown() -> ApiError {
+        ApiError::BadRequest("Use ?action=stop on a backup session.".into())
+    }
+
     /// A backup server whose name another server has.
     pub fn server_exists(name: &str) -> ApiError {
         ApiError::BadRequest(format!("Backup server [{name}] is already added."))

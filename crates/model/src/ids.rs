@@ -87,6 +87,14 @@ id_type!(/// A backup, replication or backup copy job (slice 2).
     JobId, "Job");
 id_type!(/// One VM a job processes (`ObjectInJobId`).
     ObjectInJobId, "ObjectInJob");
+id_type!(/// One run of a backup or backup copy job (`BackupJobSession`).
+    BackupJobSessionId, "BackupJobSession");
+id_type!(/// One run of a replication job (`ReplicaJobSession`).
+    ReplicaJobSessionId, "ReplicaJobSession");
+id_type!(/// The processing of one VM in a backup run (`BackupTaskSession`).
+    BackupTaskSessionId, "BackupTaskSession");
+id_type!(/// The processing of one VM in a replication run (`ReplicaTaskSession`).
+    ReplicaTaskSessionId, "ReplicaTaskSession");
 
 /// Error for text that is not a hyphenated GUID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

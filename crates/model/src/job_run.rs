@@ -51,17 +51,6 @@ pub enum TaskPhase {
     Completed,
 }
 
-/// A session's state at a moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum RunPhase {
-    /// Created, no task sessions yet.
-    Starting,
-    /// Tasks pending or in progress.
-    Working,
-    /// Ended.
-    Stopped,
-}
-
 /// Milliseconds of a duration multiplied by the time scale.
 fn scaled(ms: u64, scale: f64) -> i64 {
     #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
@@ -162,55 +151,6 @@ impl PlannedTask {
     }
 }
 
-impl RunCourse {
-    /// The session's state at `t`.
-    pub fn phase(&self, t: Timestamp) -> RunPhase {
-        if t >= self.end {
-            RunPhase::Stopped
-        } else if t >= self.tasks_at {
-            RunPhase::Working
-        } else {
-            RunPhase::Starting
-        }
-    }
-
-    /// `Progress` at `t`: 0 starting, the integer mean of the tasks' while
-    /// working, 100 when stopped.
-    pub fn progress(&self, t: Timestamp) -> u8 {
-        match self.phase(t) {
-            RunPhase::Starting => 0,
-            RunPhase::Stopped => 100,
-            RunPhase::Working if self.tasks.is_empty() => 0,
-            RunPhase::Working => {
-                let sum: usize = self
-                    .tasks
-                    .iter()
-                    .map(|task| usize::from(task.progress(t)))
-                    .sum();
-                u8::try_from(sum / self.tasks.len()).unwrap_or(100)
-            }
-        }
-    }
-
-    /// The tasks that exist at `t`.
-    pub fn tasks_at(&self, t: Timestamp) -> impl Iterator<Item = &PlannedTask> {
-        self.tasks.iter().filter(move |task| task.created <= t)
-    }
-
-    /// The session's `Result` when stopped: the worst task result.
-    pub fn result(&self) -> JobOutcome {
-        self.tasks
-            .iter()
-            .map(|t| t.outcome)
-            .max_by_key(|o| match o {
-                JobOutcome::Success => 0,
-                JobOutcome::Warning => 1,
-                JobOutcome::Failed => 2,
-            })
-            .unwrap_or(JobOutcome::Success)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,15 +232,12 @@ mod tests {
         assert_eq!(c.tasks[1].created, at("2026-06-20T22:00:48.173Z"));
         assert_eq!(c.tasks[1].start, at("2026-06-20T22:31:02.17Z"));
         assert_eq!(c.end, c.tasks[1].end.plus_millis(4_000));
-        assert_eq!(c.result(), JobOutcome::Warning);
+        assert_eq!(c.tasks[1].outcome, JobOutcome::Warning);
         let t = at("2026-06-20T22:10:00Z");
-        assert_eq!(c.phase(t), RunPhase::Working);
         assert_eq!(c.tasks[1].phase(t), TaskPhase::Pending);
         assert_eq!(c.tasks[1].total_size(t), 0);
         assert_eq!(c.tasks[0].total_size(t), 60 << 30);
         assert_eq!(c.tasks[1].result(t), JobOutcome::Success);
-        assert_eq!(c.phase(at("2026-06-20T22:00:30Z")), RunPhase::Starting);
-        assert_eq!(c.tasks_at(at("2026-06-20T22:00:30Z")).count(), 0);
     }
 
     #[test]
@@ -318,18 +255,18 @@ mod tests {
         assert_eq!(c.tasks[1].end, c.tasks[1].start.plus_millis(55_000));
         assert_eq!(c.tasks[2].start, c.tasks[1].end);
         assert_eq!(c.tasks[1].total_size(c.end), 0);
-        assert_eq!(c.result(), JobOutcome::Failed);
+        assert_eq!(c.tasks[1].outcome, JobOutcome::Failed);
         // Its retry (attempt 1) succeeds.
         let retry = plan_run(&j, &[(1, &j.vms[1], 1)], c.end, 1.0);
         assert_eq!(retry.tasks[0].vm, 1);
-        assert_eq!(retry.result(), JobOutcome::Success);
+        assert_eq!(retry.tasks[0].outcome, JobOutcome::Success);
         // A time scale shortens every duration.
         let fast = plan_run(&j, &all(&j, 0), at("2026-06-20T22:00:00Z"), 0.1);
         assert_eq!(fast.tasks_at, at("2026-06-20T22:00:04.5Z"));
     }
 
     proptest! {
-        /// Progress never decreases, phases only move forward, at most
+        /// Task progress never decreases, task phases only move forward, at most
         /// `max_concurrent_tasks` tasks are in progress at once, and the session
         /// ends after every task.
         #[test]
@@ -343,15 +280,15 @@ mod tests {
             let c = plan_run(&j, &all(&j, 0), at("2026-06-20T22:00:00Z"), 1.0);
             prop_assert!(c.tasks.iter().all(|t| t.end <= c.end && t.start >= t.created));
             let mut t = c.created;
-            let (mut phase, mut progress) = (c.phase(t), c.progress(t));
+            let seen = |t| c.tasks.iter().map(|task| (task.phase(t), task.progress(t))).collect::<Vec<_>>();
+            let mut before = seen(t);
             for step in steps {
                 t = t.plus_millis(step * 30);
                 let running = c.tasks.iter().filter(|task| task.phase(t) == TaskPhase::InProgress).count();
                 prop_assert!(running <= slots as usize);
-                prop_assert!(c.phase(t) >= phase);
-                prop_assert!(c.progress(t) >= progress);
-                phase = c.phase(t);
-                progress = c.progress(t);
+                let now = seen(t);
+                prop_assert!(now.iter().zip(&before).all(|(n, b)| n >= b));
+                before = now;
             }
         }
     }

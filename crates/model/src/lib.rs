@@ -11,6 +11,7 @@ pub mod clock;
 pub mod ids;
 pub mod job;
 pub mod job_run;
+pub mod job_session;
 pub mod plan;
 pub mod replica;
 pub mod server;

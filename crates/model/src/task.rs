@@ -22,6 +22,7 @@ crate::wire_enum! {
         CollectingBackupServer = "CollectingBackupServer",
         StartJob = "StartJob",
         StopJob = "StopJob",
+        StopJobSession = "StopJobSession",
         RetryJob = "RetryJob",
         StartJobSync = "StartJobSync",
         UpdateJob = "UpdateJob",

@@ -46,6 +46,7 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0009_statement_counts.sql"),
     },
     shared(10, include_str!("../migrations/0010_jobs.sql")),
+    shared(11, include_str!("../migrations/0011_job_sessions.sql")),
 ];
 
 /// Applies every migration not applied yet.

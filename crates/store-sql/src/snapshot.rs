@@ -14,6 +14,8 @@ use sqlx::{Any, Row, Transaction};
 const TABLES: &[&str] = &[
     "backup_servers",
     "jobs",
+    "job_sessions",
+    "job_task_sessions",
     "tenants",
     "tenant_logins",
     "replicas",
@@ -32,7 +34,7 @@ const TABLES: &[&str] = &[
 /// (schema bookkeeping) are not the snapshot's.
 /// Tables added after snapshots were first taken: a snapshot without one holds
 /// none of its rows.
-const LATER_TABLES: &[&str] = &["jobs"];
+const LATER_TABLES: &[&str] = &["jobs", "job_sessions", "job_task_sessions"];
 
 const STATE_META: &[&str] = &["world", "world_text", "world_anchor"];
 

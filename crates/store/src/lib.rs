@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use entman_model::auth::{Account, LogonSession};
 use entman_model::ids::*;
 use entman_model::job::Job;
+use entman_model::job_session::{JobSession, SessionKind};
 use entman_model::plan::{Plan, PlanOptions, PlanState};
 use entman_model::replica::{PointState, Replica, VmReplicaPoint};
 use entman_model::server::BackupServer;
@@ -19,6 +20,7 @@ use entman_model::session::{FailoverSession, SessionResult, SessionState};
 use entman_model::task::Task;
 use entman_model::tenant::Tenant;
 use entman_model::Timestamp;
+use uuid::Uuid;
 
 /// Errors of a store.
 #[derive(Debug, thiserror::Error)]
@@ -194,6 +196,7 @@ pub trait Store:
     + AccountStore
     + TaskStore
     + JobStore
+    + JobSessionStore
 {
 }
 
@@ -206,7 +209,8 @@ impl<
             + SessionStore
             + AccountStore
             + TaskStore
-            + JobStore,
+            + JobStore
+            + JobSessionStore,
     > Store for T
 {
 }
@@ -537,11 +541,45 @@ pub trait JobStore: Send + Sync + 'static {
     async fn set_job_schedule_enabled(&self, id: JobId, enabled: bool) -> StoreResult<()>;
 }
 
+/// Which job sessions a list holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobSessionFilter {
+    /// Only sessions of this collection.
+    pub kind: Option<SessionKind>,
+    /// Only the sessions of this job.
+    pub job: Option<JobId>,
+    /// Only sessions created at or after this instant.
+    pub since: Option<Timestamp>,
+}
+
+/// The runs of jobs and their task sessions (slice 2, resources/job-sessions.md).
+/// A run is written whole when it is created and rewritten only by a stop.
+#[async_trait]
+pub trait JobSessionStore: Send + Sync + 'static {
+    /// Adds a run with its task sessions; `Conflict` when its id exists.
+    async fn insert_job_session(&self, session: &JobSession) -> StoreResult<()>;
+
+    /// Rewrites a run's course (after a stop); `NotFound` for an unknown run.
+    async fn update_job_session(&self, session: &JobSession) -> StoreResult<()>;
+
+    /// One run with its task sessions.
+    async fn get_job_session(&self, id: Uuid) -> StoreResult<JobSession>;
+
+    /// The runs the filter admits, by creation time, ties by id, with their tasks.
+    async fn list_job_sessions(&self, filter: JobSessionFilter) -> StoreResult<Vec<JobSession>>;
+
+    /// The run a task session belongs to.
+    async fn job_session_of_task(&self, task: Uuid) -> StoreResult<JobSession>;
+
+    /// A job's latest run, if it has one.
+    async fn latest_job_session(&self, job: JobId) -> StoreResult<Option<JobSession>>;
+}
+
 /// The store traits, for calling them on a concrete store (`use
 /// entman_store::prelude::*`); a `dyn Store` needs no import.
 pub mod prelude {
     pub use crate::{
-        AccountStore, AdminStore, JobStore, PlanStore, ReplicaStore, ServerStore, SessionStore,
-        Store, TaskStore, TenantStore,
+        AccountStore, AdminStore, JobSessionStore, JobStore, PlanStore, ReplicaStore, ServerStore,
+        SessionStore, Store, TaskStore, TenantStore,
     };
 }

@@ -477,3 +477,34 @@ impl JobStore for Tracked {
         result
     }
 }
+
+#[async_trait]
+impl JobSessionStore for Tracked {
+    async fn insert_job_session(&self, session: &JobSession) -> StoreResult<()> {
+        let result = self.inner.insert_job_session(session).await;
+        self.changed();
+        result
+    }
+
+    async fn update_job_session(&self, session: &JobSession) -> StoreResult<()> {
+        let result = self.inner.update_job_session(session).await;
+        self.changed();
+        result
+    }
+
+    async fn get_job_session(&self, id: uuid::Uuid) -> StoreResult<JobSession> {
+        self.inner.get_job_session(id).await
+    }
+
+    async fn list_job_sessions(&self, filter: JobSessionFilter) -> StoreResult<Vec<JobSession>> {
+        self.inner.list_job_sessions(filter).await
+    }
+
+    async fn job_session_of_task(&self, task: uuid::Uuid) -> StoreResult<JobSession> {
+        self.inner.job_session_of_task(task).await
+    }
+
+    async fn latest_job_session(&self, job: JobId) -> StoreResult<Option<JobSession>> {
+        self.inner.latest_job_session(job).await
+    }
+}

@@ -4,6 +4,7 @@
 
 use entman_model::ids::*;
 use entman_model::job::*;
+use entman_model::job_session::{Generation, JobSession, RunRequest, Trigger};
 use entman_model::plan::VmOutcome;
 use entman_model::plan::{Plan, PlanOptions, PlanState, PlanVm, VmBehaviour};
 use entman_model::replica::{PointState, PointType, Replica, ReplicaPlatform, VmReplicaPoint};
@@ -46,6 +47,18 @@ pub mod ids {
     pub const REPLICA_JOB: &str = "2c49a44e-1e59-4527-a6bc-6b2f9b579ee1";
     /// The immediate backup copy job of the backup job.
     pub const COPY_JOB: &str = "5adf6525-51d9-48b9-a72d-7f80701c714b";
+    /// The backup job's run of 2026-06-22 (Warning; job-sessions.md §3.3).
+    pub const BACKUP_RUN: &str = "d46e39e0-1131-4585-91a7-e828ce7eafae";
+    /// Its srv04 task session.
+    pub const BACKUP_RUN_TASK: &str = "88767486-89d6-4340-92f0-2ad615a8f21b";
+    /// The backup job's run of 2026-06-23, running on the evening of that day.
+    pub const RUNNING_BACKUP_RUN: &str = "bce9741f-d6aa-43ca-a229-1706c2eea0e7";
+    /// The replication job's run of 2026-06-22.
+    pub const REPLICA_RUN: &str = "0bcf5a1e-866c-4b40-8bc3-ce64753b9a6b";
+    /// Its srv06 task session.
+    pub const REPLICA_RUN_TASK: &str = "24590151-20cd-4e57-8a2f-8b65869a1879";
+    /// The moment job-sessions.md's running session shows `Progress` 21.
+    pub const RUN_MOMENT: &str = "2026-06-23T22:13:30Z";
 }
 
 fn id(s: &str) -> Uuid {
@@ -72,8 +85,12 @@ pub async fn load(store: &dyn Store) {
         username: "TECH\\Administrator".into(),
     };
     store.insert_server(&server, None).await.unwrap();
-    for job in jobs(server.id) {
-        store.insert_job(&job).await.unwrap();
+    let jobs = jobs(server.id);
+    for job in &jobs {
+        store.insert_job(job).await.unwrap();
+    }
+    for run in job_runs(&jobs) {
+        store.insert_job_session(&run).await.unwrap();
     }
     let tenant = standalone_tenant(server.id);
     let hash = entman_http::password::hash(TENANT_LOGON.1);
@@ -377,6 +394,81 @@ fn sessions(plan: &Plan) -> Vec<FailoverSession> {
     vec![finished, running, failed]
 }
 
+/// The runs of job-sessions.md §2–6: the backup job's finished run of
+/// 2026-06-22 (srv04 Success, srv05 Warning), its run of 2026-06-23 (running
+/// until 23:11), the replication job's run of 2026-06-22; ids as printed there.
+fn job_runs(jobs: &[Job]) -> Vec<JobSession> {
+    let run = |job: &Job, run_id: &str, created: &str, tasks: &[(&str, &str, &str)]| {
+        let vms: Vec<(usize, &JobVm, usize)> = job
+            .vms
+            .iter()
+            .enumerate()
+            .map(|(i, vm)| (i, vm, 0))
+            .collect();
+        let mut session = JobSession::create(RunRequest {
+            id: id(run_id),
+            job,
+            vms: &vms,
+            created: Timestamp::parse(created).expect("a time"),
+            scale: 1.0,
+            trigger: Trigger::Schedule,
+            generation: Generation::Em12,
+        });
+        for (task, (task_id, vm_point, restore_point)) in session.tasks.iter_mut().zip(tasks) {
+            task.id = id(task_id);
+            task.vm_point_id = id(vm_point);
+            task.restore_point_id = id(restore_point);
+        }
+        session
+    };
+    vec![
+        run(
+            &jobs[0],
+            ids::BACKUP_RUN,
+            "2026-06-22T22:00:03.17Z",
+            &[
+                (
+                    ids::BACKUP_RUN_TASK,
+                    "fb87163e-687d-4006-96c9-0451b5423b85",
+                    "a2d7d2a9-8407-4585-9649-515ecb04b35a",
+                ),
+                (
+                    "5c8add49-6b08-4147-bc38-00293667728a",
+                    "63f5c565-ef34-441f-ad7f-005efb16ca91",
+                    "457eac86-dcef-45e7-8c97-04554c19ef31",
+                ),
+            ],
+        ),
+        run(
+            &jobs[0],
+            ids::RUNNING_BACKUP_RUN,
+            "2026-06-23T22:00:02.36Z",
+            &[
+                (
+                    "b30ba205-609d-40ed-8775-715d7a007974",
+                    "9d5f3f0e-3a57-4f0c-8a8e-2f1b0c7d6e54",
+                    "c4e2a1b7-6d3f-4e8a-9b0c-1d2e3f4a5b6c",
+                ),
+                (
+                    "e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b",
+                    "f2a3b4c5-d6e7-4f8a-9b0c-1d2e3f4a5b6c",
+                    "a3b4c5d6-e7f8-4a9b-8c0d-1e2f3a4b5c6d",
+                ),
+            ],
+        ),
+        run(
+            &jobs[1],
+            ids::REPLICA_RUN,
+            "2026-06-22T06:46:31.2Z",
+            &[(
+                ids::REPLICA_RUN_TASK,
+                "623cbbec-c8ff-4cf4-96be-d433f3b775c7",
+                "b4c5d6e7-f8a9-4b0c-9d1e-2f3a4b5c6d7e",
+            )],
+        ),
+    ]
+}
+
 /// The jobs of resources/jobs.md §3.4–3.5 and jobs-domain.md §8.9.
 fn jobs(server: BackupServerId) -> Vec<Job> {
     let vm = |vid: &str, name: &str, moref: u32, gib: u64, seconds: u64, outcome| JobVm {
@@ -431,14 +523,20 @@ fn jobs(server: BackupServerId) -> Vec<Job> {
                 1814,
                 JobOutcome::Success,
             ),
-            vm(
-                "51e37e0e-800a-4639-a2c7-0379330ea1ee",
-                "srv05",
-                62228,
-                100,
-                2420,
-                JobOutcome::Warning,
-            ),
+            JobVm {
+                reasons: vec![
+                    "Processing srv05 Warning: Failed to truncate Microsoft SQL Server transaction logs."
+                        .into(),
+                ],
+                ..vm(
+                    "51e37e0e-800a-4639-a2c7-0379330ea1ee",
+                    "srv05",
+                    62228,
+                    100,
+                    2420,
+                    JobOutcome::Warning,
+                )
+            },
         ],
         source_jobs: Vec::new(),
     };
@@ -452,8 +550,8 @@ fn jobs(server: BackupServerId) -> Vec<Job> {
             "d8f628b7-6fe4-498b-bfca-01a167b2124c",
             "srv06",
             62231,
-            40,
-            300,
+            60,
+            917,
             JobOutcome::Success,
         )],
         ..base.clone()

@@ -12,6 +12,7 @@ use entman_http::application::{App, AppConfig, IndexLoad};
 use entman_http::{app, server, AppState, HttpConfig, Scheme};
 use entman_model::auth::{Account, Role};
 use entman_model::ids::AccountId;
+use entman_model::job_session::Generation;
 use entman_model::Timestamp;
 use entman_store::Store;
 use entman_store_sql::{sqlite_url, SqlStore};
@@ -197,6 +198,11 @@ pub struct Options {
     pub time_scale: f64,
     /// Also listen on HTTPS with a self-signed certificate.
     pub https: bool,
+    /// Whether job schedules create runs; off in tests unless one asks, so that
+    /// no run appears at a wall-clock time in the middle of a test.
+    pub schedules: bool,
+    /// Start with a manual clock at this instant instead of the system clock.
+    pub manual_clock: Option<entman_model::Timestamp>,
 }
 
 impl Default for Options {
@@ -206,6 +212,8 @@ impl Default for Options {
             config: HttpConfig::default(),
             time_scale: 0.01,
             https: false,
+            schedules: false,
+            manual_clock: None,
         }
     }
 }
@@ -264,7 +272,11 @@ pub async fn spawn(db: TestDb, mut options: Options) -> TestApp {
                 sql.as_ref(),
                 "demo",
                 entman_world::demo_text(),
-                Timestamp::now(),
+                options.manual_clock.unwrap_or_else(Timestamp::now),
+                match options.config.json_style {
+                    entman_repr::JsonStyle::Em13 => Generation::Em13,
+                    entman_repr::JsonStyle::Em12 => Generation::Em12,
+                },
                 &entman_http::password::hash,
             )
             .await
@@ -281,6 +293,8 @@ pub async fn spawn(db: TestDb, mut options: Options) -> TestApp {
             http: options.config.clone(),
             time_scale: options.time_scale,
             index: IndexLoad::Before,
+            schedules: options.schedules,
+            manual_clock: options.manual_clock,
             ..AppConfig::default()
         },
     )

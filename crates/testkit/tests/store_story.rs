@@ -251,7 +251,10 @@ async fn jobs_round_trip_sorted_by_name_unique_per_server_and_keep_their_schedul
         assert!(dump.iter().any(|t| t.name == "jobs" && t.rows.len() == 3));
         store.restore(&dump).await.unwrap();
         assert_eq!(store.list_jobs().await.unwrap().len(), 3);
-        let older: Vec<_> = dump.into_iter().filter(|t| t.name != "jobs").collect();
+        let older: Vec<_> = dump
+            .into_iter()
+            .filter(|t| !t.name.starts_with("job"))
+            .collect();
         store.restore(&older).await.unwrap();
         assert!(
             store.list_jobs().await.unwrap().is_empty(),
@@ -260,5 +263,63 @@ async fn jobs_round_trip_sorted_by_name_unique_per_server_and_keep_their_schedul
         );
         store.clear_world(None).await.unwrap();
         assert!(store.list_jobs().await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn job_runs_round_trip_with_their_tasks_and_a_stop_rewrites_them() {
+    use entman_model::job_session::SessionKind;
+    use entman_store::JobSessionFilter;
+    for db in backends().await {
+        let store = store_on(&db).await;
+        let label = db.label();
+        let all = store
+            .list_job_sessions(JobSessionFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 3, "{label}");
+        assert!(all.windows(2).all(|w| w[0].created <= w[1].created));
+        let run: uuid::Uuid = ids::BACKUP_RUN.parse().unwrap();
+        let stored = store.get_job_session(run).await.unwrap();
+        assert_eq!(&stored, all.iter().find(|s| s.id == run).unwrap());
+        assert_eq!(stored.tasks.len(), 2, "{label}");
+        assert_eq!(stored.tasks[0].course.vm, 0);
+        let task: uuid::Uuid = ids::BACKUP_RUN_TASK.parse().unwrap();
+        assert_eq!(store.job_session_of_task(task).await.unwrap().id, run);
+        let backup = store
+            .list_job_sessions(JobSessionFilter {
+                kind: Some(SessionKind::Backup),
+                since: Some(stored.created.plus_millis(1)),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(backup.len(), 1, "{label}: only the later backup run");
+        let job = JobId(ids::BACKUP_JOB.parse().unwrap());
+        let mut latest = store.latest_job_session(job).await.unwrap().unwrap();
+        assert_eq!(latest.id.to_string(), ids::RUNNING_BACKUP_RUN);
+        // A stop rewrites the course: tasks end, the run ends sooner.
+        let at = latest.tasks_at.plus_millis(60_000);
+        assert!(latest.stop(at, 5_000));
+        store.update_job_session(&latest).await.unwrap();
+        assert_eq!(store.get_job_session(latest.id).await.unwrap(), latest);
+        assert!(matches!(
+            store.get_job_session(uuid::Uuid::new_v4()).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(
+            matches!(
+                store.insert_job_session(&latest).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{label}: a run is written once"
+        );
+        // Deleting the job's server takes its runs with it.
+        store.clear_world(None).await.unwrap();
+        assert!(store
+            .list_job_sessions(JobSessionFilter::default())
+            .await
+            .unwrap()
+            .is_empty());
     }
 }

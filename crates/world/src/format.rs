@@ -29,6 +29,9 @@ pub struct World {
     /// Backup, replication and backup copy jobs (slice 2, jobs-domain.md §8.2).
     #[serde(default)]
     pub jobs: Vec<JobDef>,
+    /// Generated past runs of the scheduled jobs (jobs-domain.md §8.5).
+    #[serde(default)]
+    pub jobs_history: Option<JobsHistoryDef>,
 }
 
 /// A backup server.
@@ -369,6 +372,31 @@ pub struct HistoryDef {
     /// Seed of the generator: the same seed gives the same history.
     #[serde(default)]
     pub seed: u64,
+}
+
+/// `[jobs_history]`: generated past runs of the scheduled jobs (jobs-domain.md §8.5).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsHistoryDef {
+    /// How many days before the load the runs go back.
+    #[serde(default = "default_history_days")]
+    pub days: u32,
+    /// Seed of the outcome draws.
+    #[serde(default)]
+    pub seed: u64,
+    /// Probability per VM and run of a `Warning`.
+    #[serde(default = "default_rate")]
+    pub warning_rate: f64,
+    /// Probability per VM and run of a `Failed` first attempt.
+    #[serde(default = "default_rate")]
+    pub failure_rate: f64,
+}
+
+fn default_history_days() -> u32 {
+    35
+}
+fn default_rate() -> f64 {
+    0.05
 }
 
 /// A job (jobs-domain.md §8.2).

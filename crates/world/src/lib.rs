@@ -7,9 +7,11 @@
 
 pub mod format;
 pub mod history;
+pub mod job_history;
 mod jobs;
 
 use entman_model::ids::*;
+use entman_model::job_session::Generation;
 use entman_model::plan::{Plan, PlanOptions, PlanState, PlanVm, VmBehaviour};
 use entman_model::replica::{PointState, Replica, VmReplicaPoint};
 use entman_model::server::BackupServer;
@@ -69,10 +71,11 @@ pub async fn install(
     name: &str,
     text: &str,
     anchor: Timestamp,
+    generation: Generation,
     hash: &(dyn Fn(&str) -> String + Sync),
 ) -> Result<LoadReport, WorldError> {
     let world = parse(text)?;
-    let report = load(store, &world, anchor, hash).await?;
+    let report = load(store, &world, anchor, generation, hash).await?;
     store.set_meta(META_TEXT, text).await?;
     store
         .set_meta(META_ANCHOR, &anchor.micros().to_string())
@@ -119,6 +122,8 @@ pub struct LoadReport {
     pub sessions: usize,
     /// Jobs written.
     pub jobs: usize,
+    /// Past job runs written (`[jobs_history]`).
+    pub job_runs: usize,
 }
 
 /// A stable id for a named world object (UUID v5 over kind and name).
@@ -158,9 +163,17 @@ pub async fn load(
     store: &dyn Store,
     world: &World,
     now: Timestamp,
+    generation: Generation,
     hash: &(dyn Fn(&str) -> String + Sync),
 ) -> Result<LoadReport, WorldError> {
     let built = build(world, now)?;
+    let job_runs = match &world.jobs_history {
+        Some(h) => {
+            check_history(h)?;
+            job_history::generate(h, &built.jobs, now, generation)
+        }
+        None => Vec::new(),
+    };
     let sessions = match &world.history {
         Some(h) => history::generate(h, &built.plans, &built.points, now),
         None => Vec::new(),
@@ -197,6 +210,9 @@ pub async fn load(
     for j in &built.jobs {
         store.insert_job(j).await?;
     }
+    for run in &job_runs {
+        store.insert_job_session(run).await?;
+    }
     Ok(LoadReport {
         servers: built.servers.len(),
         tenants: built.tenants.len(),
@@ -205,7 +221,35 @@ pub async fn load(
         plans: built.plans.len(),
         sessions: sessions.len(),
         jobs: built.jobs.len(),
+        job_runs: job_runs.len(),
     })
+}
+
+/// `[jobs_history]` values out of range are load errors.
+fn check_history(h: &format::JobsHistoryDef) -> Result<(), WorldError> {
+    let rate = |what: &str, v: f64| {
+        if (0.0..=1.0).contains(&v) {
+            Ok(())
+        } else {
+            Err(WorldError::Invalid(format!(
+                "jobs_history: {what} [{v}] must lie between 0 and 1"
+            )))
+        }
+    };
+    rate("warning_rate", h.warning_rate)?;
+    rate("failure_rate", h.failure_rate)?;
+    if h.warning_rate + h.failure_rate > 1.0 {
+        return Err(WorldError::Invalid(
+            "jobs_history: warning_rate and failure_rate add up to more than 1".into(),
+        ));
+    }
+    if h.days == 0 || h.days > 3660 {
+        return Err(WorldError::Invalid(format!(
+            "jobs_history: days [{}] must lie between 1 and 3660",
+            h.days
+        )));
+    }
+    Ok(())
 }
 
 /// Checks that no two objects of a kind share a name.

@@ -920,6 +920,7 @@ async fn replace_state(
         name,
         text,
         anchor,
+        state.engine.generation(),
         &crate::password::hash,
     )
     .await

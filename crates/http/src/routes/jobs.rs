@@ -1,6 +1,7 @@
 //! `/api/jobs` (resources/jobs.md): the jobs of every backup server and their
 //! includes, for the Portal Administrator only.
 
+use super::job_sessions::finished_task;
 use super::{kind, parse_id, related, represent_list, server_map};
 use crate::auth::{Caller, Right};
 use crate::error::OrNotFound;
@@ -9,10 +10,11 @@ use crate::{ApiError, AppState, Reply};
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::Router;
+use entman_engine::RunAction;
 use entman_model::ids::{JobId, ObjectInJobId};
 use entman_model::job::Job;
-use entman_model::task::{Operation, Task, TaskOutcome, TaskState};
-use entman_model::{TaskNumber, Timestamp};
+use entman_model::task::Operation;
+use entman_model::Timestamp;
 use entman_repr::resources::job::{object_in_job, objects_in_job, JobView};
 use entman_repr::resources::{Placement, Represent};
 
@@ -123,8 +125,8 @@ async fn include(
 }
 
 /// `POST /api/jobs/{ID}?action=…` (§5). `toggleScheduleEnabled` flips the
-/// schedule at once; `clone` is out of scope; the actions that run a job answer
-/// 501 until job runs exist (slice 2, the jobs-domain engine).
+/// schedule at once; `start`, `sync`, `retry` and `stop` go to the engine;
+/// `clone` is out of scope.
 async fn action(
     State(state): State<AppState>,
     caller: Caller,
@@ -135,7 +137,11 @@ async fn action(
     let action = params.get("action").unwrap_or("").to_ascii_lowercase();
     match action.as_str() {
         "togglescheduleenabled" => toggle_schedule(&state, &caller, &raw).await,
-        "start" | "stop" | "retry" | "sync" | "clone" => {
+        "start" => run(&state, &caller, &raw, RunAction::Start).await,
+        "sync" => run(&state, &caller, &raw, RunAction::Sync).await,
+        "retry" => run(&state, &caller, &raw, RunAction::Retry).await,
+        "stop" => stop(&state, &caller, &raw).await,
+        "clone" => {
             load(&state, &raw).await?;
             Err(ApiError::NotImplemented(format!(
                 "/api/jobs/{raw}?action={action}"
@@ -143,6 +149,41 @@ async fn action(
         }
         _ => Err(ApiError::job_action_unknown()),
     }
+}
+
+/// `start`, `sync`, `retry`: a new run at once, or a refusal (jobs.md §5).
+async fn run(
+    state: &AppState,
+    caller: &Caller,
+    raw: &str,
+    action: RunAction,
+) -> Result<Reply, ApiError> {
+    let job = load(state, raw).await?;
+    let (operation, verb) = match action {
+        RunAction::Start => (Operation::StartJob, "start"),
+        RunAction::Sync => (Operation::StartJobSync, ""),
+        RunAction::Retry => (Operation::RetryJob, "retry"),
+    };
+    let result = state
+        .engine
+        .run_job(&job, action)
+        .await
+        .map(|_| match action {
+            RunAction::Sync => "Ok".to_string(),
+            _ => format!("Job \"{}\" triggered to {verb}.", job.name),
+        });
+    finished_task(state, caller, operation, &job.name, result).await
+}
+
+/// `stop`: stops the job's running run.
+async fn stop(state: &AppState, caller: &Caller, raw: &str) -> Result<Reply, ApiError> {
+    let job = load(state, raw).await?;
+    let result = state
+        .engine
+        .stop_job(&job)
+        .await
+        .map(|_| format!("Job \"{}\" triggered to stop.", job.name));
+    finished_task(state, caller, Operation::StopJob, &job.name, result).await
 }
 
 /// `toggleScheduleEnabled`: flips `ScheduleEnabled` (and with it `NextRun`),
@@ -154,18 +195,12 @@ async fn toggle_schedule(state: &AppState, caller: &Caller, raw: &str) -> Result
         .set_job_schedule_enabled(job.id, !job.schedule_enabled)
         .await
         .or_404(kind::JOB, raw)?;
-    caller.audit("UpdateJob", "success", &job.name);
-    let task = Task {
-        logon_session_id: caller.session.id,
-        number: TaskNumber(0),
-        operation: Operation::UpdateJob,
-        state: TaskState::Finished,
-        outcome: Some(TaskOutcome {
-            success: true,
-            message: "Ok".into(),
-        }),
-        related_session: None,
-        creation_time: state.now(),
-    };
-    super::tasks::accepted(state, caller, task).await
+    finished_task(
+        state,
+        caller,
+        Operation::UpdateJob,
+        &job.name,
+        Ok("Ok".into()),
+    )
+    .await
 }

@@ -3,6 +3,7 @@
 
 mod cloud;
 mod entry;
+mod job_sessions;
 mod jobs;
 mod out_of_scope;
 
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .merge(sessions::router())
         .merge(tasks::router())
         .merge(jobs::router())
+        .merge(job_sessions::router())
         .merge(query::router())
         .route(
             crate::server::lenient::MALFORMED_PATH,
@@ -122,4 +124,8 @@ pub(crate) mod kind {
     pub(crate) const TASK: &str = "Task";
     pub(crate) const JOB: &str = "Job";
     pub(crate) const INCLUDE: &str = "Job include";
+    pub(crate) const BACKUP_SESSION: &str = "Backup job session";
+    pub(crate) const REPLICA_SESSION: &str = "Replica job session";
+    pub(crate) const BACKUP_TASK: &str = "Backup task session";
+    pub(crate) const REPLICA_TASK: &str = "Replica task session";
 }

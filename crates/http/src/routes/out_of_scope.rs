@@ -18,11 +18,7 @@ const EM_TOP_LEVEL: &[&str] = &[
     "replicas",
     "vmreplicapoints",
     "catalog",
-    "backupsessions",
     "restoresessions",
-    "replicasessions",
-    "backuptasksessions",
-    "replicatasksessions",
     "security",
     "wanaccelerators",
     "backupfiles",
@@ -66,16 +62,8 @@ const EM_SUB_RESOURCES: &[(&str, &[&str])] = &[
             "managedservers",
         ],
     ),
-    (
-        "jobs",
-        &[
-            "linkedjobs",
-            "linkedbackuprepositories",
-            // Job sessions (slice 2): in the contract, answered once job runs exist.
-            "backupsessions",
-            "replicasessions",
-        ],
-    ),
+    ("jobs", &["linkedjobs", "linkedbackuprepositories"]),
+    ("backupsessions", &["agentmanagementsessions"]),
     (
         "tenants",
         &[
@@ -97,6 +85,7 @@ pub fn is_em_resource(path: &str) -> bool {
         ["api", "cloud", coll, ..] if EM_CLOUD.contains(coll) => true,
         ["api", "backupservers", _, sub, ..] => sub_resource("backupservers", sub),
         ["api", "jobs", _, sub, ..] => sub_resource("jobs", sub),
+        ["api", "backupsessions", _, sub, ..] => sub_resource("backupsessions", sub),
         ["api", "cloud", "tenants", _, sub, ..] => sub_resource("tenants", sub),
         _ => false,
     }

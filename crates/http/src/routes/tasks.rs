@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use entman_engine::OperationError;
-use entman_model::task::{Task, TaskState};
+use entman_model::task::{Operation, RelatedSession, Task, TaskOutcome, TaskState};
 use entman_model::TaskNumber;
 use entman_repr::resources::task::{task_list, task_node};
 
@@ -87,6 +87,55 @@ pub(crate) async fn accepted(
         StatusCode::ACCEPTED,
         task_node(&caller.ctx, &first_answer),
     ))
+}
+
+/// Records the task of an operation, finished with its outcome, and answers 202
+/// with it running: a refusal by the provider's rules is a task that did not
+/// succeed, never an HTTP error (failover-plans.md §5, jobs.md §5).
+pub(crate) async fn finished(
+    state: &AppState,
+    caller: &Caller,
+    operation: Operation,
+    subject: &str,
+    result: Result<(String, Option<RelatedSession>), OperationError>,
+) -> Result<Reply, ApiError> {
+    let (outcome, related) = match result {
+        Ok((message, related)) => (
+            TaskOutcome {
+                success: true,
+                message,
+            },
+            related,
+        ),
+        Err(OperationError::Refused(message)) => (
+            TaskOutcome {
+                success: false,
+                message,
+            },
+            None,
+        ),
+        Err(OperationError::Store(e)) => return Err(e.into()),
+    };
+    let verdict = if outcome.success {
+        "success"
+    } else {
+        "refused"
+    };
+    caller.audit(
+        operation.as_str(),
+        verdict,
+        &format!("{subject}: {}", outcome.message),
+    );
+    let task = Task {
+        logon_session_id: caller.session.id,
+        number: TaskNumber(0),
+        operation,
+        state: TaskState::Finished,
+        outcome: Some(outcome),
+        related_session: related,
+        creation_time: state.now(),
+    };
+    accepted(state, caller, task).await
 }
 
 /// Stops the failover session a task started, if it is still running

@@ -76,7 +76,7 @@ async fn unknown_paths_answer_404_and_em_resources_outside_the_contract_501() {
         "/repositories",
         "/jobs/4856ab37-2235-45e8-affe-d515878b01a9/linkedJobs",
         "/cloud/gateways",
-        "/backupSessions?format=Entity",
+        "/backupSessions/x/agentManagementSessions",
         "/reports/summary",
     ] {
         let (status, body) = app.get_text(&me, path, false).await;

@@ -644,6 +644,7 @@ async fn a_hundred_plans_started_at_once_all_complete() {
         app.store.as_ref(),
         &world,
         entman_model::Timestamp::now(),
+        entman_model::job_session::Generation::Em12,
         &|p| p.to_string(),
     )
     .await

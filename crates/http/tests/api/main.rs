@@ -9,6 +9,7 @@ mod entry;
 mod errors;
 mod failover;
 mod isolation;
+mod job_sessions;
 mod jobs;
 mod links;
 mod query;

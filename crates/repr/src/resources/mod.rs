@@ -7,6 +7,7 @@
 pub mod entry;
 pub mod error;
 pub mod job;
+pub mod job_session;
 pub mod plan;
 pub mod query;
 pub mod replica;

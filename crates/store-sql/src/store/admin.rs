@@ -43,6 +43,8 @@ impl AdminStore for SqlStore {
             "replicas",
             "tenant_logins",
             "tenants",
+            "job_task_sessions",
+            "job_sessions",
             "jobs",
             "backup_servers",
         ] {

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod job_sessions;
 mod jobs;
 mod plans;
 mod replicas;

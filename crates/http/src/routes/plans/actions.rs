@@ -1,20 +1,19 @@
 //! Plan operations: start, test, undo, edit and delete answer `202` with a Task
 //! (failover-plans.md §5–9, tasks.md). The operation is carried out before the
-//! answer ([`crate::routes::tasks::accepted`]). A refusal by the provider's rules
+//! answer ([`crate::routes::tasks::finished`]). A refusal by the provider's rules
 //! is a task with `Success="false"`, not an HTTP error.
 
 use super::load_plan;
 use crate::auth::{Caller, Right};
 use crate::body::Body;
 use crate::params::Params;
-use crate::routes::tasks::accepted;
+use crate::routes::tasks::finished;
 use crate::{ApiError, AppState, Reply};
 use axum::extract::{Path, State};
 use entman_engine::OperationError;
 use entman_model::plan::FailoverTarget;
 use entman_model::session::{FailoverSession, SessionKind};
-use entman_model::task::{Operation, RelatedSession, Task, TaskOutcome, TaskState};
-use entman_model::TaskNumber;
+use entman_model::task::{Operation, RelatedSession};
 use entman_repr::spec::{read_start_spec, PlanOptionsUpdate};
 use entman_repr::BodyError;
 
@@ -52,7 +51,8 @@ impl PlanAction {
     }
 }
 
-/// Records a task with the operation's outcome and answers 202 with it running.
+/// Records a task with the operation's outcome (`Ok` on success) and answers
+/// 202 with it running.
 async fn answer(
     state: &AppState,
     caller: &Caller,
@@ -60,43 +60,8 @@ async fn answer(
     subject: &str,
     result: Result<Option<RelatedSession>, OperationError>,
 ) -> Result<Reply, ApiError> {
-    let (outcome, related) = match result {
-        Ok(related) => (
-            TaskOutcome {
-                success: true,
-                message: "Ok".into(),
-            },
-            related,
-        ),
-        Err(OperationError::Refused(message)) => (
-            TaskOutcome {
-                success: false,
-                message,
-            },
-            None,
-        ),
-        Err(OperationError::Store(e)) => return Err(e.into()),
-    };
-    let verdict = if outcome.success {
-        "success"
-    } else {
-        "refused"
-    };
-    caller.audit(
-        operation.as_str(),
-        verdict,
-        &format!("{subject}: {}", outcome.message),
-    );
-    let task = Task {
-        logon_session_id: caller.session.id,
-        number: TaskNumber(0),
-        operation,
-        state: TaskState::Finished,
-        outcome: Some(outcome),
-        related_session: related,
-        creation_time: state.now(),
-    };
-    accepted(state, caller, task).await
+    let result = result.map(|related| ("Ok".to_string(), related));
+    finished(state, caller, operation, subject, result).await
 }
 
 /// `POST /api/cloud/cloudFailoverPlans/{ID}?action=start|test|undo`.

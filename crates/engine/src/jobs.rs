@@ -1,0 +1,351 @@
+//! Job runs (jobs-domain.md §2–6): the actions that create and stop them, and
+//! the schedule that starts them. A run's course is fixed when it is created, so
+//! nothing here steps running sessions; the schedule tick only creates runs that
+//! fell due (scheduled runs, automatic retries, immediate copies).
+
+use super::{Engine, OperationError};
+use entman_model::ids::JobId;
+use entman_model::job::{Job, JobOutcome, JobType, JobVm};
+use entman_model::job_session::{JobSession, RunRequest, SessionResult, Trigger};
+use entman_model::Timestamp;
+use entman_store::{JobSessionFilter, StoreError};
+use uuid::Uuid;
+
+/// What a job action asks for (jobs.md §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunAction {
+    /// `start`: backup and replication jobs.
+    Start,
+    /// `sync`: copy jobs.
+    Sync,
+    /// `retry`: the failed VMs of the last run.
+    Retry,
+}
+
+/// How far back the tick looks for the retries of a scheduled run.
+const RETRY_LOOKBACK_DAYS: i64 = 2;
+
+fn refused(message: String) -> OperationError {
+    OperationError::Refused(message)
+}
+
+/// A UUID v5 for a run the schedule creates, so that two ticks (or two
+/// instances) that see the same due instant create the same run once.
+fn scheduled_id(job: JobId, due: Timestamp, label: &str) -> Uuid {
+    Uuid::new_v5(&job.0, format!("{label}\u{0}{}", due.micros()).as_bytes())
+}
+
+impl Engine {
+    /// The job's latest run and whether it is still running at `now`.
+    async fn latest_run(&self, job: JobId) -> Result<Option<JobSession>, StoreError> {
+        self.store.latest_job_session(job).await
+    }
+
+    /// The VMs a run of `job` processes at `attempt`: its own includes, or for a
+    /// copy job those of its source jobs, in order.
+    async fn run_vms(&self, job: &Job) -> Result<Vec<JobVm>, StoreError> {
+        if !job.job_type.is_copy() {
+            return Ok(job.vms.clone());
+        }
+        let mut vms = Vec::new();
+        for source in &job.source_jobs {
+            match self.store.get_job(source.job).await {
+                Ok(source) => vms.extend(source.vms),
+                Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(vms)
+    }
+
+    /// Creates and stores a run of `job` over the VMs at `positions` (all when
+    /// `None`), each at `attempt`.
+    async fn create_run(
+        &self,
+        id: Uuid,
+        job: &Job,
+        positions: Option<&[usize]>,
+        attempt: usize,
+        created: Timestamp,
+        trigger: Trigger,
+    ) -> Result<JobSession, StoreError> {
+        let vms = self.run_vms(job).await?;
+        let chosen: Vec<(usize, &JobVm, usize)> = vms
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| positions.is_none_or(|p| p.contains(i)))
+            .map(|(i, vm)| (i, vm, attempt))
+            .collect();
+        let session = JobSession::create(RunRequest {
+            id,
+            job,
+            vms: &chosen,
+            created,
+            scale: self.time_scale(),
+            trigger,
+            generation: self.config.generation,
+        });
+        self.store.insert_job_session(&session).await?;
+        self.activity
+            .started
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(session)
+    }
+
+    /// The attempt a retry of the job's latest run is on: one more than the
+    /// retries since the last run that was not one.
+    async fn retry_attempt(&self, job: JobId, now: Timestamp) -> Result<usize, StoreError> {
+        let since = now.plus_millis(-RETRY_LOOKBACK_DAYS * 86_400_000);
+        let runs = self
+            .store
+            .list_job_sessions(JobSessionFilter {
+                job: Some(job),
+                since: Some(since),
+                ..Default::default()
+            })
+            .await?;
+        let retries = runs.iter().rev().take_while(|s| s.is_retry()).count();
+        Ok(retries + 1)
+    }
+
+    /// `start`, `sync` or `retry` of a job (jobs.md §5): the new run, or the
+    /// refusal's message.
+    pub async fn run_job(
+        &self,
+        job: &Job,
+        action: RunAction,
+    ) -> Result<JobSession, OperationError> {
+        let _guard = self.operations.lock().await;
+        let now = self.clock.now();
+        let name = &job.name;
+        let copy = job.job_type.is_copy();
+        match action {
+            RunAction::Start | RunAction::Retry if copy => {
+                return Err(refused(format!(
+                    "Job \"{name}\" is a backup copy job. Use the sync action to start it."
+                )));
+            }
+            RunAction::Sync if !copy => {
+                return Err(refused(format!("Job \"{name}\" is not a backup copy job.")));
+            }
+            _ => {}
+        }
+        let latest = self.latest_run(job.id).await?;
+        if latest.as_ref().is_some_and(|s| !s.is_over(now)) {
+            return Err(refused(format!("Job \"{name}\" is already running.")));
+        }
+        if !job.schedule_enabled {
+            return Err(refused(format!("Job \"{name}\" is disabled.")));
+        }
+        let session = match action {
+            RunAction::Start | RunAction::Sync => {
+                self.create_run(Uuid::new_v4(), job, None, 0, now, Trigger::Manual)
+                    .await?
+            }
+            RunAction::Retry => {
+                let failed = latest
+                    .filter(|s| s.result(now) == SessionResult::Ended(JobOutcome::Failed))
+                    .map(|s| s.failed_positions())
+                    .filter(|p| !p.is_empty())
+                    .ok_or_else(|| {
+                        refused(format!(
+                            "Job \"{name}\" cannot be retried: its last session did not fail."
+                        ))
+                    })?;
+                let attempt = self.retry_attempt(job.id, now).await?;
+                self.create_run(
+                    Uuid::new_v4(),
+                    job,
+                    Some(&failed),
+                    attempt,
+                    now,
+                    Trigger::ManualRetry,
+                )
+                .await?
+            }
+        };
+        self.wake();
+        Ok(session)
+    }
+
+    /// `stop` of a job: stops its running run.
+    pub async fn stop_job(&self, job: &Job) -> Result<JobSession, OperationError> {
+        let _guard = self.operations.lock().await;
+        let now = self.clock.now();
+        let latest = self.latest_run(job.id).await?;
+        match latest {
+            Some(mut session) if !session.is_over(now) => {
+                if session.stop(now, self.scaled(job.timing.stop_ms as f64)) {
+                    self.store.update_job_session(&session).await?;
+                }
+                Ok(session)
+            }
+            _ => Err(refused(format!("Job \"{}\" is not running.", job.name))),
+        }
+    }
+
+    /// `stop` of one backup session (job-sessions.md §7): the session as it is
+    /// now; refused when it is over. A session already stopping stays as it is.
+    pub async fn stop_job_session(&self, id: Uuid) -> Result<JobSession, OperationError> {
+        let _guard = self.operations.lock().await;
+        let now = self.clock.now();
+        let mut session = self.store.get_job_session(id).await?;
+        if session.is_over(now) {
+            return Err(refused(format!(
+                "Job session \"{}\" is not running.",
+                session.name
+            )));
+        }
+        let stop_ms = match self.store.get_job(session.job_id).await {
+            Ok(job) => job.timing.stop_ms,
+            Err(StoreError::NotFound) => 5_000,
+            Err(e) => return Err(e.into()),
+        };
+        if session.stop(now, self.scaled(stop_ms as f64)) {
+            self.store.update_job_session(&session).await?;
+        }
+        Ok(session)
+    }
+
+    /// Creates the runs that fell due up to `now` (jobs-domain.md §4, §6):
+    /// scheduled runs, automatic retries of failed scheduled runs and immediate
+    /// copies. Returns when the next one falls due. Off with `--no-schedules`.
+    pub async fn run_schedules(&self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+        if !self.config.schedules {
+            return Ok(None);
+        }
+        let _guard = self.operations.lock().await;
+        let jobs = self.store.list_jobs().await?;
+        let mut since = self.schedule_cursor.lock().await;
+        let from = *since.get_or_insert(now);
+        let mut next: Option<Timestamp> = None;
+        let mut due_at = |t: Timestamp| next = Some(next.map_or(t, |n: Timestamp| n.min(t)));
+        for job in &jobs {
+            if !job.schedule_enabled {
+                continue;
+            }
+            let latest = self.latest_run(job.id).await?;
+            if let Some(schedule) = &job.schedule {
+                if job.job_type != JobType::ImmediateBackupCopy {
+                    // The last instant due in (from, now]: earlier ones were missed.
+                    let mut due = None;
+                    let mut t = schedule.next_run_after(from);
+                    while t <= now {
+                        due = Some(t);
+                        t = schedule.next_run_after(t);
+                    }
+                    due_at(t);
+                    if let Some(due) = due {
+                        let idle = latest.as_ref().is_none_or(|s| s.is_over(due));
+                        if idle {
+                            let id = scheduled_id(job.id, due, "schedule");
+                            self.insert_due(id, job, None, 0, due, Trigger::Schedule)
+                                .await?;
+                            continue;
+                        }
+                    }
+                }
+            }
+            if let Some(retry_at) = self
+                .auto_retry(job, latest.as_ref(), now, &mut due_at)
+                .await?
+            {
+                let (positions, attempt, at) = retry_at;
+                let id = scheduled_id(job.id, at, "retry");
+                self.insert_due(id, job, Some(&positions), attempt, at, Trigger::AutoRetry)
+                    .await?;
+            }
+        }
+        self.immediate_copies(&jobs, from, now).await?;
+        *since = Some(now);
+        Ok(next)
+    }
+
+    /// An automatic retry due by `now` for the job's latest run: VMs, attempt,
+    /// instant. Reports a retry due later through `due_at`.
+    async fn auto_retry(
+        &self,
+        job: &Job,
+        latest: Option<&JobSession>,
+        now: Timestamp,
+        due_at: &mut impl FnMut(Timestamp),
+    ) -> Result<Option<(Vec<usize>, usize, Timestamp)>, StoreError> {
+        let Some(last) = latest else { return Ok(None) };
+        let automatic = matches!(last.trigger, Trigger::Schedule | Trigger::AutoRetry);
+        if job.retry.times == 0
+            || !automatic
+            || last.stop.is_some()
+            || last.result(now) != SessionResult::Ended(JobOutcome::Failed)
+        {
+            return Ok(None);
+        }
+        let attempt = self.retry_attempt(job.id, now).await?;
+        if attempt > job.retry.times as usize {
+            return Ok(None);
+        }
+        let wait = self.scaled(f64::from(job.retry.timeout_minutes) * 60_000.0);
+        let at = last.end.plus_millis(wait);
+        if at > now {
+            due_at(at);
+            return Ok(None);
+        }
+        let failed = last.failed_positions();
+        Ok((!failed.is_empty()).then_some((failed, attempt, at)))
+    }
+
+    /// Immediate copy jobs start when a run of a source job that wrote a point
+    /// ended in (from, now], if they are idle.
+    async fn immediate_copies(
+        &self,
+        jobs: &[Job],
+        from: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        for job in jobs {
+            if job.job_type != JobType::ImmediateBackupCopy || !job.schedule_enabled {
+                continue;
+            }
+            for source in &job.source_jobs {
+                let Some(run) = self.latest_run(source.job).await? else {
+                    continue;
+                };
+                let ended_now = run.is_over(now) && run.end > from;
+                if !ended_now || run.points_at(now).next().is_none() {
+                    continue;
+                }
+                let latest = self.latest_run(job.id).await?;
+                if latest.is_none_or(|s| s.is_over(run.end)) {
+                    let id = scheduled_id(job.id, run.end, "copy");
+                    self.insert_due(id, job, None, 0, run.end, Trigger::Schedule)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates a run the schedule made due; one that exists already (another
+    /// tick, another instance) is left as it is.
+    async fn insert_due(
+        &self,
+        id: Uuid,
+        job: &Job,
+        positions: Option<&[usize]>,
+        attempt: usize,
+        at: Timestamp,
+        trigger: Trigger,
+    ) -> Result<(), StoreError> {
+        match self.store.get_job_session(id).await {
+            Ok(_) => return Ok(()),
+            Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+        match self
+            .create_run(id, job, positions, attempt, at, trigger)
+            .await
+        {
+            Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
