@@ -76,6 +76,14 @@ pub enum QueryType {
     /// `type=Job` (slice 2, resources/jobs.md §6): answered in memory
     /// ([`QueryType::in_memory`]), its `NextRun` being derived from the clock.
     Job,
+    /// `type=BackupJobSession` (job-sessions.md §8): in memory, states derived from the clock.
+    BackupJobSession,
+    /// `type=ReplicaJobSession`.
+    ReplicaJobSession,
+    /// `type=BackupTaskSession`.
+    BackupTaskSession,
+    /// `type=ReplicaTaskSession`.
+    ReplicaTaskSession,
 }
 
 /// Why a `type` value is not served.
@@ -93,15 +101,11 @@ const OTHER_EM_TYPES: &[&str] = &[
     "VAppRestorePoint",
     "VmReplicaPoint",
     "RestorePoint",
-    "BackupTaskSession",
-    "ReplicaTaskSession",
     "RestoreSession",
     "Repository",
     "Backup",
     "Replica",
     "HierarchyRoot",
-    "BackupJobSession",
-    "ReplicaJobSession",
     "ManagedServer",
     "FailoverPlan",
     "WanAccelerator",
@@ -297,6 +301,83 @@ const JOB_PLATFORMS: &[(&str, &str)] = &[
     ("CustomPlatform", "CustomPlatform"),
 ];
 
+/// Job session states (job-sessions.md §8.1), in index order.
+const JOB_SESSION_STATES: &[(&str, &str)] = &[
+    ("Starting", "Starting"),
+    ("Stopping", "Stopping"),
+    ("Working", "Working"),
+    ("Pausing", "Pausing"),
+    ("Resuming", "Resuming"),
+    ("Stopped", "Stopped"),
+];
+const BACKUP_SESSION_JOB_TYPES: &[(&str, &str)] = &[
+    ("Backup", "Backup"),
+    ("BackupCopy", "BackupCopy"),
+    ("ImmediateBackupCopy", "ImmediateBackupCopy"),
+    ("ImmediateBackupCopyWorker", "ImmediateBackupCopyWorker"),
+    ("AgentBackup", "AgentBackup"),
+    ("AgentManagement", "AgentManagement"),
+    ("NasBackup", "NasBackup"),
+];
+const REPLICA_SESSION_JOB_TYPES: &[(&str, &str)] = &[("Replica", "Replica")];
+const TASK_SESSION_STATES: &[(&str, &str)] = &[
+    ("InProgress", "InProgress"),
+    ("Pending", "Pending"),
+    ("Completed", "Completed"),
+];
+
+/// The fields of a job session type (job-sessions.md §8.1); answered in memory,
+/// in this order.
+macro_rules! job_session_fields {
+    ($uid:literal, $types:expr) => {
+        &[
+            f("UID", Kind::Uid($uid), "NULL"),
+            f("Name", Kind::Text, "NULL"),
+            f("JobType", Kind::Enum($types), "NULL"),
+            f("JobUid", Kind::Uid("Job"), "NULL"),
+            f("JobName", Kind::Text, "NULL"),
+            f("CreationTime", Kind::Time, "NULL"),
+            nullable("EndTime", Kind::Time, "NULL"),
+            f("State", Kind::Enum(JOB_SESSION_STATES), "NULL"),
+            f("Result", Kind::Enum(SESSION_RESULTS), "NULL"),
+            f("IsRetry", Kind::Bool, "NULL"),
+            f("BackupServerUid", Kind::Uid("BackupServer"), "NULL"),
+            f("BackupServerName", Kind::Text, "NULL"),
+        ]
+    };
+}
+
+/// The fields of a task session type (job-sessions.md §8.1), in this order.
+macro_rules! task_session_fields {
+    ($uid:literal, $session:literal) => {
+        &[
+            f("UID", Kind::Uid($uid), "NULL"),
+            f("Name", Kind::Text, "NULL"),
+            f("CreationTime", Kind::Time, "NULL"),
+            nullable("EndTime", Kind::Time, "NULL"),
+            f("State", Kind::Enum(TASK_SESSION_STATES), "NULL"),
+            f("Result", Kind::Enum(SESSION_RESULTS), "NULL"),
+            f("Reason", Kind::Text, "NULL"),
+            f("TotalSize", Kind::Int, "NULL"),
+            f("JobSessionUid", Kind::Uid($session), "NULL"),
+            f("JobUid", Kind::Uid("Job"), "NULL"),
+            f("JobName", Kind::Text, "NULL"),
+            f("BackupServerUid", Kind::Uid("BackupServer"), "NULL"),
+            f("BackupServerName", Kind::Text, "NULL"),
+            f("VmDisplayName", Kind::Text, "NULL"),
+        ]
+    };
+}
+
+const BACKUP_JOB_SESSION_FIELDS: &[Field] =
+    job_session_fields!("BackupJobSession", BACKUP_SESSION_JOB_TYPES);
+const REPLICA_JOB_SESSION_FIELDS: &[Field] =
+    job_session_fields!("ReplicaJobSession", REPLICA_SESSION_JOB_TYPES);
+const BACKUP_TASK_SESSION_FIELDS: &[Field] =
+    task_session_fields!("BackupTaskSession", "BackupJobSession");
+const REPLICA_TASK_SESSION_FIELDS: &[Field] =
+    task_session_fields!("ReplicaTaskSession", "ReplicaJobSession");
+
 /// Job fields. Jobs are answered in memory: the columns name what each field
 /// reads (`NextRun` has none, it is derived from the schedule and the clock).
 const JOB_FIELDS: &[Field] = &[
@@ -331,12 +412,23 @@ impl QueryType {
         QueryType::CloudFailoverSession,
         QueryType::Task,
         QueryType::Job,
+        QueryType::BackupJobSession,
+        QueryType::ReplicaJobSession,
+        QueryType::BackupTaskSession,
+        QueryType::ReplicaTaskSession,
     ];
 
     /// Whether the type is answered in memory ([`crate::eval::select`]) rather
     /// than in SQL: values derived at request time, and few rows.
     pub fn in_memory(self) -> bool {
-        self == QueryType::Job
+        matches!(
+            self,
+            QueryType::Job
+                | QueryType::BackupJobSession
+                | QueryType::ReplicaJobSession
+                | QueryType::BackupTaskSession
+                | QueryType::ReplicaTaskSession
+        )
     }
 
     /// The type's name.
@@ -350,6 +442,10 @@ impl QueryType {
             QueryType::CloudFailoverSession => "CloudFailoverSession",
             QueryType::Task => "Task",
             QueryType::Job => "Job",
+            QueryType::BackupJobSession => "BackupJobSession",
+            QueryType::ReplicaJobSession => "ReplicaJobSession",
+            QueryType::BackupTaskSession => "BackupTaskSession",
+            QueryType::ReplicaTaskSession => "ReplicaTaskSession",
         }
     }
 
@@ -365,6 +461,10 @@ impl QueryType {
             QueryType::CloudFailoverSession => "CloudFailoverSessions",
             QueryType::Task => "Tasks",
             QueryType::Job => "Jobs",
+            QueryType::BackupJobSession => "BackupJobSessions",
+            QueryType::ReplicaJobSession => "ReplicaJobSessions",
+            QueryType::BackupTaskSession => "BackupTaskSessions",
+            QueryType::ReplicaTaskSession => "ReplicaTaskSessions",
         }
     }
 
@@ -397,6 +497,10 @@ impl QueryType {
             QueryType::CloudFailoverSession => SESSION_FIELDS,
             QueryType::Task => TASK_FIELDS,
             QueryType::Job => JOB_FIELDS,
+            QueryType::BackupJobSession => BACKUP_JOB_SESSION_FIELDS,
+            QueryType::ReplicaJobSession => REPLICA_JOB_SESSION_FIELDS,
+            QueryType::BackupTaskSession => BACKUP_TASK_SESSION_FIELDS,
+            QueryType::ReplicaTaskSession => REPLICA_TASK_SESSION_FIELDS,
         }
     }
 
@@ -411,7 +515,12 @@ impl QueryType {
     /// The sort field when none is given (query.md §6).
     pub fn default_sort(self) -> &'static Field {
         let name = match self {
-            QueryType::CloudFailoverSession | QueryType::CloudVmReplicaPoint => "CreationTime",
+            QueryType::CloudFailoverSession
+            | QueryType::CloudVmReplicaPoint
+            | QueryType::BackupJobSession
+            | QueryType::ReplicaJobSession
+            | QueryType::BackupTaskSession
+            | QueryType::ReplicaTaskSession => "CreationTime",
             QueryType::Task => "TaskId",
             _ => "Name",
         };
@@ -431,6 +540,11 @@ impl QueryType {
             QueryType::CloudFailoverSession => "failover_sessions s",
             QueryType::Task => "tasks k",
             QueryType::Job => "jobs j",
+            // Answered in memory, never in SQL.
+            QueryType::BackupJobSession
+            | QueryType::ReplicaJobSession
+            | QueryType::BackupTaskSession
+            | QueryType::ReplicaTaskSession => "job_sessions js",
         }
     }
 
@@ -445,6 +559,10 @@ impl QueryType {
             QueryType::CloudFailoverSession => "s.id",
             QueryType::Task => "k.number",
             QueryType::Job => "j.id",
+            QueryType::BackupJobSession
+            | QueryType::ReplicaJobSession
+            | QueryType::BackupTaskSession
+            | QueryType::ReplicaTaskSession => "js.id",
         }
     }
 

@@ -29,6 +29,8 @@ const DEFAULT_PAGE_SIZE: u64 = 100;
 /// Largest accepted page size (a safety limit; EM documents none).
 pub(super) const MAX_PAGE_SIZE: u64 = 10_000;
 
+mod job_runs;
+
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/api/query", get(query))
 }
@@ -43,6 +45,10 @@ fn right_of(t: QueryType) -> Right {
         QueryType::CloudFailoverSession => Right::ReadSessions,
         QueryType::Task => Right::OwnTasks,
         QueryType::Job => Right::Jobs,
+        QueryType::BackupJobSession
+        | QueryType::ReplicaJobSession
+        | QueryType::BackupTaskSession
+        | QueryType::ReplicaTaskSession => Right::ReadJobSessions,
     }
 }
 
@@ -133,10 +139,11 @@ async fn query(
         (page_size, page, pages),
     );
     let reply = Reply::ok(query_result(items, paging));
-    // Tasks belong to the caller's logon session, jobs' `NextRun` moves with the
-    // clock; everything else is stored state.
+    // Tasks belong to the caller's logon session; what the in-memory types show
+    // (`NextRun`, the states of job runs) moves with the clock; everything else
+    // is stored state.
     Ok(match q.query_type {
-        QueryType::Task | QueryType::Job => reply,
+        t if t == QueryType::Task || t.in_memory() => reply,
         _ => reply.cacheable(None),
     })
 }
@@ -152,6 +159,11 @@ async fn run(
     limit: u64,
 ) -> Result<QueryPage, ApiError> {
     let budget = state.config.query_budget;
+    if job_runs::is_job_run_type(q.query_type) {
+        let rows = job_runs::rows(state, q.query_type).await?;
+        let (total, keys) = entman_query::eval::select(q, &rows, offset, limit);
+        return Ok(QueryPage { total, keys });
+    }
     if q.query_type.in_memory() {
         return job_page(state, q, offset, limit).await;
     }
@@ -363,7 +375,12 @@ async fn load(
     let ctx = &caller.ctx;
     let scope = caller.scope();
     let entity = representation == Representation::Entity;
-    let pick = |id: String| keys.iter().position(|k| *k == id);
+    let positions: HashMap<&str, usize> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect();
+    let pick = |id: String| positions.get(id.as_str()).copied();
     let mut nodes: Vec<(usize, Node)> = Vec::new();
     match t {
         QueryType::CloudFailoverSession => {
@@ -471,6 +488,12 @@ async fn load(
                     nodes.push((i, view.represent(ctx, representation, Placement::Item)));
                 }
             }
+        }
+        QueryType::BackupJobSession
+        | QueryType::ReplicaJobSession
+        | QueryType::BackupTaskSession
+        | QueryType::ReplicaTaskSession => {
+            nodes = job_runs::items(state, ctx, t, representation, &positions).await?;
         }
         QueryType::Task => {
             for task in state.store.list_tasks(caller.session.id).await? {

@@ -566,3 +566,187 @@ async fn a_disabled_job_refuses_to_run() {
         .await;
     assert_eq!(status, 400, "{body}");
 }
+
+/// The fixture with the clock at `at` (an instant of job-sessions.md's examples).
+async fn fixture_at(at: &str) -> TestApp {
+    let config = entman_http::HttpConfig {
+        public_base: Some(entman_testkit::SNAPSHOT_BASE.into()),
+        ..entman_http::HttpConfig::default()
+    };
+    spawn(
+        TestDb::sqlite(),
+        Options {
+            seed: Seed::Fixture,
+            config,
+            manual_clock: Timestamp::parse(at),
+            ..Options::default()
+        },
+    )
+    .await
+}
+
+/// §8.3: the examples of the four query types, as the clients send them.
+#[tokio::test]
+async fn the_session_query_types_answer_the_examples_of_section_8() {
+    // "Sent on 2026-06-23 at 08:00Z, before that evening's run."
+    let morning = fixture_at("2026-06-23T08:00:00Z").await;
+    snap(
+        &morning,
+        "query_backup_job_sessions",
+        "/query?type=BackupJobSession&format=Entities&filter=CreationTime%3E%3D%222026-06-22T00%3A00%3A00%22",
+    )
+    .await;
+    let app = at_run_moment().await;
+    snap(
+        &app,
+        "query_last_session_of_a_job",
+        "/query?type=BackupJobSession&sortDesc=EndTime&pageSize=1&format=entities&filter=JobName%3D%3D%22Fileserver+Backup%22",
+    )
+    .await;
+    snap(
+        &app,
+        "query_replica_sessions",
+        "/query?type=ReplicaJobSession&format=Entities&filter=JobName%3D%3D%22Fileserver02+Replication%22%3BResult%3D%3DSuccess",
+    )
+    .await;
+    snap(
+        &app,
+        "query_backup_task_sessions",
+        "/query?type=BackupTaskSession&format=Entities&filter=CreationTime>=\"2026-06-22T00:00:00\"",
+    )
+    .await;
+}
+
+/// §8.1–8.2: every field filters and sorts; the clients' requests work; fields
+/// that are not query fields are 400; the roles of §1.
+#[tokio::test]
+async fn session_query_fields_filters_sorts_and_roles() {
+    let app = at_run_moment().await;
+    let logon = app.logon().await;
+    let names = |v: &Value, list: &str| -> Vec<String> {
+        v["Entities"][list][list]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|i| i["Name"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let q = |s: &str| format!("/query?format=Entities&{s}");
+    let count = |v: &Value| v["PagingInfo"]["PagesCount"].clone();
+    // Default order: CreationTime ascending.
+    let all = json(&app, &logon, &q("type=BackupJobSession")).await;
+    assert_eq!(
+        names(&all, "BackupJobSessions"),
+        vec![
+            "Fileserver Backup@2026-06-22 22:00:03",
+            "Fileserver Backup@2026-06-23 22:00:02"
+        ]
+    );
+    for (filter, expected) in [
+        ("State==Working", 1),
+        ("State==Stopped", 1),
+        ("Result==None", 1),
+        ("Result==Warning", 1),
+        ("Result==Failed,Result==Warning", 1),
+        ("IsRetry==false", 2),
+        ("JobType==Backup", 2),
+        ("JobType==BackupCopy", 0),
+        ("BackupServerName==\"srv13.tech.local\"", 2),
+        ("CreationTime>=\"2026-06-23T00:00:00Z\"", 1),
+        ("EndTime<\"2026-06-23T00:00:00Z\"", 1),
+        (&format!("JobUid==\"urn:veeam:Job:{}\"", ids::BACKUP_JOB), 2),
+        (
+            &format!("UID==\"urn:veeam:BackupJobSession:{}\"", ids::BACKUP_RUN),
+            1,
+        ),
+    ] {
+        let v = json(
+            &app,
+            &logon,
+            &q(&format!("type=BackupJobSession&pageSize=1&filter={filter}")),
+        )
+        .await;
+        let n = v["PagingInfo"]["PagesCount"].as_u64().unwrap();
+        let shown = names(&v, "BackupJobSessions").len();
+        assert_eq!(
+            (shown, n.max(1)),
+            (expected.min(1), (expected as u64).max(1)),
+            "{filter}"
+        );
+    }
+    // sortDesc=EndTime puts the running run last.
+    let v = json(&app, &logon, &q("type=BackupJobSession&sortDesc=EndTime")).await;
+    assert_eq!(
+        names(&v, "BackupJobSessions")[0],
+        "Fileserver Backup@2026-06-22 22:00:03"
+    );
+    // Task sessions: veeam-em's request, and a filter on the VM.
+    let v = json(
+        &app,
+        &logon,
+        &q("type=BackupTaskSession&pageSize=2000&sortDesc=CreationTime&page=1"),
+    )
+    .await;
+    assert_eq!(
+        names(&v, "BackupTaskSessions"),
+        vec![
+            "srv05@2026-06-23 22:00:47",
+            "srv04@2026-06-23 22:00:47",
+            "srv05@2026-06-22 22:00:48",
+            "srv04@2026-06-22 22:00:48",
+        ]
+    );
+    for (filter, expected) in [
+        ("Result==Warning;VmDisplayName==srv05", 1),
+        ("State==Pending", 1),
+        ("State==InProgress", 1),
+        ("TotalSize>0", 3),
+        ("Reason==\"\"", 3),
+        (
+            &format!(
+                "JobSessionUid==\"urn:veeam:BackupJobSession:{}\"",
+                ids::BACKUP_RUN
+            ),
+            2,
+        ),
+        ("JobName==\"Fileserver Backup\"", 4),
+    ] {
+        let v = json(
+            &app,
+            &logon,
+            &q(&format!("type=BackupTaskSession&filter={filter}")),
+        )
+        .await;
+        assert_eq!(names(&v, "BackupTaskSessions").len(), expected, "{filter}");
+        assert_eq!(count(&v), 1);
+    }
+    let v = json(
+        &app,
+        &logon,
+        &q("type=ReplicaTaskSession&filter=Result==Success;VmDisplayName==srv06"),
+    )
+    .await;
+    assert_eq!(
+        names(&v, "ReplicaTaskSessions"),
+        vec!["srv06@2026-06-22 06:47:16"]
+    );
+    for path in [
+        "/query?type=BackupJobSession&filter=Progress==100",
+        "/query?type=BackupTaskSession&filter=VmUid==x",
+        "/query?type=ReplicaJobSession&filter=JobType==Backup",
+    ] {
+        let (status, body) = app.get_text(&logon, path, false).await;
+        assert_eq!(status, 400, "{path}: {body}");
+    }
+    let tenant = app
+        .logon_tenant(serde_json::json!({"TenantCredentials": {"Username": "ABC Company", "Password": "Qwe123"}}))
+        .await;
+    assert_eq!(
+        app.get_text(&tenant, "/query?type=BackupTaskSession", true)
+            .await
+            .0,
+        403
+    );
+}

@@ -238,9 +238,9 @@ async fn invalid_queries_answer_400_naming_the_problem_and_unimplemented_types_5
     for (query, expected, needle) in [
         ("format=Entities", 400, "[type] is required"),
         ("type=Nothing", 400, "Query type [Nothing]"),
-        ("type=BackupJobSession", 501, "not supported by this server"),
+        ("type=RestoreSession", 501, "not supported by this server"),
         (
-            "type=BackupJobSession&filter=result%3d%3dFailed",
+            "type=Repository&filter=result%3d%3dFailed",
             501,
             "not supported",
         ),
