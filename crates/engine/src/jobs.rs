@@ -3,10 +3,10 @@
 //! nothing here steps running sessions; the schedule tick only creates runs that
 //! fell due (scheduled runs, automatic retries, immediate copies).
 
-use super::{Engine, OperationError};
+use super::{Engine, OperationError, Progression, StepError, StepSpec, MANUAL_DURATION_MS};
 use entman_model::ids::JobId;
 use entman_model::job::{Job, JobOutcome, JobType, JobVm};
-use entman_model::job_session::{JobSession, RunRequest, SessionResult, Trigger};
+use entman_model::job_session::{JobSession, ManualStep, RunRequest, SessionResult, Trigger};
 use entman_model::Timestamp;
 use entman_store::{JobSessionFilter, StoreError};
 use uuid::Uuid;
@@ -20,6 +20,20 @@ pub enum RunAction {
     Sync,
     /// `retry`: the failed VMs of the last run.
     Retry,
+}
+
+/// An outcome the controls set for a job's VM (controls.md, "Jobs"): it applies
+/// to every attempt of the VM's next runs, until reset or removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobVmOutcome {
+    /// The result of each attempt.
+    pub outcome: JobOutcome,
+    /// The task's `Reason`; `None`: the default for the result.
+    pub reason: Option<String>,
+    /// Processing time; `None`: the world's.
+    pub duration_ms: Option<u64>,
+    /// `TotalSize`; `None`: the world's.
+    pub size_bytes: Option<u64>,
 }
 
 /// How far back the tick looks for the retries of a scheduled run.
@@ -58,8 +72,64 @@ impl Engine {
         Ok(vms)
     }
 
+    /// A job's progression (controls.md): timed unless the controls say otherwise.
+    pub fn job_progression(&self, job: JobId) -> Progression {
+        lock(&self.job_progressions)
+            .get(&job)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Sets how the runs of a job progress from its next run on.
+    pub fn set_job_progression(&self, job: JobId, progression: Progression) {
+        let mut map = lock(&self.job_progressions);
+        if progression == Progression::Timed {
+            map.remove(&job);
+        } else {
+            map.insert(job, progression);
+        }
+    }
+
+    /// Sets the outcome of a job's VM (by name, case-insensitively) for its next runs.
+    pub fn set_job_outcome(&self, job: JobId, vm: &str, outcome: JobVmOutcome) {
+        lock(&self.job_outcomes).insert((job, vm.to_lowercase()), outcome);
+    }
+
+    /// Removes an outcome the controls set; `false` when there was none.
+    pub fn remove_job_outcome(&self, job: JobId, vm: &str) -> bool {
+        lock(&self.job_outcomes)
+            .remove(&(job, vm.to_lowercase()))
+            .is_some()
+    }
+
+    /// The VMs of a run as the controls make them: outcome overrides, and under
+    /// manual progression durations that only a step ends.
+    fn controlled(&self, job: &Job, mut vms: Vec<JobVm>) -> Vec<JobVm> {
+        let outcomes = lock(&self.job_outcomes);
+        let manual = self.job_progression(job.id) == Progression::Manual;
+        for vm in &mut vms {
+            if let Some(o) = outcomes.get(&(job.id, vm.name.to_lowercase())) {
+                vm.outcomes = vec![o.outcome];
+                vm.reasons = o.reason.clone().into_iter().collect();
+                if let Some(ms) = o.duration_ms {
+                    vm.duration_ms = ms;
+                    vm.fail_ms = ms;
+                }
+                if let Some(bytes) = o.size_bytes {
+                    vm.size_bytes = bytes;
+                }
+            }
+            if manual {
+                vm.duration_ms = MANUAL_DURATION_MS as u64;
+                vm.fail_ms = MANUAL_DURATION_MS as u64;
+            }
+        }
+        vms
+    }
+
     /// Creates and stores a run of `job` over the VMs at `positions` (all when
-    /// `None`), each at `attempt`.
+    /// `None`), each at `attempt`. Under immediate progression the run is over
+    /// at `created`: its course takes no time and ends there.
     async fn create_run(
         &self,
         id: Uuid,
@@ -69,7 +139,15 @@ impl Engine {
         created: Timestamp,
         trigger: Trigger,
     ) -> Result<JobSession, StoreError> {
-        let vms = self.run_vms(job).await?;
+        let vms = self.controlled(job, self.run_vms(job).await?);
+        let immediate = self.job_progression(job.id) == Progression::Immediate;
+        let (created, scale) = if immediate {
+            // Tasks are created 3 ms apart: start early enough to end by `created`.
+            let n = i64::try_from(vms.len()).unwrap_or(0);
+            (created.plus_millis(-3 * n - 1), 0.0)
+        } else {
+            (created, self.time_scale())
+        };
         let chosen: Vec<(usize, &JobVm, usize)> = vms
             .iter()
             .enumerate()
@@ -81,7 +159,7 @@ impl Engine {
             job,
             vms: &chosen,
             created,
-            scale: self.time_scale(),
+            scale,
             trigger,
             generation: self.config.generation,
         });
@@ -168,6 +246,53 @@ impl Engine {
         Ok(session)
     }
 
+    /// Runs a job now as its schedule would (controls.md `POST /_entman/jobs/{ID}/run`):
+    /// a scheduled run, retried automatically if it fails; refused like `start`.
+    pub async fn run_job_now(&self, job: &Job) -> Result<JobSession, OperationError> {
+        let _guard = self.operations.lock().await;
+        let now = self.clock.now();
+        let latest = self.latest_run(job.id).await?;
+        if latest.as_ref().is_some_and(|s| !s.is_over(now)) {
+            return Err(refused(format!("Job \"{}\" is already running.", job.name)));
+        }
+        if !job.schedule_enabled {
+            return Err(refused(format!("Job \"{}\" is disabled.", job.name)));
+        }
+        let session = self
+            .create_run(Uuid::new_v4(), job, None, 0, now, Trigger::Schedule)
+            .await?;
+        self.wake();
+        Ok(session)
+    }
+
+    /// Ends the next VMs of a running job session now (controls.md `step`), the
+    /// way manual progression needs; any running session can be stepped.
+    pub async fn step_job_session(
+        &self,
+        id: Uuid,
+        spec: StepSpec,
+    ) -> Result<JobSession, StepError> {
+        let _guard = self.operations.lock().await;
+        let now = self.clock.now();
+        let mut session = self.store.get_job_session(id).await?;
+        let job = self.store.get_job(session.job_id).await?;
+        let step = ManualStep {
+            vms: match spec {
+                StepSpec::Vms(n) => Some(n),
+                StepSpec::ToEnd => None,
+            },
+            slots: usize::try_from(job.timing.max_concurrent_tasks.max(1)).unwrap_or(1),
+            finalize_ms: self.scaled(job.timing.finalize_ms as f64),
+            open_ms: MANUAL_DURATION_MS,
+        };
+        if !session.step_manually(now, step) {
+            return Err(StepError::NotRunning);
+        }
+        self.store.update_job_session(&session).await?;
+        self.wake();
+        Ok(session)
+    }
+
     /// `stop` of a job: stops its running run.
     pub async fn stop_job(&self, job: &Job) -> Result<JobSession, OperationError> {
         let _guard = self.operations.lock().await;
@@ -216,8 +341,7 @@ impl Engine {
         }
         let _guard = self.operations.lock().await;
         let jobs = self.store.list_jobs().await?;
-        let mut since = self.schedule_cursor.lock().await;
-        let from = *since.get_or_insert(now);
+        let from = *lock(&self.schedule_cursor).get_or_insert(now);
         let mut next: Option<Timestamp> = None;
         let mut due_at = |t: Timestamp| next = Some(next.map_or(t, |n: Timestamp| n.min(t)));
         for job in &jobs {
@@ -257,7 +381,7 @@ impl Engine {
             }
         }
         self.immediate_copies(&jobs, from, now).await?;
-        *since = Some(now);
+        *lock(&self.schedule_cursor) = Some(now);
         Ok(next)
     }
 
@@ -348,4 +472,8 @@ impl Engine {
             Err(e) => Err(e),
         }
     }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

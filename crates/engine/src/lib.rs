@@ -11,7 +11,7 @@
 
 mod jobs;
 
-pub use jobs::RunAction;
+pub use jobs::{JobVmOutcome, RunAction};
 
 use entman_model::clock::{Clock, ClockMode};
 use entman_model::ids::{PlanId, SessionId};
@@ -153,6 +153,9 @@ pub struct Engine {
     /// Test controls: progression per plan, outcomes per plan VM (lower-case name).
     progressions: std::sync::Mutex<HashMap<PlanId, Progression>>,
     outcomes: std::sync::Mutex<HashMap<(PlanId, String), VmBehaviour>>,
+    /// The same controls for jobs: progression per job, outcome per job VM.
+    job_progressions: std::sync::Mutex<HashMap<entman_model::ids::JobId, Progression>>,
+    job_outcomes: std::sync::Mutex<HashMap<(entman_model::ids::JobId, String), JobVmOutcome>>,
     wake: Notify,
     /// Serialises plan operations of this instance; the store's conditional plan
     /// state change protects against other instances sharing the database.
@@ -161,7 +164,7 @@ pub struct Engine {
     /// advances them, writes what changed, and forgets the ones that finished.
     running: Mutex<Running>,
     /// Job schedules: the instant up to which due runs have been created.
-    schedule_cursor: Mutex<Option<Timestamp>>,
+    schedule_cursor: std::sync::Mutex<Option<Timestamp>>,
     /// What the loop has done, for health checks and metrics.
     activity: Activity,
 }
@@ -248,10 +251,12 @@ impl Engine {
             clock,
             progressions: Default::default(),
             outcomes: Default::default(),
+            job_progressions: Default::default(),
+            job_outcomes: Default::default(),
             wake: Notify::new(),
             operations: Mutex::new(()),
             running: Mutex::new(Running::default()),
-            schedule_cursor: Mutex::new(Some(started)),
+            schedule_cursor: std::sync::Mutex::new(Some(started)),
             activity: Activity::default(),
         })
     }
@@ -435,6 +440,20 @@ impl Engine {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
+        self.job_progressions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+        self.job_outcomes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+        // Schedules start over from the (reset) clock: no catching up on runs
+        // that fell due before.
+        *self
+            .schedule_cursor
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         self.set_time_scale(self.config.time_scale);
     }
 

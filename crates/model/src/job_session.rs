@@ -313,8 +313,7 @@ impl JobSession {
                 task.created = g.quantize(task.created);
                 task.start = g.quantize(task.start);
                 task.end = g.quantize(task.end);
-                let taken = ((task.end.micros() - task.start.micros()) / 2).min(49 * SECOND);
-                let point_time = g.quantize(Timestamp::from_micros(task.start.micros() + taken));
+                let point_time = g.quantize(point_time_of(task.start, task.end));
                 let id = derive(request.id, &format!("task\u{0}{position}"));
                 JobTaskSession {
                     id,
@@ -479,6 +478,83 @@ impl JobSession {
             end = end.max(course.end);
         }
         self.end = end;
+        true
+    }
+}
+
+/// When the point of a task that processed from `start` to `end` is taken:
+/// `min(49 s, duration / 2)` after its start (jobs-domain.md §2 step 3).
+fn point_time_of(start: Timestamp, end: Timestamp) -> Timestamp {
+    let taken = ((end.micros() - start.micros()) / 2).min(49 * SECOND);
+    Timestamp::from_micros(start.micros() + taken)
+}
+
+/// How a manual step advances a run (controls.md, "step").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ManualStep {
+    /// How many unfinished VMs end now; `None`: all of them.
+    pub vms: Option<usize>,
+    /// Tasks in progress at once.
+    pub slots: usize,
+    /// From the last task's end to the run's end (scaled).
+    pub finalize_ms: i64,
+    /// How long a VM that has not been stepped yet still takes.
+    pub open_ms: i64,
+}
+
+impl JobSession {
+    /// Ends the next unfinished VMs of a run at `now` with their planned
+    /// outcomes (manual progression): a run still starting gets its tasks now,
+    /// pending VMs take the slots that free, and when no VM is left the run ends
+    /// after the finalize time. `false` when the run is over or stopping.
+    pub fn step_manually(&mut self, now: Timestamp, step: ManualStep) -> bool {
+        if self.is_over(now) || self.stop.is_some() {
+            return false;
+        }
+        if now < self.tasks_at {
+            let early = self.tasks_at.micros() - now.micros();
+            self.tasks_at = now;
+            for task in &mut self.tasks {
+                let c = &mut task.course;
+                c.created = Timestamp::from_micros(c.created.micros() - early);
+                c.start = Timestamp::from_micros(c.start.micros() - early).max(c.created);
+            }
+        }
+        let mut left = step.vms.unwrap_or(usize::MAX);
+        for task in &mut self.tasks {
+            if left == 0 {
+                break;
+            }
+            let c = &mut task.course;
+            if c.phase(now) == TaskPhase::Completed {
+                continue;
+            }
+            c.start = c.start.min(now).max(c.created);
+            c.end = now;
+            task.point_time = point_time_of(c.start, c.end);
+            left -= 1;
+        }
+        // The VMs that were waiting take the free slots from now.
+        let busy = |tasks: &[JobTaskSession]| {
+            tasks
+                .iter()
+                .filter(|t| t.course.phase(now) == TaskPhase::InProgress)
+                .count()
+        };
+        let mut running = busy(&self.tasks);
+        for task in &mut self.tasks {
+            if running >= step.slots.max(1) {
+                break;
+            }
+            let c = &mut task.course;
+            if c.phase(now) == TaskPhase::Pending {
+                c.start = now.max(c.created);
+                c.end = c.start.plus_millis(step.open_ms);
+                running += 1;
+            }
+        }
+        let last = self.tasks.iter().map(|t| t.course.end).max().unwrap_or(now);
+        self.end = last.max(now).plus_millis(step.finalize_ms.max(0));
         true
     }
 }
@@ -687,6 +763,46 @@ mod tests {
         assert!(s.tasks.is_empty());
         assert_eq!(s.state(t0.plus_millis(10_000)), SessionState::Stopped);
         assert_eq!(s.result(s.end), SessionResult::Ended(JobOutcome::Failed));
+    }
+
+    #[test]
+    fn manual_steps_end_vms_in_order_and_the_last_one_ends_the_run() {
+        let mut j = job((0..3)
+            .map(|i| vm(&format!("vm{i}"), vec![JobOutcome::Success]))
+            .collect());
+        j.timing.max_concurrent_tasks = 1;
+        for v in &mut j.vms {
+            v.duration_ms = 100 * 365 * 86_400_000;
+        }
+        let t0 = at("2026-06-22T22:00:00Z");
+        let mut s = run(&j, t0);
+        let step = |vms| ManualStep {
+            vms,
+            slots: 1,
+            finalize_ms: 4_000,
+            open_ms: 100 * 365 * 86_400_000,
+        };
+        // Still starting: the tasks appear now, the first VM ends.
+        let t1 = t0.plus_millis(10_000);
+        assert!(s.step_manually(t1, step(Some(1))));
+        assert_eq!(s.tasks_at, t1);
+        let later = t1.plus_millis(1_000);
+        assert_eq!(s.tasks[0].course.phase(later), TaskPhase::Completed);
+        assert_eq!(s.tasks[1].course.phase(later), TaskPhase::InProgress);
+        assert_eq!(s.tasks[2].course.phase(later), TaskPhase::Pending);
+        assert_eq!(s.state(later), SessionState::Working);
+        let t2 = t1.plus_millis(60_000);
+        assert!(s.step_manually(t2, step(None)));
+        assert!(s
+            .tasks
+            .iter()
+            .all(|t| t.course.phase(t2) == TaskPhase::Completed));
+        assert_eq!(s.end, t2.plus_millis(4_000));
+        assert!(
+            !s.step_manually(s.end, step(None)),
+            "a finished run does not step"
+        );
+        assert_eq!(s.result(s.end), SessionResult::Ended(JobOutcome::Success));
     }
 
     proptest! {

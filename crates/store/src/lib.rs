@@ -559,7 +559,8 @@ pub trait JobSessionStore: Send + Sync + 'static {
     /// Adds a run with its task sessions; `Conflict` when its id exists.
     async fn insert_job_session(&self, session: &JobSession) -> StoreResult<()>;
 
-    /// Rewrites a run's course (after a stop); `NotFound` for an unknown run.
+    /// Rewrites a run's course (after a stop or a manual step): its end, stop
+    /// and task times and its tasks; `NotFound` for an unknown run.
     async fn update_job_session(&self, session: &JobSession) -> StoreResult<()>;
 
     /// One run with its task sessions.

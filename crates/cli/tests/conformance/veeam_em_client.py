@@ -56,6 +56,34 @@ try:
 except VeeamEmError as e:
     check("was not found" in str(e) and "'StatusCode': 404" in str(e), "errors reach the client as EM Error JSON")
 
+# Backup task sessions through the query service, page by page along the Next
+# links (jobs-domain.md §9.7 EM-1), with a small page so that there are several.
+first = em.request("/query", params=dict(type="BackupTaskSession", format="Entities", pageSize=50, page=1))
+pages = first["PagingInfo"]["PagesCount"]
+check(pages > 2, "the demo world's history spans several pages of 50 task sessions")
+tasks = em.get_backup_task_sessions(page_size=50)
+check(len(tasks) > 100 and len(tasks) <= pages * 50, "get_backup_task_sessions follows the Next links to the end")
+check(len({t["UID"] for t in tasks}) == len(tasks), "no task session comes twice")
+def instant(text):
+    """An EM time (`…:ss[.f…]Z`, trailing zeros of the fraction left out) as a sortable pair."""
+    seconds, _, fraction = text.rstrip("Z").partition(".")
+    return (seconds, int((fraction + "000000")[:6]))
+
+
+times = [instant(t["CreationTimeUTC"]) for t in tasks]
+check(times == sorted(times, reverse=True), "sortDesc=CreationTime orders the pages newest first")
+for t in tasks[:20]:
+    check(t["UID"].startswith("urn:veeam:BackupTaskSession:"), "task sessions carry their UID")
+    check(t["State"] in ("Pending", "InProgress", "Completed"), "task sessions carry a State")
+    check(t["Result"] in ("Success", "Warning", "Failed"), "task sessions carry a Result")
+    check(isinstance(t["TotalSize"], int) and isinstance(t["Reason"], str), "TotalSize and Reason are typed")
+    check(t["VmUid"].startswith("urn:"), "backup task sessions carry the VM's reference")
+    check(t["Links"][1]["Type"] == "BackupJobSessionReference", "the second link is Up to the job session")
+failed = em.get_backup_task_sessions(page_size=50, filter="Result==Failed")
+check(all(t["Result"] == "Failed" for t in failed), "a caller's filter goes along with the paging")
+runs = em.request("/backupSessions", params={"format": "Entity"})["BackupJobSessions"]
+check(isinstance(runs, list) and all(r["State"] == "Stopped" for r in runs), "the 30-day list of job sessions")
+
 em.request(f"/logonSessions/{em.session_data['SessionId']}", method=VeeamEm.DELETE)
 try:
     em.request("/cloud/failoverSessions")

@@ -8,6 +8,7 @@
 //! and writes it to the journal (control calls excepted).
 
 pub mod faults;
+mod jobs;
 pub mod journal;
 pub mod metrics;
 
@@ -273,6 +274,13 @@ pub fn router(state: AppState) -> Router {
             put(put_outcome).delete(delete_outcome),
         )
         .route("/_entman/sessions/{id}/step", post(step_session))
+        .route("/_entman/jobs/{id}/progression", put(jobs::put_progression))
+        .route(
+            "/_entman/jobs/{id}/vms/{vm}/outcome",
+            put(jobs::put_outcome).delete(jobs::delete_outcome),
+        )
+        .route("/_entman/jobs/{id}/run", post(jobs::run_now))
+        .route("/_entman/jobSessions/{id}/step", post(jobs::step))
         .route("/_entman/reset", post(reset))
         .route("/_entman/world", put(put_world))
         .route(
@@ -766,30 +774,8 @@ async fn put_outcome(
         .ok_or_else(|| {
             ControlError::bad("[result] must be \"Success\", \"Warning\" or \"Failed\"")
         })?;
-    let message = match m.get("message") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(text)) if text.len() <= 4096 && !text.contains('\0') => {
-            Some(text.clone())
-        }
-        Some(_) => {
-            return Err(ControlError::bad(
-                "[message] must be a string of at most 4096 bytes",
-            ))
-        }
-    };
-    let duration_ms = match m.get("durationSeconds") {
-        None | Some(Value::Null) => plan_vm.behaviour.duration_ms,
-        Some(v) => match v.as_f64() {
-            Some(s) if s.is_finite() && (0.0..=86_400.0 * 365.0).contains(&s) => {
-                (s * 1000.0).round() as u64
-            }
-            _ => {
-                return Err(ControlError::bad(
-                    "[durationSeconds] must be a number of seconds, 0 or more",
-                ))
-            }
-        },
-    };
+    let message = message_of(m)?;
+    let duration_ms = duration_of(m)?.unwrap_or(plan_vm.behaviour.duration_ms);
     state.engine.set_outcome(
         plan.id,
         &plan_vm.name,
@@ -800,6 +786,34 @@ async fn put_outcome(
         },
     );
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The optional `message` of an outcome body.
+fn message_of(m: &serde_json::Map<String, Value>) -> Result<Option<String>, ControlError> {
+    match m.get("message") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) if text.len() <= 4096 && !text.contains('\0') => {
+            Ok(Some(text.clone()))
+        }
+        Some(_) => Err(ControlError::bad(
+            "[message] must be a string of at most 4096 bytes",
+        )),
+    }
+}
+
+/// The optional `durationSeconds` of an outcome body, in milliseconds.
+fn duration_of(m: &serde_json::Map<String, Value>) -> Result<Option<u64>, ControlError> {
+    match m.get("durationSeconds") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_f64() {
+            Some(s) if s.is_finite() && (0.0..=86_400.0 * 365.0).contains(&s) => {
+                Ok(Some((s * 1000.0).round() as u64))
+            }
+            _ => Err(ControlError::bad(
+                "[durationSeconds] must be a number of seconds, 0 or more",
+            )),
+        },
+    }
 }
 
 async fn delete_outcome(

@@ -750,3 +750,244 @@ async fn session_query_fields_filters_sorts_and_roles() {
         403
     );
 }
+
+/// A control call as the administrator (the logon session's header).
+async fn control(
+    app: &TestApp,
+    logon: &entman_testkit::Logon,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let (status, _, text) = app
+        .send(
+            Some(logon),
+            method,
+            &format!("{}{path}", app.address),
+            body.as_ref().map(|_| "application/json"),
+            body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+            true,
+        )
+        .await;
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: not JSON: {text}"))
+    };
+    (status, value)
+}
+
+/// controls.md "Jobs (slice 2)": progression, VM outcomes, step, run now, the
+/// manual clock driving a schedule, and a reset that forgets the controls.
+#[tokio::test]
+async fn the_controls_drive_jobs_and_their_runs() {
+    let app = spawn(
+        TestDb::sqlite(),
+        Options {
+            seed: Seed::Demo,
+            time_scale: 1.0,
+            schedules: true,
+            // A Monday noon: the gateway job next runs at 22:30Z.
+            manual_clock: Timestamp::parse("2026-06-22T12:00:00Z"),
+            ..Options::default()
+        },
+    )
+    .await;
+    let mut logon = app.logon().await;
+    let jobs = json(&app, &logon, "/jobs").await;
+    let job = job_id_of(&jobs, "Gateway Backup");
+    let sessions = format!("/jobs/{job}/backupSessions?format=Entity");
+    let count = |list: &Value| list["BackupJobSessions"].as_array().map_or(0, Vec::len);
+    let before = count(&json(&app, &logon, &sessions).await);
+
+    // Manual progression: VMs end only by step.
+    let (status, _) = control(
+        &app,
+        &logon,
+        Method::PUT,
+        &format!("/_entman/jobs/{job}/progression"),
+        Some(serde_json::json!({"mode": "manual"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (ok, _) = post(&app, &logon, &format!("/jobs/{job}?action=start")).await;
+    assert!(ok);
+    let list = json(&app, &logon, &sessions).await;
+    let run = list["BackupJobSessions"][before].clone();
+    let run_id = id_of(&run);
+    let step = format!("/_entman/jobSessions/{run_id}/step");
+    let (status, stepped) = control(
+        &app,
+        &logon,
+        Method::POST,
+        &step,
+        Some(serde_json::json!({"vms": 1})),
+    )
+    .await;
+    assert_eq!(status, 200, "{stepped}");
+    assert_eq!(stepped["State"], "Working");
+    assert_eq!(stepped["UID"], run["UID"]);
+    advance_by_control(&app, &logon, 3600).await;
+    logon = app.logon().await; // idle logons expire as the clock moves
+    let still = json(
+        &app,
+        &logon,
+        &format!("/backupSessions/{run_id}?format=Entity"),
+    )
+    .await;
+    assert_eq!(
+        still["State"], "Working",
+        "an hour later the manual run still waits"
+    );
+    let (status, ended) = control(
+        &app,
+        &logon,
+        Method::POST,
+        &step,
+        Some(serde_json::json!({"toEnd": true})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(ended["State"], "Working", "finalizing");
+    advance_by_control(&app, &logon, 5).await;
+    logon = app.logon().await; // idle logons expire as the clock moves
+    let done = json(
+        &app,
+        &logon,
+        &format!("/backupSessions/{run_id}?format=Entity"),
+    )
+    .await;
+    assert_eq!(done["State"], "Stopped");
+    assert_eq!(
+        done["Result"], "Failed",
+        "cg02 fails its first attempt, as the world says"
+    );
+    let (status, _) = control(&app, &logon, Method::POST, &step, None).await;
+    assert_eq!(status, 409, "a finished run does not step");
+    let (status, _) = control(
+        &app,
+        &logon,
+        Method::POST,
+        "/_entman/jobSessions/00000000-0000-0000-0000-000000000001/step",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // An outcome for cg02 and immediate progression: the next run is over at once.
+    let outcome = format!("/_entman/jobs/{job}/vms/CG02/outcome");
+    let (status, _) = control(&app, &logon, Method::PUT, &outcome, Some(serde_json::json!({"result": "Warning", "message": "Processing cg02 Warning: low space.", "totalSizeBytes": 1234}))).await;
+    assert_eq!(status, 204);
+    let (status, body) = control(
+        &app,
+        &logon,
+        Method::PUT,
+        &format!("/_entman/jobs/{job}/vms/nope/outcome"),
+        Some(serde_json::json!({"result": "Warning"})),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = control(
+        &app,
+        &logon,
+        Method::PUT,
+        &outcome,
+        Some(serde_json::json!({"result": "Maybe"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = control(
+        &app,
+        &logon,
+        Method::PUT,
+        &format!("/_entman/jobs/{job}/progression"),
+        Some(serde_json::json!({"mode": "immediate"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, now_run) = control(
+        &app,
+        &logon,
+        Method::POST,
+        &format!("/_entman/jobs/{job}/run"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{now_run}");
+    assert_eq!(now_run["State"], "Stopped");
+    assert_eq!(now_run["Result"], "Warning");
+    assert_eq!(now_run["IsRetry"], false);
+    let tasks = json(
+        &app,
+        &logon,
+        &format!(
+            "/backupSessions/{}/taskSessions?format=Entity",
+            id_of(&now_run)
+        ),
+    )
+    .await;
+    let cg02 = &tasks["BackupTaskSessions"][1];
+    assert_eq!(cg02["Reason"], "Processing cg02 Warning: low space.");
+    assert_eq!(cg02["TotalSize"], 1234);
+    let (status, _) = control(&app, &logon, Method::DELETE, &outcome, None).await;
+    assert_eq!(status, 204);
+    let (status, _) = control(&app, &logon, Method::DELETE, &outcome, None).await;
+    assert_eq!(status, 404);
+
+    // Back to timed: the manual clock passing 22:30Z starts the scheduled run.
+    let (status, _) = control(
+        &app,
+        &logon,
+        Method::PUT,
+        &format!("/_entman/jobs/{job}/progression"),
+        Some(serde_json::json!({"mode": "timed"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let runs = count(&json(&app, &logon, &sessions).await);
+    // 13:00:05 + 9 h 30 min: five seconds past the 22:30Z schedule.
+    advance_by_control(&app, &logon, 9 * 3600 + 30 * 60).await;
+    logon = app.logon().await; // idle logons expire as the clock moves
+    let list = json(&app, &logon, &sessions).await;
+    assert_eq!(count(&list), runs + 1);
+    let scheduled = list["BackupJobSessions"][runs].clone();
+    assert_eq!(scheduled["CreationTimeUTC"], "2026-06-22T22:30:00Z");
+    assert_eq!(scheduled["State"], "Starting");
+
+    // A reset forgets the controls (and the runs since the load).
+    let (status, _) = control(
+        &app,
+        &logon,
+        Method::PUT,
+        &format!("/_entman/jobs/{job}/progression"),
+        Some(serde_json::json!({"mode": "immediate"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = control(&app, &logon, Method::POST, "/_entman/reset", None).await;
+    assert_eq!(status, 204);
+    logon = app.logon().await;
+    let (ok, message) = post(&app, &logon, &format!("/jobs/{job}?action=start")).await;
+    assert!(ok, "{message}");
+    let list = json(&app, &logon, &sessions).await;
+    let runs = list["BackupJobSessions"].as_array().unwrap();
+    assert_eq!(
+        runs.len(),
+        1,
+        "only the new run: no catching up on schedules"
+    );
+    assert_eq!(runs[0]["State"], "Starting", "timed again after the reset");
+}
+
+/// Moves the manual clock through the control API (the engine has acted before it answers).
+async fn advance_by_control(app: &TestApp, logon: &entman_testkit::Logon, seconds: u64) {
+    let (status, body) = control(
+        app,
+        logon,
+        Method::POST,
+        "/_entman/clock/advance",
+        Some(serde_json::json!({ "seconds": seconds })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}

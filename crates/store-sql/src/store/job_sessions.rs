@@ -204,12 +204,14 @@ impl JobSessionStore for SqlStore {
     async fn update_job_session(&self, session: &JobSession) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let done = sqlx::query(
-            "UPDATE job_sessions SET end_time = $2, stop_time = $3, stop_progress = $4 WHERE id = $1",
+            "UPDATE job_sessions SET end_time = $2, stop_time = $3, stop_progress = $4, tasks_time = $5 \
+             WHERE id = $1",
         )
         .bind(session.id.to_string())
         .bind(session.end.micros())
         .bind(session.stop.map(|(at, _)| at.micros()))
         .bind(session.stop.map(|(_, p)| i64::from(p)))
+        .bind(session.tasks_at.micros())
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
