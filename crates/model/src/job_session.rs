@@ -271,6 +271,11 @@ pub struct JobSession {
     pub end: Timestamp,
     /// When a stop was asked for, and the progress shown from then on.
     pub stop: Option<(Timestamp, u8)>,
+    /// An explicit world session of an immediate copy job written with
+    /// `JobType` `ImmediateBackupCopyWorker` (jobs-domain.md §8.4).
+    pub worker: bool,
+    /// `Progress` once stopped, when the world fixes it (else 100).
+    pub final_progress: Option<u8>,
     /// The VMs, in processing order.
     pub tasks: Vec<JobTaskSession>,
 }
@@ -278,6 +283,48 @@ pub struct JobSession {
 /// A UUID v5 derived from another and a label.
 fn derive(base: Uuid, label: &str) -> Uuid {
     Uuid::new_v5(&base, label.as_bytes())
+}
+
+/// `JobType` of the explicit sessions of immediate copy jobs that the EM 12
+/// capture shows.
+pub const WORKER_JOB_TYPE: &str = "ImmediateBackupCopyWorker";
+
+/// One VM of an explicit past run.
+#[derive(Debug, Clone)]
+pub struct ExplicitVm<'a> {
+    /// Its position among the VMs the job processes.
+    pub position: usize,
+    /// The VM.
+    pub vm: &'a JobVm,
+    /// The task's result.
+    pub outcome: JobOutcome,
+    /// The task's `Reason`.
+    pub reason: String,
+    /// Processing start.
+    pub start: Timestamp,
+    /// `EndTimeUTC`.
+    pub end: Timestamp,
+}
+
+/// An explicit past run (jobs-domain.md §8.4).
+#[derive(Debug, Clone)]
+pub struct ExplicitRun<'a> {
+    /// The session's id.
+    pub id: Uuid,
+    /// The job.
+    pub job: &'a Job,
+    /// `CreationTimeUTC`.
+    pub created: Timestamp,
+    /// `IsRetry`.
+    pub retry: bool,
+    /// Written with `JobType` `ImmediateBackupCopyWorker`.
+    pub worker: bool,
+    /// `Progress` when finished (default 100).
+    pub progress: Option<u8>,
+    /// The task sessions, in order.
+    pub vms: Vec<ExplicitVm<'a>>,
+    /// Time precision and names.
+    pub generation: Generation,
 }
 
 /// How a run is created: which job, which VMs at which attempt, when.
@@ -339,6 +386,81 @@ impl JobSession {
             tasks_at: g.quantize(course.tasks_at),
             end: g.quantize(course.end),
             stop: None,
+            worker: false,
+            final_progress: None,
+            tasks,
+        }
+    }
+
+    /// `JobType` as written: the job's type, or `ImmediateBackupCopyWorker`.
+    pub fn job_type_name(&self) -> &'static str {
+        if self.worker {
+            WORKER_JOB_TYPE
+        } else {
+            self.job_type.as_str()
+        }
+    }
+
+    /// A past run the world gives explicitly (jobs-domain.md §8.4): tasks
+    /// created after the job's start-up, 3 ms apart, each processed from its
+    /// `start` to its `end` with its result; the run ends the finalize time after
+    /// the last task.
+    pub fn explicit(run: ExplicitRun<'_>) -> JobSession {
+        let g = run.generation;
+        let created = g.quantize(run.created);
+        let job = run.job;
+        let tasks_at =
+            g.quantize(created.plus_millis(i64::try_from(job.timing.startup_ms).unwrap_or(0)));
+        let copy = job.job_type.is_copy();
+        let tasks: Vec<JobTaskSession> = run
+            .vms
+            .iter()
+            .enumerate()
+            .map(|(i, vm)| {
+                let task_created =
+                    g.quantize(tasks_at.plus_millis(3 * i64::try_from(i).unwrap_or(0)));
+                let start = g.quantize(vm.start);
+                let end = g.quantize(vm.end);
+                let id = derive(run.id, &format!("task\u{0}{}", vm.position));
+                JobTaskSession {
+                    id,
+                    vm_name: vm.vm.name.clone(),
+                    vm_ref: vm.vm.hierarchy_ref.clone(),
+                    name: format!("{}@{}", vm.vm.name, g.name_time(task_created)),
+                    point_time: g.quantize(point_time_of(start, end)),
+                    vm_point_id: derive(id, "vm-point"),
+                    restore_point_id: derive(id, "restore-point"),
+                    course: PlannedTask {
+                        vm: vm.position,
+                        created: task_created,
+                        start,
+                        end,
+                        outcome: vm.outcome,
+                        reason: vm.reason.clone(),
+                        size_bytes: if copy { 0 } else { vm.vm.size_bytes },
+                    },
+                }
+            })
+            .collect();
+        let last = tasks.iter().map(|t| t.course.end).max().unwrap_or(tasks_at);
+        JobSession {
+            id: run.id,
+            job_id: job.id,
+            backup_server_id: job.backup_server_id,
+            job_name: job.name.clone(),
+            job_type: job.job_type,
+            name: format!("{}@{}", job.name, g.name_time(created)),
+            trigger: if run.retry {
+                Trigger::ManualRetry
+            } else {
+                Trigger::Manual
+            },
+            created,
+            tasks_at,
+            end: g.quantize(last.plus_millis(i64::try_from(job.timing.finalize_ms).unwrap_or(0))),
+            stop: None,
+            worker: run.worker,
+            final_progress: run.progress,
             tasks,
         }
     }
@@ -381,7 +503,7 @@ impl JobSession {
     pub fn progress(&self, t: Timestamp) -> u8 {
         match self.state(t) {
             SessionState::Starting => 0,
-            SessionState::Stopped => 100,
+            SessionState::Stopped => self.final_progress.unwrap_or(100),
             SessionState::Stopping => self.stop.map_or(0, |(_, p)| p),
             SessionState::Working => self.mean_progress(t),
         }

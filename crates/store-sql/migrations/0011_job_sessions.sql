@@ -15,7 +15,8 @@ CREATE TABLE job_sessions (
     tasks_time       BIGINT NOT NULL,
     end_time         BIGINT NOT NULL,
     stop_time        BIGINT,
-    stop_progress    BIGINT
+    stop_progress    BIGINT,
+    final_progress   BIGINT
 );
 CREATE INDEX job_sessions_by_time ON job_sessions (kind, creation_time, id);
 CREATE INDEX job_sessions_by_job ON job_sessions (job_id, creation_time, id);

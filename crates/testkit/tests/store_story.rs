@@ -314,6 +314,37 @@ async fn job_runs_round_trip_with_their_tasks_and_a_stop_rewrites_them() {
             ),
             "{label}: a run is written once"
         );
+        // An explicit worker session of the copy job keeps its type and progress.
+        let copy = store
+            .get_job(JobId(ids::COPY_JOB.parse().unwrap()))
+            .await
+            .unwrap();
+        let source = store.get_job(job).await.unwrap();
+        let created = stored.created.plus_millis(-86_400_000);
+        let worker = entman_model::job_session::JobSession::explicit(
+            entman_model::job_session::ExplicitRun {
+                id: uuid::Uuid::new_v4(),
+                job: &copy,
+                created,
+                retry: false,
+                worker: true,
+                progress: Some(0),
+                vms: vec![entman_model::job_session::ExplicitVm {
+                    position: 0,
+                    vm: &source.vms[0],
+                    outcome: entman_model::job::JobOutcome::Success,
+                    reason: String::new(),
+                    start: created.plus_millis(60_000),
+                    end: created.plus_millis(120_000),
+                }],
+                generation: entman_model::job_session::Generation::Em12,
+            },
+        );
+        store.insert_job_session(&worker).await.unwrap();
+        let back = store.get_job_session(worker.id).await.unwrap();
+        assert_eq!(back, worker, "{label}");
+        assert_eq!(back.job_type_name(), "ImmediateBackupCopyWorker");
+        assert_eq!(back.progress(back.end), 0);
         // Deleting the job's server takes its runs with it.
         store.clear_world(None).await.unwrap();
         assert!(store

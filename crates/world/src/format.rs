@@ -450,6 +450,43 @@ pub struct JobDef {
     /// Backup and replication jobs: the VMs, in processing order.
     #[serde(default)]
     pub vms: Vec<JobVmDef>,
+    /// Explicit past runs, kept as given (jobs-domain.md §8.4).
+    #[serde(default)]
+    pub sessions: Vec<JobSessionDef>,
+}
+
+/// `[[jobs.sessions]]`: a past run of the job.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSessionDef {
+    /// `CreationTimeUTC`.
+    pub created: String,
+    /// The session's id; default derived from the job and `created`.
+    pub id: Option<uuid::Uuid>,
+    /// `IsRetry` (default false).
+    pub retry: Option<bool>,
+    /// `ImmediateBackupCopyWorker`, on sessions of immediate copy jobs only.
+    pub job_type: Option<String>,
+    /// `Progress` of the finished session (default 100).
+    pub progress: Option<i64>,
+    /// The task sessions, in order.
+    pub vms: Vec<JobSessionVmDef>,
+}
+
+/// One task session of an explicit run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSessionVmDef {
+    /// An include of the job (or a VM of a copy job's source jobs).
+    pub name: String,
+    /// `Success`, `Warning` or `Failed`.
+    pub result: String,
+    /// `Reason`; default as jobs-domain.md §3.
+    pub reason: Option<String>,
+    /// Processing start.
+    pub start: String,
+    /// `EndTimeUTC`.
+    pub end: String,
 }
 
 /// A job's schedule (jobs-domain.md §8.2, `schedule`).

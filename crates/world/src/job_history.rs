@@ -22,10 +22,13 @@ fn run_id(job: JobId, label: &str, created: Timestamp) -> Uuid {
     )
 }
 
-/// The runs of `def` for `jobs`, every one over before `now`, by job.
+/// The runs of `def` for `jobs`, every one over before `now`, by job; a
+/// scheduled run that would overlap one of the `explicit` runs of its job is
+/// skipped.
 pub fn generate(
     def: &JobsHistoryDef,
     jobs: &[Job],
+    explicit: &[JobSession],
     now: Timestamp,
     generation: Generation,
 ) -> Vec<JobSession> {
@@ -40,15 +43,25 @@ pub fn generate(
             continue;
         };
         let vms = run_vms(job, jobs);
+        let given: Vec<&JobSession> = explicit.iter().filter(|r| r.job_id == job.id).collect();
         let mut busy_until = from;
         let mut due = schedule.next_run_after(from);
         while due < now {
             if due >= busy_until {
                 let chain = scheduled_chain(job, &vms, due, now, def, &mut rng, generation);
-                if let Some(last) = chain.last() {
-                    busy_until = last.end;
+                let (first, last) = (
+                    chain.first().map(|r| r.created),
+                    chain.last().map(|r| r.end),
+                );
+                let overlaps = |r: &&JobSession| {
+                    first.is_some_and(|f| r.end > f) && last.is_some_and(|l| r.created < l)
+                };
+                if !given.iter().any(overlaps) {
+                    if let Some(last) = last {
+                        busy_until = last;
+                    }
+                    runs.extend(chain);
                 }
-                runs.extend(chain);
             }
             due = schedule.next_run_after(due);
         }
@@ -214,7 +227,7 @@ mod tests {
     fn runs_follow_schedules_never_overlap_and_are_over() {
         let now = Timestamp::parse("2026-06-24T12:00:00Z").unwrap();
         let jobs = demo_jobs(now);
-        let runs = generate(&def(), &jobs, now, Generation::Em12);
+        let runs = generate(&def(), &jobs, &[], now, Generation::Em12);
         assert!(runs.len() > 100, "{} runs", runs.len());
         for job in &jobs {
             let mut mine: Vec<&JobSession> = runs.iter().filter(|r| r.job_id == job.id).collect();
@@ -238,11 +251,25 @@ mod tests {
     }
 
     #[test]
+    fn a_scheduled_run_that_overlaps_an_explicit_one_is_skipped() {
+        let now = Timestamp::parse("2026-06-24T12:00:00Z").unwrap();
+        let jobs = demo_jobs(now);
+        let runs = generate(&def(), &jobs, &[], now, Generation::Em12);
+        let mut given = runs[0].clone();
+        given.id = Uuid::new_v4();
+        let again = generate(&def(), &jobs, &[given.clone()], now, Generation::Em12);
+        assert!(!again
+            .iter()
+            .any(|r| r.job_id == given.job_id && r.created == given.created));
+        assert!(again.len() < runs.len());
+    }
+
+    #[test]
     fn the_same_seed_and_anchor_give_the_same_history() {
         let now = Timestamp::parse("2026-06-24T12:00:00Z").unwrap();
         let jobs = demo_jobs(now);
-        let a = generate(&def(), &jobs, now, Generation::Em12);
-        let b = generate(&def(), &jobs, now, Generation::Em12);
+        let a = generate(&def(), &jobs, &[], now, Generation::Em12);
+        let b = generate(&def(), &jobs, &[], now, Generation::Em12);
         assert_eq!(a, b);
     }
 }

@@ -8,6 +8,7 @@
 pub mod format;
 pub mod history;
 pub mod job_history;
+mod job_sessions;
 mod jobs;
 
 use entman_model::ids::*;
@@ -167,13 +168,12 @@ pub async fn load(
     hash: &(dyn Fn(&str) -> String + Sync),
 ) -> Result<LoadReport, WorldError> {
     let built = build(world, now)?;
-    let job_runs = match &world.jobs_history {
-        Some(h) => {
-            check_history(h)?;
-            job_history::generate(h, &built.jobs, now, generation)
-        }
-        None => Vec::new(),
-    };
+    let mut job_runs = job_sessions::build(&world.jobs, &built.jobs, now, generation)?;
+    if let Some(h) = &world.jobs_history {
+        check_history(h)?;
+        let generated = job_history::generate(h, &built.jobs, &job_runs, now, generation);
+        job_runs.extend(generated);
+    }
     let sessions = match &world.history {
         Some(h) => history::generate(h, &built.plans, &built.points, now),
         None => Vec::new(),

@@ -173,7 +173,7 @@ impl Represent for JobSessionView<'_> {
         )
         .elem(2, "JobUid", s.job_id.uid())
         .elem(2, "JobName", s.job_name.as_str())
-        .elem(2, "JobType", s.job_type.as_str())
+        .elem(2, "JobType", s.job_type_name())
         .elem(2, "CreationTimeUTC", date(s.created))
         .elem(2, "EndTimeUTC", end)
         .elem(2, "State", state.as_str())

@@ -3,12 +3,12 @@
 use super::*;
 use entman_model::job::{JobOutcome, JobType};
 use entman_model::job_run::PlannedTask;
-use entman_model::job_session::{JobSession, JobTaskSession, Trigger};
+use entman_model::job_session::{JobSession, JobTaskSession, Trigger, WORKER_JOB_TYPE};
 use entman_store::{JobSessionFilter, JobSessionStore};
 use uuid::Uuid;
 
 const SESSION_COLUMNS: &str = "id, job_id, backup_server_id, kind, job_name, job_type, name, \
-     run_trigger, creation_time, tasks_time, end_time, stop_time, stop_progress";
+     run_trigger, creation_time, tasks_time, end_time, stop_time, stop_progress, final_progress";
 
 fn session_head(row: &AnyRow) -> StoreResult<JobSession> {
     let trigger = text(row, "run_trigger")?;
@@ -16,12 +16,23 @@ fn session_head(row: &AnyRow) -> StoreResult<JobSession> {
         (Some(at), Some(p)) => Some((at, u8::try_from(p.clamp(0, 100)).unwrap_or(0))),
         _ => None,
     };
+    let job_type = text(row, "job_type")?;
+    let worker = job_type == WORKER_JOB_TYPE;
+    let job_type: JobType = if worker {
+        JobType::ImmediateBackupCopy
+    } else {
+        job_type
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("job_type: [{job_type}]")))?
+    };
+    let final_progress =
+        opt_int(row, "final_progress")?.map(|p| u8::try_from(p.clamp(0, 100)).unwrap_or(100));
     Ok(JobSession {
         id: guid(row, "id")?,
         job_id: JobId(guid(row, "job_id")?),
         backup_server_id: BackupServerId(guid(row, "backup_server_id")?),
         job_name: text(row, "job_name")?,
-        job_type: wire::<JobType>(row, "job_type")?,
+        job_type,
         name: text(row, "name")?,
         trigger: Trigger::parse(&trigger)
             .ok_or_else(|| StoreError::Corrupt(format!("run_trigger: [{trigger}]")))?,
@@ -29,6 +40,8 @@ fn session_head(row: &AnyRow) -> StoreResult<JobSession> {
         tasks_at: time(row, "tasks_time")?,
         end: time(row, "end_time")?,
         stop,
+        worker,
+        final_progress,
         tasks: Vec::new(),
     })
 }
@@ -178,15 +191,15 @@ impl JobSessionStore for SqlStore {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         sqlx::query(
             "INSERT INTO job_sessions (id, job_id, backup_server_id, kind, job_name, job_type, name, \
-             run_trigger, creation_time, tasks_time, end_time, stop_time, stop_progress) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             run_trigger, creation_time, tasks_time, end_time, stop_time, stop_progress, final_progress) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(session.id.to_string())
         .bind(session.job_id.to_string())
         .bind(session.backup_server_id.to_string())
         .bind(session.kind().as_str())
         .bind(session.job_name.clone())
-        .bind(session.job_type.as_str())
+        .bind(session.job_type_name())
         .bind(session.name.clone())
         .bind(session.trigger.as_str())
         .bind(session.created.micros())
@@ -194,6 +207,7 @@ impl JobSessionStore for SqlStore {
         .bind(session.end.micros())
         .bind(session.stop.map(|(at, _)| at.micros()))
         .bind(session.stop.map(|(_, p)| i64::from(p)))
+        .bind(session.final_progress.map(i64::from))
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;

@@ -63,7 +63,7 @@ fn session_row(s: &JobSession, server: &BackupServer, now: Timestamp) -> Row {
     let values = vec![
         text(&s.id.to_string()),
         text(&s.name),
-        text(s.job_type.as_str()),
+        text(s.job_type_name()),
         text(&s.job_id.to_string()),
         text(&s.job_name),
         time(s.created),
