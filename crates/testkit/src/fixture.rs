@@ -72,8 +72,13 @@ fn t(s: &str) -> Timestamp {
 /// The standalone tenant's logon: (user name, password).
 pub const TENANT_LOGON: (&str, &str) = ("ABC Company", "Qwe123");
 
-/// Writes the fixture into an empty store.
+/// Writes the fixture into an empty store, job runs as an EM 12 server writes them.
 pub async fn load(store: &dyn Store) {
+    load_for(store, Generation::Em12).await;
+}
+
+/// Writes the fixture into an empty store, job runs at the generation's precision.
+pub async fn load_for(store: &dyn Store, generation: Generation) {
     let server = BackupServer {
         id: BackupServerId(id(ids::SERVER)),
         name: "srv13.tech.local".into(),
@@ -89,7 +94,7 @@ pub async fn load(store: &dyn Store) {
     for job in &jobs {
         store.insert_job(job).await.unwrap();
     }
-    for run in job_runs(&jobs) {
+    for run in job_runs(&jobs, generation) {
         store.insert_job_session(&run).await.unwrap();
     }
     let tenant = standalone_tenant(server.id);
@@ -397,7 +402,7 @@ fn sessions(plan: &Plan) -> Vec<FailoverSession> {
 /// The runs of job-sessions.md §2–6: the backup job's finished run of
 /// 2026-06-22 (srv04 Success, srv05 Warning), its run of 2026-06-23 (running
 /// until 23:11), the replication job's run of 2026-06-22; ids as printed there.
-fn job_runs(jobs: &[Job]) -> Vec<JobSession> {
+fn job_runs(jobs: &[Job], generation: Generation) -> Vec<JobSession> {
     let run = |job: &Job, run_id: &str, created: &str, tasks: &[(&str, &str, &str)]| {
         let vms: Vec<(usize, &JobVm, usize)> = job
             .vms
@@ -412,7 +417,7 @@ fn job_runs(jobs: &[Job]) -> Vec<JobSession> {
             created: Timestamp::parse(created).expect("a time"),
             scale: 1.0,
             trigger: Trigger::Schedule,
-            generation: Generation::Em12,
+            generation,
         });
         for (task, (task_id, vm_point, restore_point)) in session.tasks.iter_mut().zip(tasks) {
             task.id = id(task_id);
@@ -425,7 +430,8 @@ fn job_runs(jobs: &[Job]) -> Vec<JobSession> {
         run(
             &jobs[0],
             ids::BACKUP_RUN,
-            "2026-06-22T22:00:03.17Z",
+            // The EM 13 example's time; EM 12 keeps 22:00:03.17 of it.
+            "2026-06-22T22:00:03.170912Z",
             &[
                 (
                     ids::BACKUP_RUN_TASK,
@@ -442,7 +448,7 @@ fn job_runs(jobs: &[Job]) -> Vec<JobSession> {
         run(
             &jobs[0],
             ids::RUNNING_BACKUP_RUN,
-            "2026-06-23T22:00:02.36Z",
+            "2026-06-23T22:00:02.360912Z",
             &[
                 (
                     "b30ba205-609d-40ed-8775-715d7a007974",
@@ -459,7 +465,7 @@ fn job_runs(jobs: &[Job]) -> Vec<JobSession> {
         run(
             &jobs[1],
             ids::REPLICA_RUN,
-            "2026-06-22T06:46:31.2Z",
+            "2026-06-22T06:46:31.200912Z",
             &[(
                 ids::REPLICA_RUN_TASK,
                 "623cbbec-c8ff-4cf4-96be-d433f3b775c7",

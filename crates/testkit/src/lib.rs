@@ -282,7 +282,13 @@ pub async fn spawn(db: TestDb, mut options: Options) -> TestApp {
             .await
             .expect("load the demo world");
         }
-        Seed::Fixture => fixture::load(sql.as_ref()).await,
+        Seed::Fixture => {
+            let generation = match options.config.json_style {
+                entman_repr::JsonStyle::Em13 => Generation::Em13,
+                entman_repr::JsonStyle::Em12 => Generation::Em12,
+            };
+            fixture::load_for(sql.as_ref(), generation).await;
+        }
         Seed::Empty => {}
     }
     // As `entman serve` builds it, with the index loaded before the first

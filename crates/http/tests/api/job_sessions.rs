@@ -567,6 +567,45 @@ async fn a_disabled_job_refuses_to_run() {
     assert_eq!(status, 400, "{body}");
 }
 
+/// §3 and §5.2 from an EM 13 generation server: camelCase keys, microsecond
+/// times, names with the fraction, restore point names in the ISO form.
+#[tokio::test]
+async fn em13_sessions_carry_microseconds_and_names_with_fractions() {
+    let config = entman_http::HttpConfig {
+        public_base: Some(entman_testkit::SNAPSHOT_BASE.into()),
+        json_style: entman_repr::JsonStyle::Em13,
+        ..entman_http::HttpConfig::default()
+    };
+    let app = spawn(
+        TestDb::sqlite(),
+        Options {
+            seed: Seed::Fixture,
+            config,
+            manual_clock: Timestamp::parse(ids::RUN_MOMENT),
+            ..Options::default()
+        },
+    )
+    .await;
+    let logon = app.logon().await;
+    for (name, path) in [
+        (
+            "em13_backup_session_entity",
+            format!("/backupSessions/{}?format=Entity", ids::BACKUP_RUN),
+        ),
+        (
+            "em13_backup_session_tasks",
+            format!(
+                "/backupSessions/{}/taskSessions?format=Entity",
+                ids::BACKUP_RUN
+            ),
+        ),
+    ] {
+        let (status, json) = app.get_text(&logon, &path, true).await;
+        assert_eq!(status, 200, "{json}");
+        assert_snapshot!(name, pretty_json(&json));
+    }
+}
+
 /// The fixture with the clock at `at` (an instant of job-sessions.md's examples).
 async fn fixture_at(at: &str) -> TestApp {
     let config = entman_http::HttpConfig {
