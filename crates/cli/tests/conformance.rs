@@ -1,9 +1,11 @@
-//! Conformance with the real `veeam-em` Python client: installs it from PyPI into a
-//! virtualenv under `target/`, starts the `entman` binary with its generated HTTPS
-//! certificate, and runs `tests/conformance/veeam_em_client.py` against it.
+//! Conformance with real Python clients from PyPI, each installed into a virtualenv
+//! under `target/`, against the `entman` binary with its generated HTTPS
+//! certificate: the `veeam-em` client runs `tests/conformance/veeam_em_client.py`;
+//! `veeam-exporter`, a Prometheus exporter, collects its default backup-session
+//! metrics once (its dry mode) with its own metric definitions.
 //!
 //! Needs `python3` with `venv` and access to PyPI; set `ENTMAN_SKIP_CONFORMANCE=1`
-//! to skip it where those are missing (CI installs them).
+//! to skip them where those are missing (CI installs them).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -11,9 +13,17 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const VEEAM_EM: &str = "veeam-em==2022.11.0";
+const VEEAM_EXPORTER: &str = "veeam-exporter==1.1.0";
 
 fn venv() -> PathBuf {
-    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/conformance-venv");
+    venv_with("conformance-venv", VEEAM_EM)
+}
+
+/// A virtualenv under `target/` with `package` installed (once).
+fn venv_with(dir: &str, package: &str) -> PathBuf {
+    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target")
+        .join(dir);
     let python = target.join("bin/python");
     if !python.exists() {
         let status = Command::new(
@@ -25,8 +35,8 @@ fn venv() -> PathBuf {
         .expect("python3 is needed for the conformance test (ENTMAN_SKIP_CONFORMANCE=1 skips it)");
         assert!(status.success(), "creating the virtualenv failed");
     }
-    let marker = target.join(".veeam-em-installed");
-    if !marker.exists() {
+    let marker = target.join(".installed");
+    if std::fs::read_to_string(&marker).ok().as_deref() != Some(package) {
         let status = Command::new(&python)
             .args([
                 "-m",
@@ -34,12 +44,12 @@ fn venv() -> PathBuf {
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
-                VEEAM_EM,
+                package,
             ])
             .status()
             .expect("pip runs");
-        assert!(status.success(), "installing {VEEAM_EM} failed");
-        std::fs::write(&marker, VEEAM_EM).unwrap();
+        assert!(status.success(), "installing {package} failed");
+        std::fs::write(&marker, package).unwrap();
     }
     python
 }
@@ -107,4 +117,75 @@ fn the_veeam_em_python_client_works_unchanged() {
     );
     assert!(stdout.contains("checks passed"), "{stdout}");
     println!("{stdout}");
+}
+
+/// jobs-domain.md §9.6: veeam-exporter 1.1.0 logs on, reads
+/// `/backupSessions?format=Entity` and each recent session's
+/// `taskSessions?format=entity`, and turns them into its metrics, without an error.
+#[test]
+fn the_veeam_exporter_collects_its_backup_session_metrics() {
+    if std::env::var("ENTMAN_SKIP_CONFORMANCE").is_ok_and(|v| v == "1") {
+        eprintln!("skipped: ENTMAN_SKIP_CONFORMANCE=1");
+        return;
+    }
+    let python = venv_with("conformance-exporter-venv", VEEAM_EXPORTER);
+    let dir = tempfile::tempdir().unwrap();
+    let password = "Conformance-Passw0rd";
+    let (server, port) = start_entman(dir.path(), password);
+    let config = dir.path().join("exporter.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "veeams:\n  - host: localhost\n    port: {port}\n    user: 'SRV12\\Administrator'\n    \
+             password: '{password}'\n    protocol: https\n    verify_ssl: false\n    timeout: 20\n\
+             weblisten:\n  address: 127.0.0.1\n  port: 9247\n\
+             logger:\n  level: debug\n  facility: {}\n\
+             metrics_file: \"conf/metrics/*backup_jobs_sessions_metrics.yml\"\n",
+            dir.path().join("exporter.log").display()
+        ),
+    )
+    .unwrap();
+    let exporter = python.parent().unwrap().join("veeam_exporter");
+    let output = Command::new(&exporter)
+        .args(["-n", "-v", "-c"])
+        .arg(&config)
+        .output()
+        .expect("run veeam_exporter");
+    drop(server);
+    let text = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "veeam_exporter failed:\n{text}");
+    assert!(!text.contains("level=ERROR"), "{text}");
+    let metric = |name: &str| -> Vec<(String, f64)> {
+        text.lines()
+            .filter_map(|l| l.split_once(" - ").map(|(_, m)| m))
+            .filter(|m| m.starts_with(&format!("{name}{{")))
+            .filter_map(|m| {
+                let (labels, value) = m.rsplit_once(' ')?;
+                Some((labels.to_string(), value.parse().ok()?))
+            })
+            .collect()
+    };
+    // One series per backup job with a run in the last day, its state a result code.
+    let states = metric("veeam_em_jobs_sessions_state");
+    assert!(states.len() >= 3, "{text}");
+    for (labels, value) in &states {
+        assert!((1.0..=5.0).contains(value), "{labels} {value}");
+        assert!(
+            labels.contains("backupserver=\"") && labels.contains("jobtype=\""),
+            "{labels}"
+        );
+    }
+    assert!(states
+        .iter()
+        .any(|(l, _)| l.contains("jobname=\"Infrastructure Backup\"")));
+    // The VM metrics come from each session's task sessions.
+    let sizes = metric("veeam_em_vmjobs_sessions_total_bytes");
+    assert!(sizes.iter().any(|(_, v)| *v > 0.0), "{text}");
+    assert!(
+        sizes.iter().any(|(l, _)| l.contains("vmname=\"dc01\"")),
+        "{text}"
+    );
+    let durations = metric("veeam_em_jobs_sessions_duration");
+    assert!(durations.iter().all(|(_, v)| *v >= 0.0), "{text}");
 }
