@@ -109,6 +109,11 @@ pub struct ServeArgs {
     /// Longest a query may run, in milliseconds, before it ends with a 503 Error.
     #[arg(long, env = "ENTMAN_QUERY_BUDGET_MS", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub query_budget_ms: u64,
+    /// Start with the manual clock standing at this instant (ISO 8601, e.g.
+    /// 2026-06-23T08:00:00Z), so that a world with past times loads as of then;
+    /// move it with the control API (`/_entman/clock`).
+    #[arg(long, env = "ENTMAN_CLOCK_START", value_parser = parse_clock_start)]
+    pub clock_start: Option<entman_model::Timestamp>,
     /// Job schedules create no runs (nor automatic retries or immediate copies):
     /// only the runs that are started through the API happen.
     #[arg(long, env = "ENTMAN_NO_SCHEDULES")]
@@ -138,6 +143,11 @@ fn parse_time_scale(s: &str) -> Result<f64, String> {
             "[{s}] is not a time scale: give a number above 0 and at most 1000"
         )),
     }
+}
+
+fn parse_clock_start(s: &str) -> Result<entman_model::Timestamp, String> {
+    entman_model::Timestamp::parse(s)
+        .ok_or_else(|| format!("[{s}] is not a date-time: give e.g. 2026-06-23T08:00:00Z"))
 }
 
 /// Runs a parsed command line.

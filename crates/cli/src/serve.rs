@@ -45,6 +45,8 @@ pub struct ServeOptions {
     pub query_index: bool,
     /// Whether job schedules create runs.
     pub schedules: bool,
+    /// Start with a manual clock at this instant (`--clock-start`).
+    pub clock_start: Option<Timestamp>,
     /// The control API's settings.
     pub control: entman_http::control::ControlConfig,
     /// The administrator account's name.
@@ -109,6 +111,7 @@ impl ServeOptions {
             query_budget: Duration::from_millis(args.query_budget_ms),
             query_index: !args.no_query_index,
             schedules: !args.no_schedules,
+            clock_start: args.clock_start,
             control: entman_http::control::ControlConfig {
                 enabled: !args.no_control_api,
                 metrics: !args.no_metrics,
@@ -182,7 +185,14 @@ pub(crate) async fn prepare_store(opts: &ServeOptions) -> anyhow::Result<Arc<dyn
         opts.admin_password.as_deref(),
     )
     .await?;
-    ensure_world(store.as_ref(), opts.world.as_deref(), opts.json_style).await?;
+    let anchor = opts.clock_start.unwrap_or_else(Timestamp::now);
+    ensure_world(
+        store.as_ref(),
+        opts.world.as_deref(),
+        opts.json_style,
+        anchor,
+    )
+    .await?;
     Ok(store)
 }
 
@@ -191,6 +201,7 @@ async fn ensure_world(
     store: &dyn Store,
     file: Option<&std::path::Path>,
     style: JsonStyle,
+    anchor: Timestamp,
 ) -> anyhow::Result<()> {
     if store.meta("world").await?.is_some() {
         return Ok(());
@@ -207,7 +218,7 @@ async fn ensure_world(
         store,
         &name,
         &text,
-        Timestamp::now(),
+        anchor,
         match style {
             JsonStyle::Em13 => Generation::Em13,
             JsonStyle::Em12 => Generation::Em12,
@@ -236,7 +247,7 @@ pub(crate) async fn generate(
         .await
         .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
     store.bulk_mode().await?;
-    ensure_world(&store, None, JsonStyle::Em12).await?;
+    ensure_world(&store, None, JsonStyle::Em12, Timestamp::now()).await?;
     let plans = store.list_plans(entman_store::Scope::All).await?;
     let points = store.list_points(entman_store::Scope::All, None).await?;
     let def = entman_world::format::HistoryDef {
@@ -344,6 +355,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             IndexLoad::Off
         },
         schedules: opts.schedules,
+        manual_clock: opts.clock_start,
         ..AppConfig::default()
     };
     let application = App::build(store, config).await?;

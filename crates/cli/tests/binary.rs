@@ -338,3 +338,54 @@ async fn generate_adds_a_history_that_the_server_then_serves() {
     let token = logon(&client, &base).await;
     assert_eq!(session_count(&client, &token, &base).await, demo + 1200);
 }
+
+/// `--clock-start` (jobs-domain.md §8.1): the server starts on the manual clock at
+/// that instant, the world's job history is anchored there, and `--no-schedules`
+/// keeps the clock's moves from starting runs.
+#[tokio::test]
+async fn clock_start_loads_the_world_as_of_that_instant() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--no-https",
+            "--http",
+            "127.0.0.1:0",
+            "--clock-start",
+            "2026-06-23T08:00:00Z",
+            "--no-schedules",
+        ],
+    );
+    let base = format!("http://{}", server.http.as_ref().unwrap());
+    let client = reqwest::Client::new();
+    let token = logon(&client, &base).await;
+    let clock: serde_json::Value = client
+        .get(format!("{base}/_entman/clock"))
+        .basic_auth("Administrator", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(clock["mode"], "manual");
+    assert_eq!(clock["now"], "2026-06-23T08:00:00Z");
+    let runs = get_json(
+        &client,
+        &token,
+        &format!("{base}/api/backupSessions?format=Entity"),
+    )
+    .await;
+    let runs = runs["BackupJobSessions"].as_array().unwrap();
+    assert!(!runs.is_empty());
+    assert!(runs
+        .iter()
+        .all(|r| r["CreationTimeUTC"].as_str().unwrap().as_bytes()
+            < "2026-06-23T08:00:00Z".as_bytes()));
+    let r = Command::new(env!("CARGO_BIN_EXE_entman"))
+        .args(["serve", "--clock-start", "yesterday"])
+        .output()
+        .unwrap();
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("is not a date-time"));
+}
