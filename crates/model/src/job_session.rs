@@ -45,6 +45,18 @@ impl Generation {
         }
     }
 
+    /// [`Generation::quantize`], never later than `t`: a run created now must
+    /// not be created after now (EM 12 rounds to the nearest tick, which may lie
+    /// up to 1.67 ms ahead).
+    pub fn quantize_down(self, t: Timestamp) -> Timestamp {
+        let mut q = self.quantize(t);
+        while q > t {
+            // One tick (1/300 s) back.
+            q = self.quantize(Timestamp::from_micros(q.micros() - 3_334));
+        }
+        q
+    }
+
     /// `yyyy-MM-dd HH:mm:ss`, with EM 13's fraction (no trailing zeros).
     pub fn name_time(self, t: Timestamp) -> String {
         let seconds = t.display_name_form();
@@ -350,7 +362,7 @@ impl JobSession {
     /// A new run: the course of jobs-domain.md §2, fixed now.
     pub fn create(request: RunRequest<'_>) -> JobSession {
         let g = request.generation;
-        let created = g.quantize(request.created);
+        let created = g.quantize_down(request.created);
         let mut course = plan_run(request.job, request.vms, created, request.scale);
         let tasks = course
             .tasks
@@ -728,6 +740,24 @@ mod tests {
         );
         let t = at("2026-06-16T06:33:10.659559Z");
         assert_eq!(Generation::Em13.quantize(t), t);
+        // Rounded to the nearest tick, but a creation time never ahead of the clock.
+        let t = at("2026-06-22T22:00:03.0026Z");
+        assert_eq!(g.quantize(t).to_string(), "2026-06-22T22:00:03.003Z");
+        assert_eq!(g.quantize_down(t).to_string(), "2026-06-22T22:00:03Z");
+        let t = at("2026-06-22T22:00:03.0068Z");
+        assert_eq!(g.quantize(t).to_string(), "2026-06-22T22:00:03.007Z");
+        assert_eq!(g.quantize_down(t).to_string(), "2026-06-22T22:00:03.003Z");
+    }
+
+    proptest! {
+        #[test]
+        fn a_creation_time_is_a_tick_and_never_ahead(micros in 0i64..4_000_000_000_000_000) {
+            let t = Timestamp::from_micros(micros);
+            let q = Generation::Em12.quantize_down(t);
+            prop_assert!(q <= t);
+            prop_assert!(t.micros() - q.micros() < 3_334 + 1_000);
+            prop_assert_eq!(Generation::Em12.quantize(q), q);
+        }
     }
 
     #[test]

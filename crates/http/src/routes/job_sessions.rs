@@ -74,7 +74,19 @@ fn reply<'a>(
     now: Timestamp,
     windowed: bool,
 ) -> Reply {
-    let mut until: Option<Timestamp> = None;
+    reply_until(node, sessions, now, windowed, None)
+}
+
+/// [`reply`], also ending at `appears`: when a run the clock has not reached
+/// yet comes into view.
+fn reply_until<'a>(
+    node: entman_repr::Node,
+    sessions: impl IntoIterator<Item = &'a JobSession>,
+    now: Timestamp,
+    windowed: bool,
+    appears: Option<Timestamp>,
+) -> Reply {
+    let mut until: Option<Timestamp> = appears;
     for session in sessions {
         if !session.is_over(now) {
             return Reply::ok(node);
@@ -159,6 +171,13 @@ async fn session_list(
             since: Some(window_start(now)),
         })
         .await?;
+    // A run created after the clock (a manual clock set before it) is not there
+    // yet; the answer ends when the first of them comes into view.
+    let appears = sessions
+        .iter()
+        .map(|s| s.created)
+        .filter(|c| *c > now)
+        .min();
     let sessions: Vec<JobSession> = sessions.into_iter().filter(|s| s.created <= now).collect();
     let servers = server_map(state).await?;
     let generation = state.engine.generation();
@@ -171,7 +190,7 @@ async fn session_list(
         })
     });
     let node = represent_list(&caller.ctx, representation, session_list_root(kind), views)?;
-    Ok(reply(node, &sessions, now, true))
+    Ok(reply_until(node, &sessions, now, true, appears))
 }
 
 async fn one_session(

@@ -55,6 +55,9 @@ async fn cached_paths(app: &TestApp, logon: &Logon) -> Vec<String> {
         "/cloud/vmReplicaPoints",
         "/cloud/cloudFailoverPlans",
         "/cloud/failoverSessions",
+        "/jobs",
+        // The other session and task lists share its code and its caching rule.
+        "/backupSessions",
     ] {
         paths.push(collection.to_string());
         paths.push(format!("{collection}?format=Entity"));
@@ -66,8 +69,14 @@ async fn cached_paths(app: &TestApp, logon: &Logon) -> Vec<String> {
             if collection == "/cloud/replicas" {
                 paths.push(format!("{item}/vmReplicaPoints"));
             }
-            if collection == "/cloud/cloudFailoverPlans" {
+            if collection == "/cloud/cloudFailoverPlans" || collection == "/jobs" {
                 paths.push(format!("{item}/includes"));
+            }
+            if collection == "/jobs" {
+                paths.push(format!("{item}/backupSessions?format=Entity"));
+            }
+            if collection == "/backupSessions" {
+                paths.push(format!("{item}/taskSessions?format=Entity"));
             }
         }
     }
@@ -78,6 +87,9 @@ async fn cached_paths(app: &TestApp, logon: &Logon) -> Vec<String> {
         "CloudVmReplicaPoint",
         "CloudFailoverPlan",
         "CloudFailoverSession",
+        "Job",
+        "BackupJobSession",
+        "BackupTaskSession",
     ] {
         paths.push(format!("/query?type={t}"));
         paths.push(format!("/query?type={t}&format=Entities&pageSize=3&page=2"));
@@ -124,6 +136,14 @@ async fn assert_cache_agrees(app: &TestApp, logon: &Logon, after: &str) {
                         break 'attempts true;
                     }
                     last = first_difference(&cached, &after_ref);
+                    if std::env::var("DEBUG_CACHE").is_ok() {
+                        let tail = |t: &str| t[t.len().saturating_sub(2500)..].to_string();
+                        eprintln!(
+                            "CACHED TAIL {}\nREF TAIL {}",
+                            tail(&cached.1),
+                            tail(&after_ref.1)
+                        );
+                    }
                 }
                 false
             };
@@ -261,6 +281,32 @@ async fn every_write_is_seen_through_every_cached_path() {
     assert_eq!(send(&app, &admin, Method::DELETE, &task, "").await.0, 204);
     settle(&app).await;
     assert_cache_agrees(&app, &admin, "stopping a failover").await;
+
+    // Jobs: switch a schedule, start a run and stop it, start one that ends.
+    let jobs = refs(&app, &admin, "/jobs").await;
+    let job = jobs[0].clone();
+    for action in [
+        "toggleScheduleEnabled",
+        "toggleScheduleEnabled",
+        "start",
+        "stop",
+    ] {
+        let (status, body) = send(
+            &app,
+            &admin,
+            Method::POST,
+            &format!("{job}?action={action}"),
+            "",
+        )
+        .await;
+        assert_eq!(status, 202, "{action}: {body}");
+        assert_cache_agrees(&app, &admin, &format!("job {action}")).await;
+    }
+    settle(&app).await;
+    let clock = app.engine.clock();
+    let now = clock.advance(600_000_000).unwrap();
+    app.engine.advance_to(now).await.unwrap();
+    assert_cache_agrees(&app, &admin, "a job run that ended").await;
 
     // Another writer of the store (the engine, a second node later).
     let points = refs(&app, &admin, "/cloud/vmReplicaPoints").await;
