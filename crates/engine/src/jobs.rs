@@ -50,13 +50,13 @@ fn scheduled_id(job: JobId, due: Timestamp, label: &str) -> Uuid {
 }
 
 impl Engine {
-    /// The job's latest run and whether it is still running at `now`.
+    /// The job's latest run, if it has one.
     async fn latest_run(&self, job: JobId) -> Result<Option<JobSession>, StoreError> {
         self.store.latest_job_session(job).await
     }
 
-    /// The VMs a run of `job` processes at `attempt`: its own includes, or for a
-    /// copy job those of its source jobs, in order.
+    /// The VMs a run of `job` processes: its own includes, or for a copy job
+    /// those of its source jobs, in order.
     async fn run_vms(&self, job: &Job) -> Result<Vec<JobVm>, StoreError> {
         if !job.job_type.is_copy() {
             return Ok(job.vms.clone());
@@ -164,9 +164,6 @@ impl Engine {
             generation: self.config.generation,
         });
         self.store.insert_job_session(&session).await?;
-        self.activity
-            .started
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(session)
     }
 
@@ -349,6 +346,10 @@ impl Engine {
                 continue;
             }
             let latest = self.latest_run(job.id).await?;
+            // A run's end may start a retry or an immediate copy: look again then.
+            if let Some(run) = latest.as_ref().filter(|r| !r.is_over(now)) {
+                due_at(run.end);
+            }
             if let Some(schedule) = &job.schedule {
                 if job.job_type != JobType::ImmediateBackupCopy {
                     // The last instant due in (from, now]: earlier ones were missed.
