@@ -338,7 +338,12 @@ impl Engine {
         }
         let _guard = self.operations.lock().await;
         let jobs = self.store.list_jobs().await?;
-        let from = *lock(&self.schedule_cursor).get_or_insert(now);
+        // After a reset the schedules start from the clock as it is now; a tick
+        // whose `now` was read before that (the loop's) has nothing to do.
+        let from = *lock(&self.schedule_cursor).get_or_insert_with(|| self.clock.now());
+        if now <= from {
+            return Ok(None);
+        }
         let mut next: Option<Timestamp> = None;
         let mut due_at = |t: Timestamp| next = Some(next.map_or(t, |n: Timestamp| n.min(t)));
         for job in &jobs {

@@ -1013,7 +1013,10 @@ async fn the_controls_drive_jobs_and_their_runs() {
     assert_eq!(
         runs.len(),
         1,
-        "only the new run: no catching up on schedules"
+        "only the new run: no catching up on schedules: {:?}",
+        runs.iter()
+            .map(|r| (r["Name"].clone(), r["IsRetry"].clone()))
+            .collect::<Vec<_>>()
     );
     assert_eq!(runs[0]["State"], "Starting", "timed again after the reset");
 }
