@@ -19,6 +19,7 @@ pub mod params;
 pub mod password;
 pub mod render;
 pub mod routes;
+pub mod runs;
 pub mod server;
 
 pub use error::ApiError;
@@ -98,6 +99,8 @@ pub struct Shared {
     pub index: Option<Arc<entman_index::SessionIndex>>,
     /// The control API: fault rules, the request journal, metrics.
     pub control: Arc<control::Control>,
+    /// The job runs as last read.
+    pub runs: Arc<runs::RunCache>,
     /// When the state was made (the server's start).
     pub started: entman_model::Timestamp,
 }
@@ -131,6 +134,7 @@ impl AppState {
             cache: Arc::default(),
             index,
             control,
+            runs: Arc::default(),
             started: entman_model::Timestamp::now(),
         }))
     }

@@ -228,6 +228,14 @@ pub trait AdminStore: Send + Sync + 'static {
         None
     }
 
+    /// A number that moves whenever the stored job runs may have changed (every
+    /// write but those of failover sessions), or `None` when the store does not
+    /// track its writes: a reader may keep what it read of the job runs while it
+    /// stays the same. Noted before reading, like [`AdminStore::state_version`].
+    fn job_runs_version(&self) -> Option<u64> {
+        None
+    }
+
     /// Moves [`AdminStore::state_version`] without a write: what readers derive from
     /// the stored state and the clock (the progress of running sessions) moved.
     fn mark_changed(&self) {}

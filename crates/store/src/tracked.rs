@@ -19,6 +19,9 @@ use std::sync::Arc;
 pub struct Tracked {
     inner: Arc<dyn Store>,
     version: AtomicU64,
+    /// Moves with every write except those of failover sessions (the engine's
+    /// steps): what job runs are stored ([`AdminStore::job_runs_version`]).
+    job_runs: AtomicU64,
 }
 
 impl Tracked {
@@ -27,10 +30,17 @@ impl Tracked {
         Tracked {
             inner,
             version: AtomicU64::new(1),
+            job_runs: AtomicU64::new(1),
         }
     }
 
     fn changed(&self) {
+        self.job_runs.fetch_add(1, Ordering::AcqRel);
+        self.version.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A write of failover sessions only (or their progress): job runs unchanged.
+    fn sessions_changed(&self) {
         self.version.fetch_add(1, Ordering::AcqRel);
     }
 
@@ -75,7 +85,11 @@ impl AdminStore for Tracked {
     }
 
     fn mark_changed(&self) {
-        self.changed();
+        self.sessions_changed();
+    }
+
+    fn job_runs_version(&self) -> Option<u64> {
+        Some(self.job_runs.load(Ordering::Acquire))
     }
 
     async fn change_marker(&self) -> StoreResult<Option<u64>> {
@@ -314,19 +328,19 @@ impl SessionStore for Tracked {
 
     async fn save_session(&self, session: &FailoverSession) -> StoreResult<()> {
         let result = self.inner.save_session(session).await;
-        self.changed();
+        self.sessions_changed();
         result
     }
 
     async fn save_sessions(&self, sessions: &[FailoverSession]) -> StoreResult<()> {
         let result = self.inner.save_sessions(sessions).await;
-        self.changed();
+        self.sessions_changed();
         result
     }
 
     async fn update_sessions(&self, updates: &[SessionUpdate<'_>]) -> StoreResult<()> {
         let result = self.inner.update_sessions(updates).await;
-        self.changed();
+        self.sessions_changed();
         result
     }
 

@@ -23,7 +23,6 @@ use entman_repr::resources::job_session::{
     session_list_root, task_list_root, JobSessionView, TaskSessionView,
 };
 use entman_repr::resources::{Placement, Represent};
-use entman_store::JobSessionFilter;
 use uuid::Uuid;
 
 /// How long lists look back: the last 30 days (§1).
@@ -163,14 +162,12 @@ async fn session_list(
     })?;
     let representation = params.representation()?;
     let now = state.now();
-    let sessions = state
-        .store
-        .list_job_sessions(JobSessionFilter {
-            kind: Some(kind),
-            job,
-            since: Some(window_start(now)),
-        })
-        .await?;
+    let from = window_start(now);
+    let runs = state.runs.all(state.store.as_ref()).await?;
+    let sessions: Vec<&JobSession> = runs
+        .iter()
+        .filter(|s| s.kind() == kind && job.is_none_or(|j| s.job_id == j) && s.created >= from)
+        .collect();
     // A run created after the clock (a manual clock set before it) is not there
     // yet; the answer ends when the first of them comes into view.
     let appears = sessions
@@ -178,7 +175,7 @@ async fn session_list(
         .map(|s| s.created)
         .filter(|c| *c > now)
         .min();
-    let sessions: Vec<JobSession> = sessions.into_iter().filter(|s| s.created <= now).collect();
+    let sessions: Vec<&JobSession> = sessions.into_iter().filter(|s| s.created <= now).collect();
     let servers = server_map(state).await?;
     let generation = state.engine.generation();
     let views = sessions.iter().map(|session| {
@@ -190,7 +187,7 @@ async fn session_list(
         })
     });
     let node = represent_list(&caller.ctx, representation, session_list_root(kind), views)?;
-    Ok(reply_until(node, &sessions, now, true, appears))
+    Ok(reply_until(node, sessions, now, true, appears))
 }
 
 async fn one_session(
@@ -226,7 +223,7 @@ async fn task_list(
     caller: &Caller,
     params: &Params,
     kind: SessionKind,
-    sessions: Vec<JobSession>,
+    sessions: &[&JobSession],
 ) -> Result<Reply, ApiError> {
     let representation = params.representation()?;
     let now = state.now();
@@ -235,6 +232,7 @@ async fn task_list(
     let generation = state.engine.generation();
     let mut tasks: Vec<_> = sessions
         .iter()
+        .copied()
         .flat_map(|session| session.tasks_at(now).map(move |task| (session, task)))
         .filter(|(_, task)| task.course.created >= from)
         .collect();
@@ -249,20 +247,7 @@ async fn task_list(
         })
     });
     let node = represent_list(&caller.ctx, representation, task_list_root(kind), views)?;
-    Ok(reply(node, &sessions, now, true))
-}
-
-/// The runs whose tasks can lie in the window: created up to a day before it.
-async fn windowed_runs(state: &AppState, kind: SessionKind) -> Result<Vec<JobSession>, ApiError> {
-    let now = state.now();
-    Ok(state
-        .store
-        .list_job_sessions(JobSessionFilter {
-            kind: Some(kind),
-            job: None,
-            since: Some(window_start(now).plus_millis(-86_400_000)),
-        })
-        .await?)
+    Ok(reply(node, sessions.iter().copied(), now, true))
 }
 
 async fn all_tasks(
@@ -272,8 +257,14 @@ async fn all_tasks(
     kind: SessionKind,
 ) -> Result<Reply, ApiError> {
     caller.require(Right::ReadJobSessions)?;
-    let runs = windowed_runs(state, kind).await?;
-    task_list(state, caller, params, kind, runs).await
+    // The runs whose tasks can lie in the window: created up to a day before it.
+    let from = window_start(state.now()).plus_millis(-86_400_000);
+    let runs = state.runs.all(state.store.as_ref()).await?;
+    let windowed: Vec<&JobSession> = runs
+        .iter()
+        .filter(|s| s.kind() == kind && s.created >= from)
+        .collect();
+    task_list(state, caller, params, kind, &windowed).await
 }
 
 async fn session_tasks(
@@ -285,7 +276,7 @@ async fn session_tasks(
 ) -> Result<Reply, ApiError> {
     caller.require(Right::ReadJobSessions)?;
     let session = load(state, kind, raw).await?;
-    task_list(state, caller, params, kind, vec![session]).await
+    task_list(state, caller, params, kind, &[&session]).await
 }
 
 async fn one_task(

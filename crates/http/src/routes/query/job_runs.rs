@@ -14,7 +14,6 @@ use entman_query::QueryType;
 use entman_repr::resources::job_session::{JobSessionView, TaskSessionView};
 use entman_repr::resources::{Placement, Represent};
 use entman_repr::{Ctx, Node};
-use entman_store::JobSessionFilter;
 use std::collections::HashMap;
 
 /// Which runs a type lists, and whether it lists their tasks.
@@ -33,20 +32,15 @@ pub(super) fn is_job_run_type(t: QueryType) -> bool {
     shape(t).is_some()
 }
 
-/// The runs of the type's kind that exist at `now`.
-async fn runs(
-    state: &AppState,
-    kind: SessionKind,
-    now: Timestamp,
-) -> Result<Vec<JobSession>, ApiError> {
-    let runs = state
-        .store
-        .list_job_sessions(JobSessionFilter {
-            kind: Some(kind),
-            ..Default::default()
-        })
-        .await?;
-    Ok(runs.into_iter().filter(|r| r.created <= now).collect())
+/// Every stored run (from the run cache); a query keeps those of its kind that
+/// exist at its time ([`exists`]).
+async fn runs(state: &AppState) -> Result<std::sync::Arc<Vec<JobSession>>, ApiError> {
+    Ok(state.runs.all(state.store.as_ref()).await?)
+}
+
+/// Whether a run is of `kind` and exists at `now`.
+fn exists(run: &JobSession, kind: SessionKind, now: Timestamp) -> bool {
+    run.kind() == kind && run.created <= now
 }
 
 fn text(s: &str) -> Stored {
@@ -126,12 +120,13 @@ pub(super) async fn rows(state: &AppState, t: QueryType) -> Result<Vec<Row>, Api
     let now = state.now();
     let servers = server_map(state).await?;
     let mut rows = Vec::new();
-    for run in runs(state, kind, now).await? {
+    let all = runs(state).await?;
+    for run in all.iter().filter(|r| exists(r, kind, now)) {
         let server = related(&servers, &run.backup_server_id, "backup server")?;
         if tasks {
-            rows.extend(task_rows(&run, server, now));
+            rows.extend(task_rows(run, server, now));
         } else {
-            rows.push(session_row(&run, server, now));
+            rows.push(session_row(run, server, now));
         }
     }
     Ok(rows)
@@ -154,13 +149,14 @@ pub(super) async fn items(
     let generation: Generation = state.engine.generation();
     let servers: HashMap<_, _> = server_map(state).await?;
     let mut nodes = Vec::new();
-    for run in runs(state, kind, now).await? {
+    let all = runs(state).await?;
+    for run in all.iter().filter(|r| exists(r, kind, now)) {
         let server = related(&servers, &run.backup_server_id, "backup server")?;
         if tasks {
             for task in run.tasks_at(now) {
                 if let Some(i) = pick(task.id.to_string()) {
                     let view = TaskSessionView {
-                        session: &run,
+                        session: run,
                         task,
                         server,
                         now,
@@ -171,7 +167,7 @@ pub(super) async fn items(
             }
         } else if let Some(i) = pick(run.id.to_string()) {
             let view = JobSessionView {
-                session: &run,
+                session: run,
                 server,
                 now,
                 generation,
