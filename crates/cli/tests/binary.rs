@@ -389,3 +389,100 @@ async fn clock_start_loads_the_world_as_of_that_instant() {
     assert!(!r.status.success());
     assert!(String::from_utf8_lossy(&r.stderr).contains("is not a date-time"));
 }
+
+/// jobs-domain.md §2: a job run is fixed when it starts, so a server killed in
+/// the middle of it serves it on from the clock after a restart, to its end.
+#[tokio::test]
+async fn a_killed_server_serves_its_running_job_runs_to_their_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    // At a time scale of 0.01 the two VMs of the job (600 s each, in parallel) take 6.5 s.
+    let args = [
+        "--no-https",
+        "--http",
+        "127.0.0.1:0",
+        "--time-scale",
+        "0.01",
+        "--no-schedules",
+    ];
+    let first = Server::start(data, &args);
+    let base = format!("http://{}", first.http.as_ref().unwrap());
+    let client = reqwest::Client::new();
+    let token = logon(&client, &base).await;
+    let jobs = get_json(&client, &token, &format!("{base}/api/jobs")).await;
+    let job = jobs["Refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["Name"] == "vCD Cell Backup")
+        .unwrap();
+    let href = job["Href"].as_str().unwrap().to_string();
+    let job_path = href.split("/api").nth(1).unwrap().to_string();
+    let r = client
+        .post(format!("{href}?action=start"))
+        .header("X-RestSvcSessionId", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let latest = |runs: &serde_json::Value| {
+        runs["BackupJobSessions"]
+            .as_array()
+            .unwrap()
+            .last()
+            .cloned()
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let running = loop {
+        let runs = get_json(
+            &client,
+            &token,
+            &format!("{base}/api{job_path}/backupSessions?format=Entity"),
+        )
+        .await;
+        let run = latest(&runs);
+        if run["State"] == "Working" {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "{run}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    drop(first); // SIGKILL
+    let second = Server::start(data, &args);
+    let base = format!("http://{}", second.http.as_ref().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let finished = loop {
+        let runs = get_json(
+            &client,
+            &token,
+            &format!("{base}/api{job_path}/backupSessions?format=Entity"),
+        )
+        .await;
+        let run = latest(&runs);
+        assert_eq!(run["UID"], running["UID"], "the same run, no other");
+        if run["State"] == "Stopped" {
+            break run;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run never finished after the restart: {run}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(finished["Result"], "Success", "{finished}");
+    assert_eq!(finished["Progress"], 100);
+    let uid = finished["UID"].as_str().unwrap();
+    let id = uid.rsplit(':').next().unwrap();
+    let tasks = get_json(
+        &client,
+        &token,
+        &format!("{base}/api/backupSessions/{id}/taskSessions?format=Entity"),
+    )
+    .await;
+    let tasks = tasks["BackupTaskSessions"].as_array().unwrap();
+    assert_eq!(tasks.len(), 2);
+    assert!(tasks
+        .iter()
+        .all(|t| t["State"] == "Completed" && t["Result"] == "Success"));
+}
