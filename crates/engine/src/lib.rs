@@ -116,6 +116,10 @@ pub struct Controls {
     pub progressions: Vec<(PlanId, Progression)>,
     /// VM outcomes set over the world's: plan, VM name (lower case), behaviour.
     pub outcomes: Vec<(PlanId, String, VmBehaviour)>,
+    /// Jobs whose runs do not progress timed, with how they do.
+    pub job_progressions: Vec<(entman_model::ids::JobId, Progression)>,
+    /// Job VM outcomes set over the world's: job, VM name (lower case), outcome.
+    pub job_outcomes: Vec<(entman_model::ids::JobId, String, JobVmOutcome)>,
 }
 
 /// How many VMs a manual step finishes.
@@ -396,9 +400,27 @@ impl Engine {
             .map(|((p, vm), b)| (*p, vm.clone(), b.clone()))
             .collect();
         outcomes.sort_by(|a, b| (a.0 .0, &a.1).cmp(&(b.0 .0, &b.1)));
+        let mut job_progressions: Vec<_> = self
+            .job_progressions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(j, m)| (*j, *m))
+            .collect();
+        job_progressions.sort_by_key(|(j, _)| j.0);
+        let mut job_outcomes: Vec<_> = self
+            .job_outcomes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|((j, vm), o)| (*j, vm.clone(), o.clone()))
+            .collect();
+        job_outcomes.sort_by(|a, b| (a.0 .0, &a.1).cmp(&(b.0 .0, &b.1)));
         Controls {
             progressions,
             outcomes,
+            job_progressions,
+            job_outcomes,
         }
     }
 
@@ -426,6 +448,30 @@ impl Engine {
                 .outcomes
                 .into_iter()
                 .map(|(p, vm, b)| ((p, vm.to_lowercase()), b)),
+        );
+        drop(outcomes);
+        let mut job_progressions = self
+            .job_progressions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        job_progressions.clear();
+        job_progressions.extend(
+            controls
+                .job_progressions
+                .into_iter()
+                .filter(|(_, m)| *m != Progression::Timed),
+        );
+        drop(job_progressions);
+        let mut job_outcomes = self
+            .job_outcomes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        job_outcomes.clear();
+        job_outcomes.extend(
+            controls
+                .job_outcomes
+                .into_iter()
+                .map(|(j, vm, o)| ((j, vm.to_lowercase()), o)),
         );
     }
 

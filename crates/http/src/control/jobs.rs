@@ -226,3 +226,77 @@ pub(super) async fn step(
     };
     session_json(&state, &parts, &session).await
 }
+
+/// The job controls of a snapshot document (`jobProgressions`, `jobOutcomes`;
+/// absent in snapshots taken before jobs had controls).
+pub(super) fn read_job_controls(
+    m: &serde_json::Map<String, Value>,
+    controls: &mut entman_engine::Controls,
+) -> Result<(), ControlError> {
+    let list = |key: &str| -> Result<&[Value], ControlError> {
+        match m.get(key) {
+            None => Ok(&[]),
+            Some(Value::Array(a)) => Ok(a),
+            _ => Err(ControlError::bad(format!("[{key}] must be a list"))),
+        }
+    };
+    let job_id = |v: Option<&Value>| -> Result<JobId, ControlError> {
+        v.and_then(Value::as_str)
+            .and_then(JobId::from_path)
+            .ok_or_else(|| ControlError::bad("[job] must be a job's GUID"))
+    };
+    for p in list("jobProgressions")? {
+        let p = object(p, &["job", "mode"])?;
+        let mode = p
+            .get("mode")
+            .and_then(Value::as_str)
+            .and_then(Progression::parse)
+            .ok_or_else(|| ControlError::bad("[mode] must be timed, immediate or manual"))?;
+        controls
+            .job_progressions
+            .push((job_id(p.get("job"))?, mode));
+    }
+    for o in list("jobOutcomes")? {
+        let o = object(
+            o,
+            &[
+                "job",
+                "vm",
+                "result",
+                "message",
+                "durationSeconds",
+                "totalSizeBytes",
+            ],
+        )?;
+        let vm = o
+            .get("vm")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ControlError::bad("[vm] must be a VM name"))?;
+        let outcome = o
+            .get("result")
+            .and_then(Value::as_str)
+            .and_then(|r| r.parse::<JobOutcome>().ok())
+            .ok_or_else(|| ControlError::bad("[result] must be Success, Warning or Failed"))?;
+        let size_bytes = match o.get("totalSizeBytes") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                v.as_u64()
+                    .filter(|b| i64::try_from(*b).is_ok())
+                    .ok_or_else(|| {
+                        ControlError::bad("[totalSizeBytes] must be a whole number of bytes")
+                    })?,
+            ),
+        };
+        controls.job_outcomes.push((
+            job_id(o.get("job"))?,
+            vm.to_string(),
+            JobVmOutcome {
+                outcome,
+                reason: message_of(o)?,
+                duration_ms: duration_of(o)?,
+                size_bytes,
+            },
+        ));
+    }
+    Ok(())
+}

@@ -1077,12 +1077,33 @@ async fn get_snapshot(State(state): State<AppState>, _: Admin) -> Result<Respons
             })
         })
         .collect();
+    let job_progressions: Vec<Value> = controls
+        .job_progressions
+        .iter()
+        .map(|(job, mode)| json!({"job": job.to_string(), "mode": mode.as_str()}))
+        .collect();
+    let job_outcomes: Vec<Value> = controls
+        .job_outcomes
+        .iter()
+        .map(|(job, vm, o)| {
+            json!({
+                "job": job.to_string(),
+                "vm": vm,
+                "result": o.outcome.as_str(),
+                "message": o.reason,
+                "durationSeconds": o.duration_ms.map(|ms| ms as f64 / 1000.0),
+                "totalSizeBytes": o.size_bytes,
+            })
+        })
+        .collect();
     Ok(Json(json!({
         "format": SNAPSHOT_FORMAT,
         "takenAt": Timestamp::now().to_string(),
         "tables": tables,
         "progressions": progressions,
         "outcomes": outcomes,
+        "jobProgressions": job_progressions,
+        "jobOutcomes": job_outcomes,
     }))
     .into_response())
 }
@@ -1092,7 +1113,15 @@ async fn get_snapshot(State(state): State<AppState>, _: Admin) -> Result<Respons
 pub fn read_snapshot(doc: &Value) -> Result<(Vec<TableRows>, Controls), ControlError> {
     let m = object(
         doc,
-        &["format", "takenAt", "tables", "progressions", "outcomes"],
+        &[
+            "format",
+            "takenAt",
+            "tables",
+            "progressions",
+            "outcomes",
+            "jobProgressions",
+            "jobOutcomes",
+        ],
     )?;
     if m.get("format").and_then(Value::as_str) != Some(SNAPSHOT_FORMAT) {
         return Err(ControlError::bad(format!(
@@ -1200,6 +1229,7 @@ pub fn read_snapshot(doc: &Value) -> Result<(Vec<TableRows>, Controls), ControlE
             },
         ));
     }
+    jobs::read_job_controls(m, &mut controls)?;
     Ok((tables, controls))
 }
 

@@ -934,6 +934,32 @@ async fn snapshot_on(app: TestApp) {
         None,
     )
     .await;
+    // The job controls go into the snapshot too.
+    let (_, jobs) = app.get_text(&admin, &app.url("/jobs"), true).await;
+    let jobs: Value = serde_json::from_str(&jobs).unwrap();
+    let job_id = jobs["Refs"][0]["UID"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let (status, _) = control(
+        &app,
+        Method::PUT,
+        &format!("/_entman/jobs/{job_id}/progression"),
+        Some(json!({"mode": "immediate"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, body) = control(
+        &app,
+        Method::PUT,
+        &format!("/_entman/jobs/{job_id}/vms/cg01/outcome"),
+        Some(json!({"result": "Failed", "totalSizeBytes": 7})),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
     let (status, taken) = control(&app, Method::GET, "/_entman/snapshot", None).await;
     assert_eq!(status, 200, "{taken}");
     assert_eq!(taken["format"], "entman-snapshot-1");
@@ -942,6 +968,12 @@ async fn snapshot_on(app: TestApp) {
         json!([{"plan": plan_id, "mode": "manual"}])
     );
     assert_eq!(taken["outcomes"][0]["vm"], "srv41");
+    assert_eq!(
+        taken["jobProgressions"],
+        json!([{"job": job_id, "mode": "immediate"}])
+    );
+    assert_eq!(taken["jobOutcomes"][0]["vm"], "cg01");
+    assert_eq!(taken["jobOutcomes"][0]["totalSizeBytes"], 7);
     let running = em_json(&app, &admin, &session).await;
     assert_eq!(running["State"], "Working");
     // Change everything: finish the session, drop the controls, load another world.
