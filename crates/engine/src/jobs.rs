@@ -58,18 +58,15 @@ impl Engine {
     /// The VMs a run of `job` processes: its own includes, or for a copy job
     /// those of its source jobs, in order.
     async fn run_vms(&self, job: &Job) -> Result<Vec<JobVm>, StoreError> {
-        if !job.job_type.is_copy() {
-            return Ok(job.vms.clone());
-        }
-        let mut vms = Vec::new();
-        for source in &job.source_jobs {
-            match self.store.get_job(source.job).await {
-                Ok(source) => vms.extend(source.vms),
+        let mut sources = Vec::new();
+        for link in &job.source_jobs {
+            match self.store.get_job(link.job).await {
+                Ok(source) => sources.push(source),
                 Err(StoreError::NotFound) => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(vms)
+        Ok(job.run_vms(&sources).into_iter().cloned().collect())
     }
 
     /// A job's progression (controls.md): timed unless the controls say otherwise.
@@ -183,6 +180,23 @@ impl Engine {
         Ok(retries + 1)
     }
 
+    /// The job's latest run, when a new run may start: refused while one runs
+    /// or while the job is disabled (jobs.md §5).
+    async fn idle_run(
+        &self,
+        job: &Job,
+        now: Timestamp,
+    ) -> Result<Option<JobSession>, OperationError> {
+        let latest = self.latest_run(job.id).await?;
+        if latest.as_ref().is_some_and(|s| !s.is_over(now)) {
+            return Err(refused(format!("Job \"{}\" is already running.", job.name)));
+        }
+        if !job.schedule_enabled {
+            return Err(refused(format!("Job \"{}\" is disabled.", job.name)));
+        }
+        Ok(latest)
+    }
+
     /// `start`, `sync` or `retry` of a job (jobs.md §5): the new run, or the
     /// refusal's message.
     pub async fn run_job(
@@ -205,13 +219,7 @@ impl Engine {
             }
             _ => {}
         }
-        let latest = self.latest_run(job.id).await?;
-        if latest.as_ref().is_some_and(|s| !s.is_over(now)) {
-            return Err(refused(format!("Job \"{name}\" is already running.")));
-        }
-        if !job.schedule_enabled {
-            return Err(refused(format!("Job \"{name}\" is disabled.")));
-        }
+        let latest = self.idle_run(job, now).await?;
         let session = match action {
             RunAction::Start | RunAction::Sync => {
                 self.create_run(Uuid::new_v4(), job, None, 0, now, Trigger::Manual)
@@ -248,13 +256,7 @@ impl Engine {
     pub async fn run_job_now(&self, job: &Job) -> Result<JobSession, OperationError> {
         let _guard = self.operations.lock().await;
         let now = self.clock.now();
-        let latest = self.latest_run(job.id).await?;
-        if latest.as_ref().is_some_and(|s| !s.is_over(now)) {
-            return Err(refused(format!("Job \"{}\" is already running.", job.name)));
-        }
-        if !job.schedule_enabled {
-            return Err(refused(format!("Job \"{}\" is disabled.", job.name)));
-        }
+        self.idle_run(job, now).await?;
         let session = self
             .create_run(Uuid::new_v4(), job, None, 0, now, Trigger::Schedule)
             .await?;

@@ -356,6 +356,19 @@ impl Job {
         self.schedule.as_ref().map(|s| s.next_run_after(now))
     }
 
+    /// The VMs a run of this job processes, in order: its includes, or for a
+    /// copy job the includes of its source jobs found among `jobs`.
+    pub fn run_vms<'a>(&'a self, jobs: &'a [Job]) -> Vec<&'a JobVm> {
+        if !self.job_type.is_copy() {
+            return self.vms.iter().collect();
+        }
+        self.source_jobs
+            .iter()
+            .filter_map(|link| jobs.iter().find(|j| j.id == link.job))
+            .flat_map(|source| source.vms.iter())
+            .collect()
+    }
+
     /// An include by its id.
     pub fn vm(&self, id: ObjectInJobId) -> Option<&JobVm> {
         self.vms.iter().find(|v| v.id == id)

@@ -51,6 +51,17 @@ pub enum TaskPhase {
     Completed,
 }
 
+impl TaskPhase {
+    /// The wire value of `State`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskPhase::Pending => "Pending",
+            TaskPhase::InProgress => "InProgress",
+            TaskPhase::Completed => "Completed",
+        }
+    }
+}
+
 /// Milliseconds of a duration multiplied by the time scale.
 fn scaled(ms: u64, scale: f64) -> i64 {
     #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
@@ -118,6 +129,19 @@ impl PlannedTask {
             TaskPhase::InProgress
         } else {
             TaskPhase::Pending
+        }
+    }
+
+    /// `EndTimeUTC` at `t`: written once the task is completed.
+    pub fn end_at(&self, t: Timestamp) -> Option<Timestamp> {
+        (self.phase(t) == TaskPhase::Completed).then_some(self.end)
+    }
+
+    /// `Reason` at `t`: the planned one once completed, empty before.
+    pub fn reason_at(&self, t: Timestamp) -> &str {
+        match self.phase(t) {
+            TaskPhase::Completed => &self.reason,
+            _ => "",
         }
     }
 

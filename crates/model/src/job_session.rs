@@ -505,6 +505,11 @@ impl JobSession {
         }
     }
 
+    /// `EndTimeUTC` at `t`: written once the session is `Stopped`.
+    pub fn end_at(&self, t: Timestamp) -> Option<Timestamp> {
+        self.is_over(t).then_some(self.end)
+    }
+
     /// Whether the session is over at `t` (`Stopped`).
     pub fn is_over(&self, t: Timestamp) -> bool {
         t >= self.end

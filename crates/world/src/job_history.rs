@@ -72,16 +72,9 @@ pub fn generate(
     runs
 }
 
-/// The VMs a run of `job` processes: its own, or its source jobs' for a copy job.
+/// The VMs a run of `job` processes, owned (outcomes are drawn over them).
 fn run_vms(job: &Job, jobs: &[Job]) -> Vec<JobVm> {
-    if !job.job_type.is_copy() {
-        return job.vms.clone();
-    }
-    job.source_jobs
-        .iter()
-        .filter_map(|link| jobs.iter().find(|j| j.id == link.job))
-        .flat_map(|source| source.vms.clone())
-        .collect()
+    job.run_vms(jobs).into_iter().cloned().collect()
 }
 
 /// A drawn outcome for the first attempt of a VM the world lets succeed.

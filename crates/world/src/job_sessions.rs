@@ -20,25 +20,13 @@ pub(crate) fn build(
 ) -> Result<Vec<JobSession>, WorldError> {
     let mut runs = Vec::new();
     for (def, job) in defs.iter().zip(jobs) {
-        let vms = run_vms(job, jobs);
+        let vms = job.run_vms(jobs);
         for session in &def.sessions {
             let what = format!("job [{}] session [{}]", job.name, session.created);
             runs.push(build_one(session, job, &vms, now, generation, &what)?);
         }
     }
     Ok(runs)
-}
-
-/// The VMs a run of `job` processes: its own, or its source jobs'.
-fn run_vms<'a>(job: &'a Job, jobs: &'a [Job]) -> Vec<&'a JobVm> {
-    if !job.job_type.is_copy() {
-        return job.vms.iter().collect();
-    }
-    job.source_jobs
-        .iter()
-        .filter_map(|link| jobs.iter().find(|j| j.id == link.job))
-        .flat_map(|source| source.vms.iter())
-        .collect()
 }
 
 fn invalid(what: &str, message: impl std::fmt::Display) -> WorldError {

@@ -4,7 +4,8 @@
 //! `POST /_entman/clock/advance` like everything else.
 
 use super::{
-    clip, duration_of, json_body, message_of, object, step_spec, unavailable, Admin, ControlError,
+    clip, duration_of, json_body, message_of, object, progression_of, step_spec, unavailable,
+    Admin, ControlError,
 };
 use crate::AppState;
 use axum::body::Bytes;
@@ -44,15 +45,7 @@ pub(super) async fn put_progression(
     Path(raw): Path<String>,
     body: Bytes,
 ) -> Result<StatusCode, ControlError> {
-    let body = json_body(&body)?;
-    let m = object(&body, &["mode"])?;
-    let mode = m
-        .get("mode")
-        .and_then(Value::as_str)
-        .and_then(Progression::parse)
-        .ok_or_else(|| {
-            ControlError::bad("[mode] must be \"timed\", \"immediate\" or \"manual\"")
-        })?;
+    let mode = progression_of(&body)?;
     let job = job_of(&state, &raw).await?;
     state.engine.set_job_progression(job.id, mode);
     Ok(StatusCode::NO_CONTENT)

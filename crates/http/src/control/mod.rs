@@ -734,15 +734,7 @@ async fn put_progression(
     Path(raw): Path<String>,
     body: Bytes,
 ) -> Result<StatusCode, ControlError> {
-    let body = json_body(&body)?;
-    let m = object(&body, &["mode"])?;
-    let mode = m
-        .get("mode")
-        .and_then(Value::as_str)
-        .and_then(Progression::parse)
-        .ok_or_else(|| {
-            ControlError::bad("[mode] must be \"timed\", \"immediate\" or \"manual\"")
-        })?;
+    let mode = progression_of(&body)?;
     let plan = plan_of(&state, &raw).await?;
     state.engine.set_progression(plan.id, mode);
     Ok(StatusCode::NO_CONTENT)
@@ -786,6 +778,16 @@ async fn put_outcome(
         },
     );
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The `mode` of a progression body (`PUT …/progression`).
+fn progression_of(body: &Bytes) -> Result<Progression, ControlError> {
+    let body = json_body(body)?;
+    let m = object(&body, &["mode"])?;
+    m.get("mode")
+        .and_then(Value::as_str)
+        .and_then(Progression::parse)
+        .ok_or_else(|| ControlError::bad("[mode] must be \"timed\", \"immediate\" or \"manual\""))
 }
 
 /// The optional `message` of an outcome body.

@@ -136,14 +136,6 @@ async fn assert_cache_agrees(app: &TestApp, logon: &Logon, after: &str) {
                         break 'attempts true;
                     }
                     last = first_difference(&cached, &after_ref);
-                    if std::env::var("DEBUG_CACHE").is_ok() {
-                        let tail = |t: &str| t[t.len().saturating_sub(2500)..].to_string();
-                        eprintln!(
-                            "CACHED TAIL {}\nREF TAIL {}",
-                            tail(&cached.1),
-                            tail(&after_ref.1)
-                        );
-                    }
                 }
                 false
             };

@@ -3,10 +3,7 @@
 
 use super::{entity, link, reference, up_to_server, Ctx, Placement, Represent, Viewer};
 use crate::node::{Node, Value};
-use entman_model::job_run::TaskPhase;
-use entman_model::job_session::{
-    Generation, JobSession, JobTaskSession, SessionKind, SessionState,
-};
+use entman_model::job_session::{Generation, JobSession, JobTaskSession, SessionKind};
 use entman_model::server::BackupServer;
 use entman_model::Timestamp;
 
@@ -158,11 +155,7 @@ impl Represent for JobSessionView<'_> {
             }));
         }
         let state = s.state(self.now);
-        let end = if state == SessionState::Stopped {
-            date(s.end)
-        } else {
-            Value::Omit
-        };
+        let end = s.end_at(self.now).map_or(Value::Omit, date);
         entity(
             w.session,
             format!("{href}?format=Entity"),
@@ -268,17 +261,9 @@ impl Represent for TaskSessionView<'_> {
                 Some(ty),
             ));
         }
-        let phase = c.phase(self.now);
-        let (state, end) = match phase {
-            TaskPhase::Pending => ("Pending", Value::Omit),
-            TaskPhase::InProgress => ("InProgress", Value::Omit),
-            TaskPhase::Completed => ("Completed", date(c.end)),
-        };
-        let reason = if phase == TaskPhase::Completed {
-            c.reason.as_str()
-        } else {
-            ""
-        };
+        let state = c.phase(self.now).as_str();
+        let end = c.end_at(self.now).map_or(Value::Omit, date);
+        let reason = c.reason_at(self.now);
         let vm_uid = match kind {
             SessionKind::Backup => Value::from(t.vm_ref.as_str()),
             SessionKind::Replica => Value::Omit,

@@ -5,8 +5,7 @@
 
 use super::super::{related, server_map};
 use crate::{ApiError, AppState};
-use entman_model::job_run::TaskPhase;
-use entman_model::job_session::{Generation, JobSession, SessionKind, SessionState};
+use entman_model::job_session::{Generation, JobSession, SessionKind};
 use entman_model::server::BackupServer;
 use entman_model::Timestamp;
 use entman_query::eval::{Row, Stored};
@@ -61,11 +60,7 @@ fn session_row(s: &JobSession, server: &BackupServer, now: Timestamp) -> Row {
         text(&s.job_id.to_string()),
         text(&s.job_name),
         time(s.created),
-        if state == SessionState::Stopped {
-            time(s.end)
-        } else {
-            Stored::Null
-        },
+        s.end_at(now).map_or(Stored::Null, time),
         text(state.as_str()),
         text(s.result(now).as_str()),
         Stored::Int(i64::from(s.is_retry())),
@@ -80,17 +75,9 @@ fn task_rows(s: &JobSession, server: &BackupServer, now: Timestamp) -> Vec<Row> 
     s.tasks_at(now)
         .map(|task| {
             let c = &task.course;
-            let phase = c.phase(now);
-            let (state, end) = match phase {
-                TaskPhase::Pending => ("Pending", Stored::Null),
-                TaskPhase::InProgress => ("InProgress", Stored::Null),
-                TaskPhase::Completed => ("Completed", time(c.end)),
-            };
-            let reason = if phase == TaskPhase::Completed {
-                c.reason.as_str()
-            } else {
-                ""
-            };
+            let state = c.phase(now).as_str();
+            let end = c.end_at(now).map_or(Stored::Null, time);
+            let reason = c.reason_at(now);
             let values = vec![
                 text(&task.id.to_string()),
                 text(&task.name),
